@@ -1,0 +1,1 @@
+"""Activities: every side effect a workflow needs (arrives with the "Durable calls" issue)."""

@@ -1,0 +1,1 @@
+"""The FastAPI app: admin API, health, and (later) Twilio webhooks."""

@@ -1,0 +1,1 @@
+"""Settings, data model, domain types and the pure logic shared by every process."""

@@ -1,0 +1,1 @@
+"""Agent configuration: the spec an admin writes, its validation, and the compiled prompt."""

@@ -1,0 +1,199 @@
+"""The agent configuration document, as an admin writes it (and as the seed's examples are).
+
+One document describes a whole agent: the template it starts from, goals with their success
+criteria and required data, do/don't instructions, a knowledge domain and a voice. The shapes
+here are the wire format of `POST /api/agents` and `POST /api/agents/validate`; the database keeps
+the same concepts normalised (see `core.db.models`).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+SPEED_RANGE = (0.5, 2.0)
+PITCH_RANGE = (0.5, 2.0)
+EMOTIONS = ("neutral", "friendly", "warm", "calm", "professional", "enthusiastic", "empathetic")
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=20_000)]
+
+
+class FieldType(StrEnum):
+    """The types a piece of required data can have."""
+
+    TEXT = "text"
+    DATE = "date"
+    TIME = "time"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+# When a goal lists required data by bare name (as the seed's examples do), the type is read off
+# the name: the first rule whose word appears in the name wins; anything else is free text.
+_TYPE_BY_NAME_WORD: tuple[tuple[str, FieldType], ...] = (
+    ("email", FieldType.EMAIL),
+    ("phone", FieldType.PHONE),
+    ("date", FieldType.DATE),
+    ("day", FieldType.DATE),
+    ("time", FieldType.TIME),
+    ("budget", FieldType.NUMBER),
+    ("count", FieldType.NUMBER),
+    ("number_of", FieldType.NUMBER),
+    ("size", FieldType.NUMBER),
+    ("amount", FieldType.NUMBER),
+    ("is_", FieldType.BOOLEAN),
+    ("has_", FieldType.BOOLEAN),
+)
+
+
+def infer_field_type(name: str) -> FieldType:
+    """The type a bare required-data name implies, e.g. `preferred_date` → date."""
+    for word, field_type in _TYPE_BY_NAME_WORD:
+        if word in name:
+            return field_type
+    return FieldType.TEXT
+
+
+def field_description(name: str) -> str:
+    """A readable description for a bare field name: `preferred_date` → "preferred date"."""
+    return name.replace("_", " ")
+
+
+class DataField(BaseModel):
+    """One piece of data a goal needs from the caller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=FIELD_NAME_PATTERN)
+    type: FieldType = FieldType.TEXT
+    description: str = Field("", max_length=500)
+    options: list[ShortText] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bare_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            return {
+                "name": name,
+                "type": infer_field_type(name),
+                "description": field_description(name),
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _enum_needs_options(self) -> DataField:
+        if self.type is FieldType.ENUM and not self.options:
+            raise ValueError("an enum field needs `options`")
+        return self
+
+
+CriterionValue = bool | int | float | str
+
+
+class GoalSpec(BaseModel):
+    """A conversation goal: what success means and which data it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    description: LongText = ""
+    success_criteria: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], CriterionValue] = (
+        Field(default_factory=dict, max_length=50)
+    )
+    required_data: list[DataField] = Field(default_factory=list, max_length=50)
+    completion_webhook: HttpUrl | None = None
+
+    @field_validator("required_data")
+    @classmethod
+    def _unique_fields(cls, fields: list[DataField]) -> list[DataField]:
+        names = [f.name for f in fields]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"required_data names repeat: {', '.join(duplicates)}")
+        return fields
+
+
+class InstructionKind(StrEnum):
+    """A do tells the agent what to do; a don't what never to do."""
+
+    DO = "do"
+    DONT = "dont"
+
+
+class InstructionsSpec(BaseModel):
+    """Do/don't lists as the seed writes them; earlier items carry higher priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dos: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=100
+    )
+    donts: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class VoiceSpec(BaseModel):
+    """How the agent sounds. Ranges are checked by `validate_agent_config`, with their path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emotion_default: str = Field("neutral", max_length=40)
+    speed: float = 1.0
+    pitch: float = 1.0
+    voice_profile: str | None = Field(None, max_length=200)
+
+
+class AgentSpec(BaseModel):
+    """A whole agent in one document (`POST /api/agents`).
+
+    Goals are given inline (created, or reused when an identical goal of that name exists) or by
+    id; the domain is given by name (created when new) or by id. Top-level keys this platform
+    does not know are kept in `custom_settings`, so a richer configuration round-trips intact.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    name: ShortText
+    description: LongText = ""
+    template_id: int
+    base_prompt: LongText | None = None
+    greeting: Annotated[str, Field(max_length=1000)] | None = None
+    goals: list[GoalSpec | int] = Field(default_factory=list, max_length=20)
+    instructions: InstructionsSpec = Field(default_factory=InstructionsSpec)
+    domain: ShortText | None = None
+    domain_ids: list[int] = Field(default_factory=list, max_length=20)
+    voice: VoiceSpec | None = None
+    custom_settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("name must not be blank")
+        return stripped
+
+    def all_custom_settings(self) -> dict[str, Any]:
+        """`custom_settings` plus any top-level keys the platform does not model."""
+        return {**(self.model_extra or {}), **self.custom_settings}
+
+
+def normalise_instruction(text: str) -> str:
+    """An instruction's words, lower-cased, without its do/don't lead-in or punctuation.
+
+    Used to spot a do and a don't that say the same thing ("Confirm the time" / "Don't confirm
+    the time").
+    """
+    lowered = text.lower().replace("’", "'").strip()
+    lowered = re.sub(r"^(do not|don't|dont|never|avoid|always|do|please)\b\s*", "", lowered)
+    return " ".join(re.findall(r"[a-z0-9']+", lowered))

@@ -1,0 +1,1 @@
+"""The database: typed SQLAlchemy models, async sessions and Alembic migrations."""

@@ -1,0 +1,111 @@
+"""Settings for every Callwright process, read from the environment (and an optional `.env`).
+
+Every variable is documented in README.md ("Configuration"). Secrets have example values that
+only work in development: outside it, `Settings` refuses to load with them, so a production
+deployment cannot silently run with a published key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
+# A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
+DEV_WEBHOOK_SIGNING_SECRET = "whsec_ZGV2LXdlYmhvb2stc2lnbmluZy1zZWNyZXQtMzJi"  # noqa: S105
+DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me"  # noqa: S105
+
+
+class Environment(StrEnum):
+    """Where a process runs; only `development` accepts the example secrets."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SttEngineName(StrEnum):
+    """Speech-to-text engines."""
+
+    WHISPER = "whisper"
+
+
+class TtsEngineName(StrEnum):
+    """Text-to-speech engines."""
+
+    PIPER = "piper"
+    CHATTERBOX = "chatterbox"
+
+
+class BrainName(StrEnum):
+    """Agent brains: an LLM through the OpenAI-compatible API, or the LLM-free guided brain."""
+
+    GUIDED = "guided"
+    OPENAI = "openai"
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the worker, the realtime server and the CLI."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="CALLWRIGHT_ENV")
+    data_dir: Path = Field(Path(".callwright"), alias="CALLWRIGHT_DATA_DIR")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    temporal_address: str = Field("127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field("calls", alias="TEMPORAL_TASK_QUEUE")
+
+    api_host: str = Field("127.0.0.1", alias="API_HOST")
+    api_port: int = Field(8000, ge=1, le=65535, alias="API_PORT")
+    public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
+    max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
+
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr = Field(SecretStr(DEV_TWILIO_AUTH_TOKEN), alias="TWILIO_AUTH_TOKEN")
+    webhook_signing_secret: SecretStr = Field(
+        SecretStr(DEV_WEBHOOK_SIGNING_SECRET), alias="WEBHOOK_SIGNING_SECRET"
+    )
+    call_token_secret: SecretStr = Field(SecretStr(DEV_CALL_TOKEN_SECRET), alias="CALL_TOKEN_SECRET")
+
+    llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
+    llm_api_key: SecretStr | None = Field(None, alias="LLM_API_KEY")
+    llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
+
+    brain: BrainName = Field(BrainName.GUIDED, alias="BRAIN")
+    stt_engine: SttEngineName = Field(SttEngineName.WHISPER, alias="STT_ENGINE")
+    tts_engine: TtsEngineName = Field(TtsEngineName.PIPER, alias="TTS_ENGINE")
+    chatterbox_model_path: Path | None = Field(None, alias="CHATTERBOX_MODEL_PATH")
+    max_concurrent_calls: int = Field(100, ge=1, alias="MAX_CONCURRENT_CALLS")
+    voice_cache_size: int = Field(32, ge=1, alias="VOICE_CACHE_SIZE")
+
+    @model_validator(mode="after")
+    def _refuse_example_secrets(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        examples = {
+            "TWILIO_AUTH_TOKEN": (self.twilio_auth_token, DEV_TWILIO_AUTH_TOKEN),
+            "WEBHOOK_SIGNING_SECRET": (self.webhook_signing_secret, DEV_WEBHOOK_SIGNING_SECRET),
+            "CALL_TOKEN_SECRET": (self.call_token_secret, DEV_CALL_TOKEN_SECRET),
+        }
+        unsafe = [name for name, (value, ex) in examples.items() if value.get_secret_value() == ex]
+        if unsafe:
+            raise ValueError(
+                f"{', '.join(unsafe)} still hold the development example value; "
+                f"set real secrets when CALLWRIGHT_ENV={self.environment.value}"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

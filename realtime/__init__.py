@@ -1,0 +1,1 @@
+"""The realtime voice plane (arrives with the "Realtime voice plane" issue)."""

@@ -1,0 +1,1 @@
+"""Process entrypoints: the `callwright` CLI and the embedded development stack."""

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic code only (arrives with the "Durable calls" issue)."""
