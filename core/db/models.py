@@ -185,6 +185,11 @@ class KnowledgeItem(TimestampMixin, Base):
 
     domain: Mapped[Domain] = relationship(back_populates="items", lazy="raise")
 
+    @property
+    def embedded(self) -> bool:
+        """Whether the item has its embedding yet (search only finds embedded items)."""
+        return self.embedding is not None
+
 
 class AgentDomain(Base):
     """Which domains an agent knows."""

@@ -1,0 +1,74 @@
+"""The FastAPI application: `create_app(settings)`.
+
+The app owns one database engine, one Redis client and (lazily) one Temporal client for its
+lifetime. Tests hand it an engine of their own database; servers let the lifespan make one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit
+from api.routes import agents, domains, goals, health, templates
+from api.temporal import TemporalConnector
+from core.db.session import make_async_engine, make_sessionmaker
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API_DESCRIPTION = """Admin API of Callwright: build phone voice agents from templates, goals,
+do/don't instructions, domain knowledge and a voice. Every `/api` route needs
+`Authorization: Bearer <key>` (create one with `callwright apikey create NAME`)."""
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """The API app. With `engine`, it uses that database engine and leaves disposing it to you."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        if engine is None:
+            if not settings.database_url:
+                raise RuntimeError("DATABASE_URL is not set (callwright dev sets it for you)")
+            db = make_async_engine(settings.database_url)
+        else:
+            db = engine
+        app.state.engine = db
+        app.state.sessions = make_sessionmaker(db)
+        app.state.redis = (
+            aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if settings.redis_url
+            else None
+        )
+        app.state.temporal = TemporalConnector(settings.temporal_address, settings.temporal_namespace)
+        try:
+            yield
+        finally:
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+            if owned:
+                await db.dispose()
+
+    app = FastAPI(
+        title="Callwright",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    # Templates first: `/api/agents/templates` must not be read as `/api/agents/{agent_id}`.
+    app.include_router(templates.router)
+    app.include_router(agents.router)
+    app.include_router(goals.router)
+    app.include_router(domains.router)
+    return app

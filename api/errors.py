@@ -1,0 +1,77 @@
+"""Turns domain errors into clear 4xx bodies, in FastAPI's own error shape.
+
+Every error body is `{"detail": ...}`; errors about a field use the list form FastAPI gives
+validation errors (`[{"loc": [...], "msg": ..., "type": ...}]`), so clients parse one shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import ConflictError, InvalidConfigError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+_UNIQUE_DETAIL = re.compile(r"Key \((?P<field>[^)]+)\)=")
+
+
+def _field_error(status_code: int, field: str | None, message: str, kind: str) -> JSONResponse:
+    if field is None:
+        return JSONResponse({"detail": message}, status_code=status_code)
+    loc = ["body", *re.split(r"[.\[\]]+", field.strip("."))]
+    return JSONResponse(
+        {"detail": [{"loc": [p for p in loc if p], "msg": message, "type": kind}]},
+        status_code=status_code,
+    )
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotFoundError)
+    return _field_error(status.HTTP_404_NOT_FOUND, exc.field, str(exc), "not_found")
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConflictError)
+    return _field_error(status.HTTP_409_CONFLICT, exc.field, str(exc), "conflict")
+
+
+async def _invalid_config(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidConfigError)
+    detail = [
+        {"loc": ["body", *[p for p in re.split(r"[.\[\]]+", p.path) if p]], "msg": p.message,
+         "type": "invalid_config"}
+        for p in exc.problems
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _integrity(_: Request, exc: Exception) -> JSONResponse:
+    # Races past the routes' own checks land here: a unique name taken between check and insert,
+    # a row referenced by another. Both are the client's to resolve, never a 500.
+    assert isinstance(exc, IntegrityError)
+    code = getattr(exc.orig, "sqlstate", None)
+    text = str(exc.orig)
+    if code == "23505":
+        match = _UNIQUE_DETAIL.search(text)
+        field = match.group("field") if match else None
+        return _field_error(status.HTTP_409_CONFLICT, field, "that value is already taken", "conflict")
+    if code == "23503":
+        return JSONResponse(
+            {"detail": "the row is referenced by another, or references one that does not exist"},
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    logger.warning("integrity error: %s", text)
+    return JSONResponse({"detail": "the request conflicts with stored data"}, status_code=409)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ConflictError, _conflict)
+    app.add_exception_handler(InvalidConfigError, _invalid_config)
+    app.add_exception_handler(IntegrityError, _integrity)

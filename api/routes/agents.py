@@ -1,0 +1,259 @@
+"""`/api/agents`: agents, and the goals, instructions and domains they are made of.
+
+Every change leaves the agent valid: after a change the whole agent is validated again (as
+`POST /api/agents/validate` would) and the change is refused, with every problem, if it is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, status
+from sqlalchemy import select
+
+from api.deps import SessionDep, get_current_key
+from api.schemas.agents import AgentCreate, AgentPublic, AgentSummary, AgentUpdate, CompiledPrompt
+from api.schemas.common import ProblemPublic, ValidationResult
+from api.schemas.domains import DomainLink, DomainPublic
+from api.schemas.goals import GoalCreate, GoalPublic, GoalRef
+from api.schemas.instructions import InstructionCreate, InstructionPublic, InstructionUpdate
+from core.agents.builder import AgentBuilder, goal_spec
+from core.agents.spec import InstructionKind
+from core.db.models import AgentConfig, AgentDomain, AgentGoal, AgentInstruction, Domain
+from core.errors import ConflictError, InvalidConfigError, NotFoundError
+
+router = APIRouter(prefix="/api/agents", tags=["agents"], dependencies=[Depends(get_current_key)])
+
+
+def agent_document(agent: AgentConfig) -> dict[str, Any]:
+    """A loaded agent written back as the document that would create it (for validation)."""
+    active = [i for i in agent.instructions if i.active]
+    return {
+        "name": agent.name,
+        "template_id": agent.template_id,
+        "base_prompt": agent.base_prompt,
+        "voice": agent.voice,
+        "goals": [goal_spec(link.goal).model_dump(mode="json") for link in agent.goal_links],
+        "instructions": {
+            "dos": [i.text for i in active if i.kind == InstructionKind.DO],
+            "donts": [i.text for i in active if i.kind == InstructionKind.DONT],
+        },
+        "domain_ids": [link.domain_id for link in agent.domain_links],
+    }
+
+
+def agent_public(agent: AgentConfig) -> AgentPublic:
+    """A loaded agent as the API shows it."""
+    return AgentPublic.model_validate(
+        {
+            **{c: getattr(agent, c) for c in AgentPublic.model_fields if hasattr(agent, c)},
+            "goals": [GoalPublic.model_validate(link.goal) for link in agent.goal_links],
+            "instructions": [InstructionPublic.model_validate(i) for i in agent.instructions],
+            "domains": [
+                DomainPublic.model_validate(link.domain)
+                for link in sorted(agent.domain_links, key=lambda link: link.domain_id)
+            ],
+        }
+    )
+
+
+async def _revalidate_and_commit(builder: AgentBuilder, agent_id: int) -> AgentConfig:
+    """Validate the agent as changed (unflushed changes included); commit or refuse."""
+    await builder.session.flush()
+    agent = await builder.load_agent(agent_id)
+    problems = await builder.validate_agent_config(agent_document(agent))
+    if problems:
+        await builder.session.rollback()
+        raise InvalidConfigError(problems)
+    await builder.session.commit()
+    return await builder.load_agent(agent_id)
+
+
+@router.get("", response_model=list[AgentSummary])
+async def list_agents(session: SessionDep) -> list[AgentConfig]:
+    """Every agent, oldest first."""
+    return list(await session.scalars(select(AgentConfig).order_by(AgentConfig.id)))
+
+
+@router.post("", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
+async def create_agent(session: SessionDep, body: AgentCreate) -> AgentPublic:
+    """Create a whole agent from one document; the goals and domain it names are created too."""
+    builder = AgentBuilder(session)
+    agent = await builder.create_agent(
+        body.template_id, body.model_dump(mode="json", exclude_unset=True)
+    )
+    return agent_public(await builder.load_agent(agent.id))
+
+
+@router.post("/validate", response_model=ValidationResult)
+async def validate_agent(
+    session: SessionDep, config: dict[str, Any] = Body(..., examples=[{"name": "x", "template_id": 1}])
+) -> ValidationResult:
+    """Every problem in an agent document, each with the path of its field; nothing is stored."""
+    problems = await AgentBuilder(session).validate_agent_config(config)
+    return ValidationResult(
+        valid=not problems,
+        problems=[ProblemPublic(path=p.path, message=p.message) for p in problems],
+    )
+
+
+@router.get("/{agent_id}", response_model=AgentPublic)
+async def get_agent(session: SessionDep, agent_id: int) -> AgentPublic:
+    """One agent with its goals, instructions, domains and voice."""
+    return agent_public(await AgentBuilder(session).load_agent(agent_id))
+
+
+@router.patch("/{agent_id}", response_model=AgentPublic)
+async def update_agent(session: SessionDep, agent_id: int, body: AgentUpdate) -> AgentPublic:
+    """Change the fields given."""
+    builder = AgentBuilder(session)
+    agent = await builder.load_agent(agent_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    for field in ("name", "description", "template_id", "voice", "custom_settings"):
+        if field in changes and changes[field] is None:
+            del changes[field]  # an explicit null cannot clear a required column
+    if "name" in changes:
+        taken = await session.scalar(select(AgentConfig.id).where(AgentConfig.name == changes["name"]))
+        if taken is not None and taken != agent_id:
+            raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
+    for field, value in changes.items():
+        setattr(agent, field, value)
+    return agent_public(await _revalidate_and_commit(builder, agent_id))
+
+
+@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_agent(session: SessionDep, agent_id: int) -> None:
+    """Remove an agent and its instructions and links (shared goals and domains stay)."""
+    agent = await session.get(AgentConfig, agent_id)
+    if agent is None:
+        raise NotFoundError("agent", agent_id)
+    await session.delete(agent)
+    await session.commit()
+
+
+@router.get("/{agent_id}/prompt", response_model=CompiledPrompt)
+async def get_prompt(session: SessionDep, agent_id: int) -> CompiledPrompt:
+    """The system prompt a call with this agent would start from now."""
+    prompt = await AgentBuilder(session).compile_system_prompt(agent_id)
+    return CompiledPrompt(agent_id=agent_id, prompt=prompt)
+
+
+@router.get("/{agent_id}/goals", response_model=list[GoalPublic])
+async def list_agent_goals(session: SessionDep, agent_id: int) -> list[GoalPublic]:
+    """The agent's goals, in order."""
+    agent = await AgentBuilder(session).load_agent(agent_id)
+    return [GoalPublic.model_validate(link.goal) for link in agent.goal_links]
+
+
+@router.post("/{agent_id}/goals", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
+async def add_agent_goal(
+    session: SessionDep, agent_id: int, body: GoalRef | GoalCreate
+) -> AgentPublic:
+    """Give the agent a goal: an existing one by `goal_id`, or a new one inline."""
+    builder = AgentBuilder(session)
+    agent = await builder.load_agent(agent_id)
+    goal = await builder.resolve_goal(body.goal_id if isinstance(body, GoalRef) else body)
+    if any(link.goal_id == goal.id for link in agent.goal_links):
+        raise ConflictError(f"agent {agent_id} already has goal {goal.id}", field="goal_id")
+    position = max((link.position for link in agent.goal_links), default=-1) + 1
+    session.add(AgentGoal(agent_id=agent_id, goal_id=goal.id, position=position))
+    return agent_public(await _revalidate_and_commit(builder, agent_id))
+
+
+@router.delete("/{agent_id}/goals/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_agent_goal(session: SessionDep, agent_id: int, goal_id: int) -> None:
+    """Take a goal from the agent (the goal itself stays, for other agents)."""
+    await AgentBuilder(session).load_agent(agent_id)
+    link = await session.get(AgentGoal, (agent_id, goal_id))
+    if link is None:
+        raise NotFoundError("goal", goal_id)
+    await session.delete(link)
+    await session.commit()
+
+
+@router.get("/{agent_id}/instructions", response_model=list[InstructionPublic])
+async def list_instructions(session: SessionDep, agent_id: int) -> list[AgentInstruction]:
+    """The agent's instructions, highest priority first."""
+    return list((await AgentBuilder(session).load_agent(agent_id)).instructions)
+
+
+async def _get_instruction(session: SessionDep, agent_id: int, instruction_id: int) -> AgentInstruction:
+    await AgentBuilder(session).load_agent(agent_id)
+    instruction = await session.get(AgentInstruction, instruction_id)
+    if instruction is None or instruction.agent_id != agent_id:
+        raise NotFoundError("instruction", instruction_id)
+    return instruction
+
+
+@router.post(
+    "/{agent_id}/instructions", response_model=InstructionPublic, status_code=status.HTTP_201_CREATED
+)
+async def add_instruction(
+    session: SessionDep, agent_id: int, body: InstructionCreate
+) -> AgentInstruction:
+    """Add a do or a don't."""
+    builder = AgentBuilder(session)
+    await builder.load_agent(agent_id)
+    instruction = AgentInstruction(agent_id=agent_id, **body.model_dump(mode="json"))
+    session.add(instruction)
+    await _revalidate_and_commit(builder, agent_id)
+    await session.refresh(instruction)
+    return instruction
+
+
+@router.put("/{agent_id}/instructions/{instruction_id}", response_model=InstructionPublic)
+async def update_instruction(
+    session: SessionDep, agent_id: int, instruction_id: int, body: InstructionUpdate
+) -> AgentInstruction:
+    """Change the fields given (e.g. `{"active": false}` to switch an instruction off)."""
+    instruction = await _get_instruction(session, agent_id, instruction_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    for field, value in changes.items():
+        if value is not None or field == "topic":
+            setattr(instruction, field, value)
+    await _revalidate_and_commit(AgentBuilder(session), agent_id)
+    await session.refresh(instruction)
+    return instruction
+
+
+@router.delete("/{agent_id}/instructions/{instruction_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_instruction(session: SessionDep, agent_id: int, instruction_id: int) -> None:
+    """Remove an instruction."""
+    await session.delete(await _get_instruction(session, agent_id, instruction_id))
+    await session.commit()
+
+
+@router.get("/{agent_id}/domains", response_model=list[DomainPublic])
+async def list_agent_domains(session: SessionDep, agent_id: int) -> list[Domain]:
+    """The domains the agent knows."""
+    agent = await AgentBuilder(session).load_agent(agent_id)
+    return [link.domain for link in sorted(agent.domain_links, key=lambda link: link.domain_id)]
+
+
+@router.post("/{agent_id}/domains", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
+async def add_agent_domain(session: SessionDep, agent_id: int, body: DomainLink) -> AgentPublic:
+    """Let the agent know a domain: by `domain_id`, or by `name` (created when new)."""
+    builder = AgentBuilder(session)
+    agent = await builder.load_agent(agent_id)
+    if body.domain_id is not None:
+        domain = await session.get(Domain, body.domain_id)
+        if domain is None:
+            raise NotFoundError("domain", body.domain_id, field="domain_id")
+    else:
+        assert body.name is not None
+        domain = await builder.domain_by_name(body.name, create=True)
+    if any(link.domain_id == domain.id for link in agent.domain_links):
+        raise ConflictError(f"agent {agent_id} already knows domain {domain.id}", field="domain_id")
+    session.add(AgentDomain(agent_id=agent_id, domain_id=domain.id))
+    return agent_public(await _revalidate_and_commit(builder, agent_id))
+
+
+@router.delete("/{agent_id}/domains/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_agent_domain(session: SessionDep, agent_id: int, domain_id: int) -> None:
+    """Stop the agent knowing a domain (the domain itself stays)."""
+    await AgentBuilder(session).load_agent(agent_id)
+    link = await session.get(AgentDomain, (agent_id, domain_id))
+    if link is None:
+        raise NotFoundError("domain", domain_id)
+    await session.delete(link)
+    await session.commit()

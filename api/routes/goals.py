@@ -1,0 +1,83 @@
+"""`/api/goals`: conversation goals, shared by the agents that pursue them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+from sqlalchemy import select
+
+from api.deps import SessionDep, get_current_key
+from api.schemas.goals import GoalCreate, GoalPublic, GoalUpdate
+from core.agents.builder import goal_values
+from core.agents.spec import GoalSpec
+from core.db.models import ConversationGoal
+from core.errors import ConflictError, NotFoundError
+
+router = APIRouter(prefix="/api/goals", tags=["goals"], dependencies=[Depends(get_current_key)])
+
+
+async def get_goal_or_404(session: SessionDep, goal_id: int) -> ConversationGoal:
+    """The goal, or NotFoundError."""
+    goal = await session.get(ConversationGoal, goal_id)
+    if goal is None:
+        raise NotFoundError("goal", goal_id)
+    return goal
+
+
+async def _ensure_name_free(session: SessionDep, name: str, *, except_id: int | None = None) -> None:
+    taken = await session.scalar(select(ConversationGoal.id).where(ConversationGoal.name == name))
+    if taken is not None and taken != except_id:
+        raise ConflictError(f"a goal named {name!r} already exists", field="name")
+
+
+@router.get("", response_model=list[GoalPublic])
+async def list_goals(session: SessionDep) -> list[ConversationGoal]:
+    """Every goal."""
+    return list(await session.scalars(select(ConversationGoal).order_by(ConversationGoal.id)))
+
+
+@router.post("", response_model=GoalPublic, status_code=status.HTTP_201_CREATED)
+async def create_goal(session: SessionDep, body: GoalCreate) -> ConversationGoal:
+    """Add a goal."""
+    await _ensure_name_free(session, body.name)
+    goal = ConversationGoal(name=body.name, **goal_values(body))
+    session.add(goal)
+    await session.commit()
+    return goal
+
+
+@router.get("/{goal_id}", response_model=GoalPublic)
+async def get_goal(session: SessionDep, goal_id: int) -> ConversationGoal:
+    """One goal."""
+    return await get_goal_or_404(session, goal_id)
+
+
+@router.patch("/{goal_id}", response_model=GoalPublic)
+async def update_goal(session: SessionDep, goal_id: int, body: GoalUpdate) -> ConversationGoal:
+    """Change the fields given; the result must still be a valid goal."""
+    goal = await get_goal_or_404(session, goal_id)
+    changes = body.model_dump(exclude_unset=True)
+    merged = GoalSpec.model_validate(
+        {
+            "name": goal.name,
+            "description": goal.description,
+            "success_criteria": goal.success_criteria,
+            "required_data": goal.required_data,
+            "completion_webhook": goal.completion_webhook,
+            **{k: v for k, v in changes.items() if v is not None or k == "completion_webhook"},
+        }
+    )
+    if merged.name != goal.name:
+        await _ensure_name_free(session, merged.name, except_id=goal_id)
+    goal.name = merged.name
+    for field, value in goal_values(merged).items():
+        setattr(goal, field, value)
+    await session.commit()
+    await session.refresh(goal)
+    return goal
+
+
+@router.delete("/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_goal(session: SessionDep, goal_id: int) -> None:
+    """Remove a goal (and its links to agents)."""
+    await session.delete(await get_goal_or_404(session, goal_id))
+    await session.commit()

@@ -1,0 +1,81 @@
+"""`/api/agents/templates`: the starting points agents are built on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+from sqlalchemy import select
+
+from api.deps import SessionDep, get_current_key
+from api.schemas.templates import TemplateCreate, TemplatePublic, TemplateUpdate
+from core.agents.builder import AgentBuilder
+from core.db.models import AgentTemplate
+from core.errors import ConflictError, NotFoundError
+
+router = APIRouter(
+    prefix="/api/agents/templates", tags=["templates"], dependencies=[Depends(get_current_key)]
+)
+
+
+async def _get(session: SessionDep, template_id: int) -> AgentTemplate:
+    template = await session.get(AgentTemplate, template_id)
+    if template is None:
+        raise NotFoundError("template", template_id)
+    return template
+
+
+async def _ensure_name_free(session: SessionDep, name: str, *, except_id: int | None = None) -> None:
+    taken = await session.scalar(select(AgentTemplate.id).where(AgentTemplate.name == name))
+    if taken is not None and taken != except_id:
+        raise ConflictError(f"a template named {name!r} already exists", field="name")
+
+
+@router.get("", response_model=list[TemplatePublic])
+async def list_templates(session: SessionDep) -> list[AgentTemplate]:
+    """Every template, starter templates first."""
+    return list(await session.scalars(select(AgentTemplate).order_by(AgentTemplate.id)))
+
+
+@router.post("", response_model=TemplatePublic, status_code=status.HTTP_201_CREATED)
+async def create_template(session: SessionDep, body: TemplateCreate) -> AgentTemplate:
+    """Add a template."""
+    await _ensure_name_free(session, body.name)
+    template = AgentTemplate(**body.model_dump(mode="json"))
+    session.add(template)
+    await session.commit()
+    return template
+
+
+@router.get("/{template_id}", response_model=TemplatePublic)
+async def get_template(session: SessionDep, template_id: int) -> AgentTemplate:
+    """One template."""
+    return await _get(session, template_id)
+
+
+@router.patch("/{template_id}", response_model=TemplatePublic)
+async def update_template(
+    session: SessionDep, template_id: int, body: TemplateUpdate
+) -> AgentTemplate:
+    """Change the fields given."""
+    template = await _get(session, template_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    for field in ("name", "base_prompt", "default_voice", "default_settings", "description"):
+        if field in changes and changes[field] is None:
+            del changes[field]  # an explicit null cannot clear a required column
+    if "name" in changes:
+        await _ensure_name_free(session, changes["name"], except_id=template_id)
+    for field, value in changes.items():
+        setattr(template, field, value)
+    await session.commit()
+    await session.refresh(template)
+    return template
+
+
+@router.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_template(session: SessionDep, template_id: int) -> None:
+    """Remove a template no agent uses."""
+    template = await _get(session, template_id)
+    in_use = await AgentBuilder(session).count_agents_using_template(template_id)
+    if in_use:
+        raise ConflictError(f"template {template_id} is used by {in_use} agent(s)")
+    await session.delete(template)
+    await session.commit()

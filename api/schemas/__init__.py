@@ -1,0 +1,1 @@
+"""HTTP schemas, one module per resource: XBase / XCreate / XUpdate / XPublic."""

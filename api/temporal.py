@@ -1,0 +1,26 @@
+"""A lazily connected Temporal client, shared by the app's requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import Client
+
+
+class TemporalConnector:
+    """Connects on first use and reuses the client; a failed connect is retried next time."""
+
+    def __init__(self, address: str, namespace: str) -> None:
+        self.address = address
+        self.namespace = namespace
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, *, timeout: float = 3.0) -> Client:
+        """The client, connecting within `timeout` seconds if not yet connected."""
+        async with self._lock:
+            if self._client is None:
+                self._client = await asyncio.wait_for(
+                    Client.connect(self.address, namespace=self.namespace), timeout
+                )
+            return self._client

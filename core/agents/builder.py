@@ -1,0 +1,237 @@
+"""AgentBuilder: turns an agent document into stored rows, and stored rows back into a snapshot.
+
+The seed's three operations live here: `create_agent(template_id, customizations)`,
+`compile_system_prompt(agent)` and `validate_agent_config(config)`. The pure work (prompt text,
+validation rules) is in `core.agents.prompt` and `core.agents.validation`; this class adds what
+needs the database: known templates and domains, goal reuse, loading an agent whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.agents.prompt import compile_system_prompt
+from core.agents.snapshot import AgentSnapshot, DomainSnapshot, InstructionSnapshot
+from core.agents.spec import AgentSpec, GoalSpec, InstructionKind, VoiceSpec
+from core.agents.validation import Problem, validate_agent_config
+from core.db.models import (
+    AgentConfig,
+    AgentDomain,
+    AgentGoal,
+    AgentInstruction,
+    AgentTemplate,
+    ConversationGoal,
+    Domain,
+    KnowledgeItem,
+)
+from core.errors import ConflictError, InvalidConfigError, NotFoundError
+
+
+def goal_row_matches(row: ConversationGoal, spec: GoalSpec) -> bool:
+    """Whether a stored goal says the same as an inline one (so it can be shared, not copied)."""
+    return goal_values(spec) == {
+        "description": row.description,
+        "success_criteria": row.success_criteria,
+        "required_data": row.required_data,
+        "completion_webhook": row.completion_webhook,
+    }
+
+
+def goal_values(spec: GoalSpec) -> dict[str, Any]:
+    """A goal spec as the column values of `conversation_goals` (name aside)."""
+    return {
+        "description": spec.description,
+        "success_criteria": dict(spec.success_criteria),
+        "required_data": [f.model_dump(mode="json") for f in spec.required_data],
+        "completion_webhook": str(spec.completion_webhook) if spec.completion_webhook else None,
+    }
+
+
+def goal_spec(row: ConversationGoal) -> GoalSpec:
+    """A stored goal as a spec."""
+    return GoalSpec.model_validate(
+        {
+            "name": row.name,
+            "description": row.description,
+            "success_criteria": row.success_criteria,
+            "required_data": row.required_data,
+            "completion_webhook": row.completion_webhook,
+        }
+    )
+
+
+class AgentBuilder:
+    """Creates, validates, loads and compiles agents against one database session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def validate_agent_config(self, config: Mapping[str, Any]) -> list[Problem]:
+        """Every problem in `config`, each with its path; empty when the agent can be built."""
+        templates = (await self.session.execute(select(AgentTemplate.id, AgentTemplate.base_prompt))).all()
+        domain_ids = (await self.session.scalars(select(Domain.id))).all()
+        return validate_agent_config(
+            config,
+            template_ids={t.id for t in templates},
+            domain_ids=set(domain_ids),
+            template_base_prompts={t.id: t.base_prompt for t in templates},
+        )
+
+    async def create_agent(self, template_id: int, customizations: Mapping[str, Any]) -> AgentConfig:
+        """Validate and store a new agent built on `template_id`, creating the goals and the
+        domain it names. Raises InvalidConfigError (every problem) or ConflictError."""
+        config = {**customizations, "template_id": template_id}
+        problems = await self.validate_agent_config(config)
+        if problems:
+            raise InvalidConfigError(problems)
+        spec = AgentSpec.model_validate(config)
+        if await self.session.scalar(select(AgentConfig.id).where(AgentConfig.name == spec.name)):
+            raise ConflictError(f"an agent named {spec.name!r} already exists", field="name")
+
+        template = await self.session.get(AgentTemplate, template_id)
+        assert template is not None  # validation checked it
+        voice = VoiceSpec.model_validate({**template.default_voice, **(spec.voice.model_dump(exclude_unset=True) if spec.voice else {})})
+        agent = AgentConfig(
+            name=spec.name,
+            description=spec.description,
+            template_id=template_id,
+            base_prompt=spec.base_prompt,
+            greeting=spec.greeting,
+            voice=voice.model_dump(mode="json"),
+            custom_settings=spec.all_custom_settings(),
+        )
+        self.session.add(agent)
+        await self.session.flush()
+
+        for position, goal in enumerate(spec.goals):
+            row = await self.resolve_goal(goal, path=f"goals[{position}]")
+            self.session.add(AgentGoal(agent_id=agent.id, goal_id=row.id, position=position))
+        self._add_instructions(agent.id, spec.instructions.dos, InstructionKind.DO)
+        self._add_instructions(agent.id, spec.instructions.donts, InstructionKind.DONT)
+        domain_ids = list(dict.fromkeys(spec.domain_ids))
+        if spec.domain is not None:
+            domain = await self.domain_by_name(spec.domain, create=True)
+            if domain.id not in domain_ids:
+                domain_ids.append(domain.id)
+        for domain_id in domain_ids:
+            self.session.add(AgentDomain(agent_id=agent.id, domain_id=domain_id))
+        await self.session.commit()
+        return agent
+
+    def _add_instructions(self, agent_id: int, texts: list[str], kind: InstructionKind) -> None:
+        # The seed lists instructions most important first: the first gets the highest priority.
+        for index, text in enumerate(texts):
+            self.session.add(
+                AgentInstruction(
+                    agent_id=agent_id, kind=kind.value, text=text, priority=len(texts) - index
+                )
+            )
+
+    async def resolve_goal(self, goal: GoalSpec | int, *, path: str = "goal") -> ConversationGoal:
+        """The stored goal for an id or an inline spec: reused when a goal of that name says
+        the same thing, created when new; a different goal under a taken name is a conflict."""
+        if isinstance(goal, int):
+            row = await self.session.get(ConversationGoal, goal)
+            if row is None:
+                raise NotFoundError("goal", goal, field=path)
+            return row
+        row = await self.session.scalar(
+            select(ConversationGoal).where(ConversationGoal.name == goal.name)
+        )
+        if row is None:
+            row = ConversationGoal(name=goal.name, **goal_values(goal))
+            self.session.add(row)
+            await self.session.flush()
+        elif not goal_row_matches(row, goal):
+            raise ConflictError(
+                f"a different goal named {goal.name!r} exists (id {row.id}); "
+                "refer to it by id or give this one another name",
+                field=f"{path}.name",
+            )
+        return row
+
+    async def domain_by_name(self, name: str, *, create: bool) -> Domain:
+        """The domain called `name`, created (empty) when `create` and it does not exist."""
+        domain = await self.session.scalar(select(Domain).where(Domain.name == name))
+        if domain is None:
+            if not create:
+                raise NotFoundError("domain", name, field="name")
+            domain = Domain(name=name, description="")
+            self.session.add(domain)
+            await self.session.flush()
+        return domain
+
+    async def load_agent(self, agent_id: int) -> AgentConfig:
+        """An agent with its template, goals, instructions and domains loaded."""
+        agent = await self.session.scalar(
+            select(AgentConfig)
+            .where(AgentConfig.id == agent_id)
+            .options(
+                selectinload(AgentConfig.template),
+                selectinload(AgentConfig.goal_links).selectinload(AgentGoal.goal),
+                selectinload(AgentConfig.instructions),
+                selectinload(AgentConfig.domain_links).selectinload(AgentDomain.domain),
+            )
+            .execution_options(populate_existing=True)
+        )
+        if agent is None:
+            raise NotFoundError("agent", agent_id)
+        return agent
+
+    async def snapshot(self, agent_id: int) -> AgentSnapshot:
+        """A frozen, database-free picture of the agent as it is now."""
+        agent = await self.load_agent(agent_id)
+        domain_ids = [link.domain_id for link in agent.domain_links]
+        titles: dict[int, list[str]] = {domain_id: [] for domain_id in domain_ids}
+        if domain_ids:
+            rows = await self.session.execute(
+                select(KnowledgeItem.domain_id, KnowledgeItem.title)
+                .where(KnowledgeItem.domain_id.in_(domain_ids))
+                .order_by(KnowledgeItem.id)
+            )
+            for domain_id, title in rows:
+                titles[domain_id].append(title)
+        return AgentSnapshot(
+            id=agent.id,
+            name=agent.name,
+            description=agent.description,
+            template_name=agent.template.name,
+            base_prompt=agent.base_prompt or agent.template.base_prompt,
+            greeting=agent.greeting,
+            goals=[goal_spec(link.goal) for link in agent.goal_links],
+            instructions=[
+                InstructionSnapshot(
+                    kind=InstructionKind(i.kind),
+                    text=i.text,
+                    priority=i.priority,
+                    active=i.active,
+                    topic=i.topic,
+                )
+                for i in agent.instructions
+            ],
+            domains=[
+                DomainSnapshot(
+                    name=link.domain.name,
+                    description=link.domain.description,
+                    item_titles=titles[link.domain_id],
+                )
+                for link in sorted(agent.domain_links, key=lambda link: link.domain.name)
+            ],
+            voice=VoiceSpec.model_validate(agent.voice),
+        )
+
+    async def compile_system_prompt(self, agent_id: int) -> str:
+        """The agent's system prompt as it would be compiled for a call now."""
+        return compile_system_prompt(await self.snapshot(agent_id))
+
+    async def count_agents_using_template(self, template_id: int) -> int:
+        """How many agents are built on a template (a template in use cannot be deleted)."""
+        count = await self.session.scalar(
+            select(func.count()).select_from(AgentConfig).where(AgentConfig.template_id == template_id)
+        )
+        return int(count or 0)

@@ -1,0 +1,1 @@
+"""Goals: how a goal's success criteria relate to the data it collects."""

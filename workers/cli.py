@@ -1,0 +1,337 @@
+"""The `callwright` command: run the platform's processes and administer it.
+
+    callwright dev              the whole stack on this machine (Ctrl-C stops it)
+    callwright demo             start, build the seed's example agents, print their prompts, stop
+    callwright api              the API server alone (production)
+    callwright migrate          bring the database schema up to date
+    callwright apikey create    a new admin API key, printed alone on stdout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+
+from core.settings import Settings, get_settings
+from workers.services import PortBusyError, ServiceError, find_free_port
+from workers.stack import DevStack, StackPorts, settings_for_stack
+
+app = typer.Typer(
+    name="callwright",
+    help="Callwright: an open platform for phone voice agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+apikey_app = typer.Typer(help="Create, list and revoke admin API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+console = Console(stderr=True)  # humans read stderr; stdout stays for what scripts capture
+logger = logging.getLogger("callwright")
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+DEV_KEY_FILE = "dev-api-key"
+DEV_KEY_NAME = "development"
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the stack keeps its state [default: CALLWRIGHT_DATA_DIR or .callwright]"),
+]
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _configure_logging(settings)
+    return settings
+
+
+def _exit(code: int) -> NoReturn:
+    # temporalio's native runtime can crash while the interpreter tears down after all work is
+    # done (sdk-python#300); flush and leave without that teardown so the exit code is ours.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+async def _ensure_dev_key(database_url: str, key_file: Path) -> str:
+    """The development key kept in the data dir, made anew when it no longer works."""
+    from sqlalchemy import delete
+
+    from core.auth import authenticate, create_api_key
+    from core.db.models import ApiKey
+    from core.db.session import make_async_engine, make_sessionmaker
+
+    engine = make_async_engine(database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            if key_file.exists():
+                key = key_file.read_text().strip()
+                if await authenticate(session, key) is not None:
+                    return key
+            await session.execute(delete(ApiKey).where(ApiKey.name == DEV_KEY_NAME))
+            await session.commit()
+            key = await create_api_key(session, name=DEV_KEY_NAME)
+    finally:
+        await engine.dispose()
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+def _start_stack(stack: DevStack) -> str:
+    """Start `stack` and return its development key; exit 2 with a clear message on failure."""
+    try:
+        info = stack.start()
+        return asyncio.run(_ensure_dev_key(info.database_url, stack.data_dir / DEV_KEY_FILE))
+    except PortBusyError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        _exit(2)
+    except ServiceError as exc:
+        stack.stop()
+        console.print(f"[red]the stack did not start:[/red] {exc}")
+        _exit(1)
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to unwind into the clean shutdown path."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@app.command()
+def dev(
+    data_dir: DataDirOption = None,
+    api_port: Annotated[int, typer.Option(help="API port")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend port")] = 7233,
+    temporal_ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+    postgres_port: Annotated[int, typer.Option(help="Embedded PostgreSQL port")] = 55432,
+    redis_port: Annotated[int, typer.Option(help="Embedded Redis port")] = 56379,
+    headless: Annotated[bool, typer.Option(help="Run Temporal without its Web UI")] = False,
+) -> None:
+    """Run the whole platform on this machine, on loopback, until Ctrl-C or SIGTERM."""
+    settings = _settings()
+    ports = StackPorts(api_port, temporal_port, temporal_ui_port, postgres_port, redis_port)
+    stack = DevStack(settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    key = _start_stack(stack)
+    assert stack.info is not None
+    console.print(
+        "[bold green]Callwright is running[/bold green]\n"
+        f"  API          {stack.info.api_url}  (docs at {stack.info.api_url}/docs)\n"
+        f"  Temporal     {stack.info.temporal_address}"
+        + (f"  (UI at {stack.info.temporal_ui_url})" if stack.info.temporal_ui_url else "")
+        + f"\n  Database     {stack.info.database_url}\n"
+        f"  Redis        {stack.info.redis_url}\n"
+        f"  Data         {stack.data_dir}\n"
+        f"  API key      {key}\n"
+        "Press Ctrl-C to stop."
+    )
+    code = 0
+    try:
+        while True:
+            failed = stack.failed_child()
+            if failed:
+                console.print(f"[red]{failed} exited unexpectedly; stopping (see {stack.data_dir}/logs)[/red]")
+                code = 1
+                break
+            time.sleep(0.5)
+    except (KeyboardInterrupt, _Stop):
+        console.print("stopping…")
+    finally:
+        stack.stop()
+    _exit(code)
+
+
+def _print_prompts(api_url: str, key: str, documents: list[Path]) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
+        for path in documents:
+            document: dict[str, Any] = json.loads(path.read_text())
+            created = client.post("/api/agents", json=document)
+            if created.status_code != 201:
+                raise RuntimeError(
+                    f"POST /api/agents with {path.name} answered {created.status_code}: {created.text}"
+                )
+            agent = created.json()
+            prompt = client.get(f"/api/agents/{agent['id']}/prompt").raise_for_status().json()
+            print(f"===== {agent['name']} (agent {agent['id']}, from {path.name}) =====")
+            print(prompt["prompt"])
+            print()
+
+
+@app.command()
+def demo(
+    examples_dir: Annotated[Path, typer.Option(help="Folder of agent documents to create")] = EXAMPLES_DIR,
+) -> None:
+    """Start a throw-away stack, create the seed's example agents through the API, print their
+    compiled prompts, stop everything."""
+    settings = _settings()
+    documents = sorted(examples_dir.glob("*.json"))
+    if not documents:
+        console.print(f"[red]no agent documents (*.json) in {examples_dir}[/red]")
+        _exit(2)
+    with tempfile.TemporaryDirectory(prefix="callwright-demo-") as tmp:
+        ports = StackPorts(*(find_free_port() for _ in range(5)))
+        demo_settings = settings.model_copy(update={"database_url": None, "redis_url": None})
+        stack = DevStack(demo_settings, data_dir=Path(tmp), ports=ports)
+        signal.signal(signal.SIGTERM, _raise_stop)
+        code = 0
+        try:
+            started = time.perf_counter()
+            key = _start_stack(stack)
+            assert stack.info is not None
+            console.print(f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}")
+            _print_prompts(stack.info.api_url, key, documents)
+        except (KeyboardInterrupt, _Stop):
+            code = 130
+        except (RuntimeError, httpx.HTTPError) as exc:
+            console.print(f"[red]demo failed:[/red] {exc}")
+            code = 1
+        finally:
+            stack.stop()
+    _exit(code)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: API_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: API_PORT]")] = None,
+) -> None:
+    """Serve the API (uvicorn). Needs DATABASE_URL; run `callwright migrate` first."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    settings = settings_for_stack(settings, settings.data_dir)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def _database_url(settings: Settings, data_dir: Path | None) -> str:
+    resolved = settings_for_stack(settings, data_dir or settings.data_dir)
+    if not resolved.database_url:
+        console.print(
+            "[red]no database:[/red] start `callwright dev` (in this folder or with --data-dir) "
+            "or set DATABASE_URL"
+        )
+        raise typer.Exit(2)
+    return resolved.database_url
+
+
+@app.command()
+def migrate(
+    data_dir: DataDirOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+) -> None:
+    """Bring the database schema up to `revision` (Alembic)."""
+    from core.db import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(_database_url(settings, data_dir), revision)
+    console.print(f"database at revision {revision}")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="A unique name for the key, e.g. the system using it")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an API key and print only the key on stdout (capture it: it is not shown again)."""
+    from core.auth import create_api_key
+    from core.errors import ConflictError
+
+    settings = _settings()
+    url = _database_url(settings, data_dir)
+
+    async def create() -> str:
+        from core.db.session import make_async_engine, make_sessionmaker
+
+        engine = make_async_engine(url, pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await create_api_key(session, name=name)
+        finally:
+            await engine.dispose()
+
+    try:
+        key = asyncio.run(create())
+    except ConflictError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    print(key)
+
+
+@apikey_app.command("list")
+def apikey_list(data_dir: DataDirOption = None) -> None:
+    """List keys by name and prefix (keys themselves are never stored)."""
+    from sqlalchemy import select
+
+    from core.db.models import ApiKey
+    from core.db.session import make_sync_engine
+
+    settings = _settings()
+    engine = make_sync_engine(_database_url(settings, data_dir))
+    with engine.connect() as conn:
+        for row in conn.execute(select(ApiKey).order_by(ApiKey.id)):
+            state = "revoked" if row.revoked_at else "active"
+            print(f"{row.name}\t{row.prefix}…\t{state}\tcreated {row.created_at:%Y-%m-%d %H:%M}")
+    engine.dispose()
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    name: Annotated[str, typer.Argument(help="The key's name")], data_dir: DataDirOption = None
+) -> None:
+    """Revoke a key by name; requests with it get 401 from then on."""
+    from sqlalchemy import func, update
+
+    from core.db.models import ApiKey
+    from core.db.session import make_sync_engine
+
+    settings = _settings()
+    engine = make_sync_engine(_database_url(settings, data_dir))
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
+        )
+    engine.dispose()
+    if result.rowcount == 0:
+        console.print(f"[red]no active key named {name!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {name}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,254 @@
+"""The embedded development stack: everything `callwright dev` runs, as child processes.
+
+Temporal (with its UI and the platform's search attributes), PostgreSQL with pgvector unless
+DATABASE_URL is set, Redis unless REDIS_URL is set, then migrations, then the API. What is
+running is written to `<data_dir>/stack.json` so other commands (`callwright apikey`, later
+`call`) find it; the file goes when the stack stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from core.db import migrate
+from core.search_attributes import CALL_SEARCH_ATTRIBUTES
+from core.settings import Settings
+from workers.services import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    EmbeddedService,
+    EmbeddedTemporal,
+    ServiceStartError,
+    check_port_free,
+)
+
+logger = logging.getLogger(__name__)
+
+STACK_FILE = "stack.json"
+API_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """The loopback ports the stack listens on."""
+
+    api: int = 8000
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    postgres: int = 55432
+    redis: int = 56379
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where a running stack's parts are; what `stack.json` holds."""
+
+    api_url: str
+    database_url: str
+    redis_url: str
+    temporal_address: str
+    temporal_ui_url: str | None
+    pid: int
+
+
+def read_stack_info(data_dir: Path) -> StackInfo | None:
+    """The running stack described in `data_dir`, if its supervisor is still alive."""
+    path = data_dir / STACK_FILE
+    try:
+        info = StackInfo(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by someone else
+    return info
+
+
+def settings_for_stack(settings: Settings, data_dir: Path) -> Settings:
+    """`settings`, with the running stack's addresses filled in where the environment is silent."""
+    info = read_stack_info(data_dir)
+    if info is None:
+        return settings
+    fields_set = settings.model_fields_set
+    updates: dict[str, object] = {}
+    if "database_url" not in fields_set:
+        updates["database_url"] = info.database_url
+    if "redis_url" not in fields_set:
+        updates["redis_url"] = info.redis_url
+    if "temporal_address" not in fields_set:
+        updates["temporal_address"] = info.temporal_address
+    return settings.model_copy(update=updates)
+
+
+class DevStack:
+    """Starts and stops the embedded stack under one data folder."""
+
+    def __init__(
+        self, settings: Settings, *, data_dir: Path, ports: StackPorts, headless: bool = False
+    ) -> None:
+        self.settings = settings
+        self.data_dir = data_dir.resolve()
+        self.ports = ports
+        self.headless = headless
+        self.services: list[EmbeddedService] = []
+        self.api_process: subprocess.Popen[bytes] | None = None
+        self.info: StackInfo | None = None
+
+    def check_ports(self) -> None:
+        """Fail early, and clearly, when a port the stack needs is taken."""
+        check_port_free("127.0.0.1", self.ports.api, "the API", "--api-port")
+        check_port_free("127.0.0.1", self.ports.temporal, "Temporal", "--temporal-port")
+        if not self.headless:
+            check_port_free("127.0.0.1", self.ports.temporal_ui, "the Temporal UI", "--temporal-ui-port")
+        if not self.settings.database_url:
+            check_port_free("127.0.0.1", self.ports.postgres, "PostgreSQL", "--postgres-port")
+        if not self.settings.redis_url:
+            check_port_free("127.0.0.1", self.ports.redis, "Redis", "--redis-port")
+
+    def start(self) -> StackInfo:
+        """Start every part, migrate, serve the API; on any failure stop what started."""
+        existing = read_stack_info(self.data_dir)
+        if existing is not None:
+            raise ServiceStartError(
+                f"a stack is already running from {self.data_dir} (pid {existing.pid}, "
+                f"API {existing.api_url}); stop it or use another --data-dir"
+            )
+        self.check_ports()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
+        temporal = EmbeddedTemporal(
+            self.data_dir / "temporal",
+            self.ports.temporal,
+            self.ports.temporal_ui,
+            headless=self.headless,
+            search_attributes=CALL_SEARCH_ATTRIBUTES,
+            namespace=self.settings.temporal_namespace,
+        )
+        self._start_service(temporal)
+        database_url = self.settings.database_url
+        if not database_url:
+            postgres = EmbeddedPostgres(self.data_dir / "postgres", self.ports.postgres)
+            self._start_service(postgres)
+            database_url = postgres.database_url
+        redis_url = self.settings.redis_url
+        if not redis_url:
+            redis = EmbeddedRedis(self.data_dir / "redis", self.ports.redis)
+            self._start_service(redis)
+            redis_url = redis.url
+
+        started = time.perf_counter()
+        migrate.upgrade(database_url)
+        logger.info("migrations applied in %.1f s", time.perf_counter() - started)
+
+        api_url = f"http://127.0.0.1:{self.ports.api}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "TEMPORAL_ADDRESS": temporal.address,
+            "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "CALLWRIGHT_DATA_DIR": str(self.data_dir),
+        }
+        env.setdefault("PUBLIC_BASE_URL", api_url)
+        log_path = self.data_dir / "logs" / "api.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            self.api_process = subprocess.Popen(
+                [sys.executable, "-m", "workers.cli", "api", "--host", "127.0.0.1",
+                 "--port", str(self.ports.api)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+            )
+        self._wait_for_api(api_url, log_path)
+        self.info = StackInfo(
+            api_url=api_url,
+            database_url=database_url,
+            redis_url=redis_url,
+            temporal_address=temporal.address,
+            temporal_ui_url=temporal.ui_url,
+            pid=os.getpid(),
+        )
+        (self.data_dir / STACK_FILE).write_text(json.dumps(asdict(self.info), indent=2))
+        return self.info
+
+    def _start_service(self, service: EmbeddedService) -> None:
+        started = time.perf_counter()
+        self.services.append(service)
+        service.start()
+        logger.info("%s ready in %.1f s", service.name, time.perf_counter() - started)
+
+    def _wait_for_api(self, api_url: str, log_path: Path) -> None:
+        deadline = time.monotonic() + API_START_TIMEOUT_S
+        assert self.api_process is not None
+        while time.monotonic() < deadline:
+            if self.api_process.poll() is not None:
+                raise ServiceStartError(
+                    f"the API exited with code {self.api_process.returncode}; see {log_path}:\n"
+                    + _tail(log_path)
+                )
+            try:
+                response = httpx.get(f"{api_url}/healthz", timeout=5)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise ServiceStartError(f"the API was not healthy within {API_START_TIMEOUT_S:.0f} s: {last}")
+
+    def failed_child(self) -> str | None:
+        """The name of a child that has exited on its own, if any."""
+        if self.api_process is not None and self.api_process.poll() is not None:
+            return "api"
+        for service in self.services:
+            if not service.is_running:
+                return service.name
+        return None
+
+    def stop(self) -> None:
+        """Stop the API, then every server, newest first; safe to call more than once."""
+        if self.api_process is not None and self.api_process.poll() is None:
+            self.api_process.terminate()
+            try:
+                self.api_process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.api_process.kill()
+                self.api_process.wait()
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:  # stopping the rest matters more than one failure
+                logger.exception("stopping %s failed", service.name)
+        self.services.clear()
+        stack_file = self.data_dir / STACK_FILE
+        if self.info is not None and stack_file.exists():
+            stack_file.unlink()
+        self.info = None
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
