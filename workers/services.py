@@ -2,7 +2,10 @@
 
 Each server runs as a foreground child process of ours, bound to 127.0.0.1, with its output in
 `<data_dir>/logs/<service>.log`. We never daemonize them: a child we own cannot outlive a
-`stop()` or be mistaken for someone else's server, and Ctrl-C in a terminal reaches it too.
+`stop()` or be mistaken for someone else's server. The children stay in our process group, so
+Ctrl-C in a terminal reaches them too; on Linux they also get their shutdown signal when our
+process dies of anything, SIGTERM and SIGKILL included. That signal is tied to the *thread* that
+called start(), so call it from the main thread (or one that lives as long as the servers).
 
 Exceptions:
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import errno
 import importlib.util
 import logging
@@ -29,7 +33,7 @@ import sys
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Self
@@ -71,6 +75,7 @@ _TEMPORAL_SEARCH_ATTRIBUTE_TYPES = frozenset(
     {"Text", "Keyword", "Int", "Double", "Bool", "Datetime", "KeywordList"}
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ServiceError(Exception):
@@ -135,6 +140,27 @@ def _package_dir(package: str, extra: str = "embedded") -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send `sig` to the child when the thread that started it dies.
+
+    This is what makes a SIGTERM or SIGKILL of our process stop the servers too, even when no
+    Python cleanup runs. Elsewhere there is no such call, and stop() is the only guard.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    # Resolved before fork: the child must only make the call, not load libraries.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(sig))
+        # We may have died between fork and prctl; then no signal would ever come.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+
+    return set_parent_death_signal
+
+
 def _read_tail(path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> str:
     try:
         with path.open("rb") as log:
@@ -197,6 +223,7 @@ class EmbeddedService(ABC):
         return {}
 
     def _stop_signal(self) -> signal.Signals:
+        """The signal that asks the server for a clean shutdown."""
         return signal.SIGTERM
 
     def start(self, timeout: float = DEFAULT_START_TIMEOUT) -> None:
@@ -221,6 +248,8 @@ class EmbeddedService(ABC):
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 close_fds=True,
+                # CPython runs it after dropping to `user=`, so the setting survives the switch.
+                preexec_fn=_parent_death_hook(self._stop_signal()),
                 **self._popen_kwargs(),
             )
         except OSError:
@@ -250,7 +279,7 @@ class EmbeddedService(ABC):
                 raise self._start_error(f"{self.name} exited with code {code} while starting")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._start_error(f"{self.name} was not ready within {timeout:.0f} s")
+                raise self._start_error(f"{self.name} was not ready within {timeout:g} s")
             # A probe that succeeds for a server that has just died (someone else's on the same
             # port) must not count, hence the poll after it.
             if self._probe(remaining) and self._process.poll() is None:
@@ -372,7 +401,11 @@ class EmbeddedPostgres(EmbeddedService):
     def start(self, timeout: float = DEFAULT_START_TIMEOUT) -> None:
         """Start the server (running initdb first if needed) and create the default database."""
         super().start(timeout)
-        self.ensure_database(self.database)
+        try:
+            self.ensure_database(self.database)
+        except BaseException:
+            self.stop()
+            raise
 
     def _stop_signal(self) -> signal.Signals:
         # SIGINT is Postgres's "fast" shutdown: it ends sessions instead of waiting for them.

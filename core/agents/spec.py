@@ -37,7 +37,8 @@ class FieldType(StrEnum):
 
 
 # When a goal lists required data by bare name (as the seed's examples do), the type is read off
-# the name: the first rule whose word appears in the name wins; anything else is free text.
+# the name's `_`-separated words (whole words, so `timeline` is not a time): the first rule that
+# matches wins; anything else is free text.
 _TYPE_BY_NAME_WORD: tuple[tuple[str, FieldType], ...] = (
     ("email", FieldType.EMAIL),
     ("phone", FieldType.PHONE),
@@ -46,18 +47,22 @@ _TYPE_BY_NAME_WORD: tuple[tuple[str, FieldType], ...] = (
     ("time", FieldType.TIME),
     ("budget", FieldType.NUMBER),
     ("count", FieldType.NUMBER),
-    ("number_of", FieldType.NUMBER),
     ("size", FieldType.NUMBER),
     ("amount", FieldType.NUMBER),
-    ("is_", FieldType.BOOLEAN),
-    ("has_", FieldType.BOOLEAN),
+    ("quantity", FieldType.NUMBER),
 )
+_BOOLEAN_PREFIXES = ("is_", "has_", "wants_", "needs_")
 
 
 def infer_field_type(name: str) -> FieldType:
     """The type a bare required-data name implies, e.g. `preferred_date` → date."""
+    if name.startswith(_BOOLEAN_PREFIXES):
+        return FieldType.BOOLEAN
+    words = name.split("_")
+    if words[:2] == ["number", "of"]:
+        return FieldType.NUMBER
     for word, field_type in _TYPE_BY_NAME_WORD:
-        if word in name:
+        if word in words:
             return field_type
     return FieldType.TEXT
 
@@ -195,5 +200,13 @@ def normalise_instruction(text: str) -> str:
     the time").
     """
     lowered = text.lower().replace("’", "'").strip()
-    lowered = re.sub(r"^(do not|don't|dont|never|avoid|always|do|please)\b\s*", "", lowered)
+    # Lead-ins stack ("Please don't always …"), so strip them until none is left.
+    while True:
+        stripped = _LEAD_IN.sub("", lowered, count=1)
+        if stripped == lowered:
+            break
+        lowered = stripped
     return " ".join(re.findall(r"[a-z0-9']+", lowered))
+
+
+_LEAD_IN = re.compile(r"^(do not|don't|dont|never|avoid|always|do|please)\b[\s,]*")

@@ -1,0 +1,200 @@
+"""The agents API, driven as an admin would drive it, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EXAMPLES_DIR
+
+EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.json"))
+
+
+def load(path: Any) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+async def test_seed_example_posted_verbatim_round_trips(client: httpx.AsyncClient, path: Any) -> None:
+    document = load(path)
+    created = await client.post("/api/agents", content=path.read_bytes(),
+                                headers={"content-type": "application/json"})
+    assert created.status_code == 201, created.text
+    agent_id = created.json()["id"]
+
+    agent = (await client.get(f"/api/agents/{agent_id}")).json()
+    assert agent["name"] == document["name"]
+    assert agent["template_id"] == document["template_id"]
+    assert [g["name"] for g in agent["goals"]] == [g["name"] for g in document["goals"]]
+    for got, sent in zip(agent["goals"], document["goals"], strict=True):
+        assert got["success_criteria"] == sent["success_criteria"]
+        assert [f["name"] for f in got["required_data"]] == sent["required_data"]
+    dos = [i["text"] for i in agent["instructions"] if i["kind"] == "do"]
+    donts = [i["text"] for i in agent["instructions"] if i["kind"] == "dont"]
+    assert dos == document["instructions"]["dos"]
+    assert donts == document["instructions"]["donts"]
+    assert [d["name"] for d in agent["domains"]] == [document["domain"]]
+    for key, value in document["voice"].items():
+        assert agent["voice"][key] == value
+
+    prompt = (await client.get(f"/api/agents/{agent_id}/prompt")).json()["prompt"]
+    for text in document["instructions"]["dos"] + document["instructions"]["donts"]:
+        assert text in prompt
+    assert document["domain"] in prompt
+
+
+async def test_both_examples_coexist_and_list(client: httpx.AsyncClient) -> None:
+    for path in EXAMPLE_FILES:
+        assert (await client.post("/api/agents", json=load(path))).status_code == 201
+    names = [a["name"] for a in (await client.get("/api/agents")).json()]
+    assert names == [load(p)["name"] for p in EXAMPLE_FILES]
+
+
+async def test_duplicate_agent_name_is_409_naming_the_field(client: httpx.AsyncClient) -> None:
+    document = load(EXAMPLE_FILES[0])
+    assert (await client.post("/api/agents", json=document)).status_code == 201
+    again = await client.post("/api/agents", json=document)
+    assert again.status_code == 409
+    assert again.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+async def test_same_goal_is_shared_but_a_different_one_under_its_name_conflicts(
+    client: httpx.AsyncClient,
+) -> None:
+    document = load(EXAMPLE_FILES[0])
+    assert (await client.post("/api/agents", json=document)).status_code == 201
+    twin = {**document, "name": "Second clinic line"}
+    assert (await client.post("/api/agents", json=twin)).status_code == 201
+    assert len((await client.get("/api/goals")).json()) == 1
+
+    changed_goal = {**document["goals"][0], "description": "something else"}
+    clash = {**document, "name": "Third line", "goals": [changed_goal]}
+    response = await client.post("/api/agents", json=clash)
+    assert response.status_code == 409
+    assert response.json()["detail"][0]["loc"] == ["body", "goals", "0", "name"]
+
+
+async def test_schema_error_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/agents", json={"name": "x", "template_id": "one"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "template_id"]
+
+
+async def test_invalid_config_is_422_with_every_problem(client: httpx.AsyncClient) -> None:
+    document = {
+        "name": "Broken",
+        "template_id": 99,
+        "voice": {"speed": 9, "pitch": 0.1},
+        "goals": [{"name": "G", "success_criteria": {}, "required_data": ["x"]}],
+    }
+    response = await client.post("/api/agents", json=document)
+    assert response.status_code == 422
+    locs = {tuple(d["loc"]) for d in response.json()["detail"]}
+    assert ("body", "template_id") in locs
+    assert ("body", "voice", "speed") in locs
+    assert ("body", "voice", "pitch") in locs
+    assert ("body", "goals", "0", "success_criteria") in locs
+    assert (await client.get("/api/agents")).json() == []
+
+
+async def test_validate_reports_problems_without_storing(client: httpx.AsyncClient) -> None:
+    good = await client.post("/api/agents/validate", json=load(EXAMPLE_FILES[0]))
+    assert good.json() == {"valid": True, "problems": []}
+    bad = await client.post(
+        "/api/agents/validate",
+        json={
+            "name": "x",
+            "template_id": 1,
+            "instructions": {"dos": ["Confirm the time"], "donts": ["Don't confirm the time"]},
+        },
+    )
+    body = bad.json()
+    assert body["valid"] is False
+    assert any(p["path"].startswith("instructions") for p in body["problems"])
+    assert (await client.get("/api/agents")).json() == []
+
+
+async def test_unknown_ids_are_404(client: httpx.AsyncClient) -> None:
+    for path in (
+        "/api/agents/9999",
+        "/api/agents/9999/prompt",
+        "/api/goals/9999",
+        "/api/domains/9999",
+        "/api/agents/templates/9999",
+    ):
+        assert (await client.get(path)).status_code == 404, path
+    assert (await client.delete("/api/agents/9999/goals/1")).status_code == 404
+
+
+async def test_update_agent_revalidates(client: httpx.AsyncClient) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+    ok = await client.patch(f"/api/agents/{agent_id}", json={"greeting": "Hello, clinic!"})
+    assert ok.status_code == 200
+    assert ok.json()["greeting"] == "Hello, clinic!"
+    bad = await client.patch(f"/api/agents/{agent_id}", json={"voice": {"speed": 5}})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "voice", "speed"]
+    assert (await client.get(f"/api/agents/{agent_id}")).json()["voice"]["speed"] != 5
+
+
+async def test_goals_instructions_and_domains_of_an_agent(client: httpx.AsyncClient) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+
+    goal = {
+        "name": "Take a message",
+        "success_criteria": {"has_message": True},
+        "required_data": ["caller_message"],
+    }
+    added = await client.post(f"/api/agents/{agent_id}/goals", json=goal)
+    assert added.status_code == 201, added.text
+    goal_id = added.json()["goals"][-1]["id"]
+    assert (await client.post(f"/api/agents/{agent_id}/goals", json={"goal_id": goal_id})).status_code == 409
+    assert (await client.delete(f"/api/agents/{agent_id}/goals/{goal_id}")).status_code == 204
+    assert goal_id not in [g["id"] for g in (await client.get(f"/api/agents/{agent_id}/goals")).json()]
+
+    created = await client.post(
+        f"/api/agents/{agent_id}/instructions",
+        json={"kind": "dont", "text": "Never share staff home numbers", "priority": 50},
+    )
+    assert created.status_code == 201
+    instruction_id = created.json()["id"]
+    prompt = (await client.get(f"/api/agents/{agent_id}/prompt")).json()["prompt"]
+    assert "Never share staff home numbers" in prompt
+    off = await client.put(f"/api/agents/{agent_id}/instructions/{instruction_id}", json={"active": False})
+    assert off.json()["active"] is False
+    prompt = (await client.get(f"/api/agents/{agent_id}/prompt")).json()["prompt"]
+    assert "Never share staff home numbers" not in prompt
+    assert (await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")).status_code == 204
+    assert (await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")).status_code == 404
+
+    domain = (await client.post("/api/domains", json={"name": "Parking", "description": "Where to park"})).json()
+    linked = await client.post(f"/api/agents/{agent_id}/domains", json={"domain_id": domain["id"]})
+    assert linked.status_code == 201
+    assert "Parking" in [d["name"] for d in linked.json()["domains"]]
+    by_name = await client.post(f"/api/agents/{agent_id}/domains", json={"name": "Insurance"})
+    assert "Insurance" in [d["name"] for d in by_name.json()["domains"]]
+    missing = await client.post(f"/api/agents/{agent_id}/domains", json={"domain_id": 777})
+    assert missing.status_code == 404
+    assert (await client.delete(f"/api/agents/{agent_id}/domains/{domain['id']}")).status_code == 204
+
+
+async def test_contradicting_instruction_is_refused(client: httpx.AsyncClient) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+    do = load(EXAMPLE_FILES[0])["instructions"]["dos"][0]
+    contradiction = f"Don't {do[0].lower()}{do[1:]}"
+    response = await client.post(
+        f"/api/agents/{agent_id}/instructions", json={"kind": "dont", "text": contradiction}
+    )
+    assert response.status_code == 422
+    texts = [i["text"] for i in (await client.get(f"/api/agents/{agent_id}/instructions")).json()]
+    assert contradiction not in texts
+
+
+async def test_delete_agent(client: httpx.AsyncClient) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+    assert (await client.delete(f"/api/agents/{agent_id}")).status_code == 204
+    assert (await client.get(f"/api/agents/{agent_id}")).status_code == 404
+    assert len((await client.get("/api/goals")).json()) == 1  # shared goals outlive the agent
