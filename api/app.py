@@ -47,7 +47,9 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             if settings.redis_url
             else None
         )
-        app.state.temporal = TemporalConnector(settings.temporal_address, settings.temporal_namespace)
+        app.state.temporal = TemporalConnector(
+            settings.temporal_address, settings.temporal_namespace
+        )
         try:
             yield
         finally:

@@ -43,8 +43,11 @@ async def _conflict(_: Request, exc: Exception) -> JSONResponse:
 async def _invalid_config(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidConfigError)
     detail = [
-        {"loc": ["body", *[p for p in re.split(r"[.\[\]]+", p.path) if p]], "msg": p.message,
-         "type": "invalid_config"}
+        {
+            "loc": ["body", *[p for p in re.split(r"[.\[\]]+", p.path) if p]],
+            "msg": p.message,
+            "type": "invalid_config",
+        }
         for p in exc.problems
     ]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -59,7 +62,9 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
     if code == "23505":
         match = _UNIQUE_DETAIL.search(text)
         field = match.group("field") if match else None
-        return _field_error(status.HTTP_409_CONFLICT, field, "that value is already taken", "conflict")
+        return _field_error(
+            status.HTTP_409_CONFLICT, field, "that value is already taken", "conflict"
+        )
     if code == "23503":
         return JSONResponse(
             {"detail": "the row is referenced by another, or references one that does not exist"},

@@ -16,11 +16,11 @@ class TemporalConnector:
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self, *, timeout: float = 3.0) -> Client:
-        """The client, connecting within `timeout` seconds if not yet connected."""
+    async def get(self, *, connect_timeout: float = 3.0) -> Client:
+        """The client, connecting within `connect_timeout` seconds if not yet connected."""
         async with self._lock:
             if self._client is None:
                 self._client = await asyncio.wait_for(
-                    Client.connect(self.address, namespace=self.namespace), timeout
+                    Client.connect(self.address, namespace=self.namespace), connect_timeout
                 )
             return self._client

@@ -1,9 +1,9 @@
 """The platform's exception tree. The API turns these into 4xx bodies at the route layer.
 
-    CallwrightError
-    ├── NotFoundError        a referenced row does not exist            → 404
-    ├── ConflictError        a unique name is taken, a row is in use    → 409
-    └── InvalidConfigError   an agent configuration has problems        → 422
+CallwrightError
+├── NotFoundError        a referenced row does not exist            → 404
+├── ConflictError        a unique name is taken, a row is in use    → 409
+└── InvalidConfigError   an agent configuration has problems        → 422
 """
 
 from __future__ import annotations

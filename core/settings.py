@@ -70,11 +70,15 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
 
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
-    twilio_auth_token: SecretStr = Field(SecretStr(DEV_TWILIO_AUTH_TOKEN), alias="TWILIO_AUTH_TOKEN")
+    twilio_auth_token: SecretStr = Field(
+        SecretStr(DEV_TWILIO_AUTH_TOKEN), alias="TWILIO_AUTH_TOKEN"
+    )
     webhook_signing_secret: SecretStr = Field(
         SecretStr(DEV_WEBHOOK_SIGNING_SECRET), alias="WEBHOOK_SIGNING_SECRET"
     )
-    call_token_secret: SecretStr = Field(SecretStr(DEV_CALL_TOKEN_SECRET), alias="CALL_TOKEN_SECRET")
+    call_token_secret: SecretStr = Field(
+        SecretStr(DEV_CALL_TOKEN_SECRET), alias="CALL_TOKEN_SECRET"
+    )
 
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_api_key: SecretStr | None = Field(None, alias="LLM_API_KEY")

@@ -84,7 +84,9 @@ def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
         )
     yield postgres.database_url_for(name)
     with _admin(postgres) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
@@ -95,7 +97,9 @@ def empty_database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield postgres.database_url_for(name)
     with _admin(postgres) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
@@ -106,7 +110,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_server: EmbeddedRedis, temporal_server: EmbeddedTemporal) -> Settings:
+def settings(
+    database_url: str, redis_server: EmbeddedRedis, temporal_server: EmbeddedTemporal
+) -> Settings:
     return Settings.model_validate(
         {
             "DATABASE_URL": database_url,

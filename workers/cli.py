@@ -1,10 +1,10 @@
 """The `callwright` command: run the platform's processes and administer it.
 
-    callwright dev              the whole stack on this machine (Ctrl-C stops it)
-    callwright demo             start, build the seed's example agents, print their prompts, stop
-    callwright api              the API server alone (production)
-    callwright migrate          bring the database schema up to date
-    callwright apikey create    a new admin API key, printed alone on stdout
+callwright dev              the whole stack on this machine (Ctrl-C stops it)
+callwright demo             start, build the seed's example agents, print their prompts, stop
+callwright api              the API server alone (production)
+callwright migrate          bring the database schema up to date
+callwright apikey create    a new admin API key, printed alone on stdout
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ DEV_KEY_NAME = "development"
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where the stack keeps its state [default: CALLWRIGHT_DATA_DIR or .callwright]"),
+    typer.Option(
+        "--data-dir",
+        help="Where the stack keeps its state [default: CALLWRIGHT_DATA_DIR or .callwright]",
+    ),
 ]
 
 
@@ -77,8 +80,17 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-async def _ensure_dev_key(database_url: str, key_file: Path) -> str:
+def _ensure_dev_key(database_url: str, key_file: Path) -> str:
     """The development key kept in the data dir, made anew when it no longer works."""
+    kept = key_file.read_text().strip() if key_file.exists() else None
+    key = asyncio.run(_check_or_replace_dev_key(database_url, kept))
+    if key != kept:
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    return key
+
+
+async def _check_or_replace_dev_key(database_url: str, kept: str | None) -> str:
     from sqlalchemy import delete
 
     from core.auth import authenticate, create_api_key
@@ -88,17 +100,13 @@ async def _ensure_dev_key(database_url: str, key_file: Path) -> str:
     engine = make_async_engine(database_url, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session:
-            if key_file.exists():
-                key = key_file.read_text().strip()
-                if await authenticate(session, key) is not None:
-                    return key
+            if kept is not None and await authenticate(session, kept) is not None:
+                return kept
             await session.execute(delete(ApiKey).where(ApiKey.name == DEV_KEY_NAME))
             await session.commit()
             key = await create_api_key(session, name=DEV_KEY_NAME)
     finally:
         await engine.dispose()
-    key_file.write_text(key + "\n")
-    key_file.chmod(0o600)
     return key
 
 
@@ -106,7 +114,7 @@ def _start_stack(stack: DevStack) -> str:
     """Start `stack` and return its development key; exit 2 with a clear message on failure."""
     try:
         info = stack.start()
-        return asyncio.run(_ensure_dev_key(info.database_url, stack.data_dir / DEV_KEY_FILE))
+        return _ensure_dev_key(info.database_url, stack.data_dir / DEV_KEY_FILE)
     except PortBusyError as exc:
         console.print(f"[red]error:[/red] {exc}")
         _exit(2)
@@ -120,7 +128,7 @@ class _Stop(Exception):
     """Raised by the SIGTERM handler to unwind into the clean shutdown path."""
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
@@ -137,7 +145,9 @@ def dev(
     """Run the whole platform on this machine, on loopback, until Ctrl-C or SIGTERM."""
     settings = _settings()
     ports = StackPorts(api_port, temporal_port, temporal_ui_port, postgres_port, redis_port)
-    stack = DevStack(settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless)
+    stack = DevStack(
+        settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless
+    )
     signal.signal(signal.SIGTERM, _raise_stop)
     key = _start_stack(stack)
     assert stack.info is not None
@@ -157,7 +167,9 @@ def dev(
         while True:
             failed = stack.failed_child()
             if failed:
-                console.print(f"[red]{failed} exited unexpectedly; stopping (see {stack.data_dir}/logs)[/red]")
+                console.print(
+                    f"[red]{failed} exited unexpectedly; stopping (see {stack.data_dir}/logs)[/red]"
+                )
                 code = 1
                 break
             time.sleep(0.5)
@@ -176,7 +188,8 @@ def _print_prompts(api_url: str, key: str, documents: list[Path]) -> None:
             created = client.post("/api/agents", json=document)
             if created.status_code != 201:
                 raise RuntimeError(
-                    f"POST /api/agents with {path.name} answered {created.status_code}: {created.text}"
+                    f"POST /api/agents with {path.name} answered {created.status_code}: "
+                    + created.text
                 )
             agent = created.json()
             prompt = client.get(f"/api/agents/{agent['id']}/prompt").raise_for_status().json()
@@ -187,7 +200,9 @@ def _print_prompts(api_url: str, key: str, documents: list[Path]) -> None:
 
 @app.command()
 def demo(
-    examples_dir: Annotated[Path, typer.Option(help="Folder of agent documents to create")] = EXAMPLES_DIR,
+    examples_dir: Annotated[
+        Path, typer.Option(help="Folder of agent documents to create")
+    ] = EXAMPLES_DIR,
 ) -> None:
     """Start a throw-away stack, create the seed's example agents through the API, print their
     compiled prompts, stop everything."""
@@ -206,7 +221,9 @@ def demo(
             started = time.perf_counter()
             key = _start_stack(stack)
             assert stack.info is not None
-            console.print(f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}")
+            console.print(
+                f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}"
+            )
             _print_prompts(stack.info.api_url, key, documents)
         except (KeyboardInterrupt, _Stop):
             code = 130
@@ -265,7 +282,9 @@ def migrate(
 
 @apikey_app.command("create")
 def apikey_create(
-    name: Annotated[str, typer.Argument(help="A unique name for the key, e.g. the system using it")],
+    name: Annotated[
+        str, typer.Argument(help="A unique name for the key, e.g. the system using it")
+    ],
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an API key and print only the key on stdout (capture it: it is not shown again)."""
@@ -324,7 +343,9 @@ def apikey_revoke(
     engine = make_sync_engine(_database_url(settings, data_dir))
     with engine.begin() as conn:
         result = conn.execute(
-            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
+            update(ApiKey)
+            .where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=func.now())
         )
     engine.dispose()
     if result.rowcount == 0:

@@ -144,7 +144,7 @@ def _parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn asking Linux to send `sig` to the child when the thread that started it dies.
 
     This is what makes a SIGTERM or SIGKILL of our process stop the servers too, even when no
-    Python cleanup runs. Elsewhere there is no such call, and stop() is the only guard.
+    Python cleanup runs. Other systems have no such call: there stop() is the only guard.
     """
     if not sys.platform.startswith("linux"):
         return None

@@ -27,6 +27,7 @@ from workers.services import (
     EmbeddedRedis,
     EmbeddedService,
     EmbeddedTemporal,
+    ServiceError,
     ServiceStartError,
     check_port_free,
 )
@@ -111,7 +112,9 @@ class DevStack:
         check_port_free("127.0.0.1", self.ports.api, "the API", "--api-port")
         check_port_free("127.0.0.1", self.ports.temporal, "Temporal", "--temporal-port")
         if not self.headless:
-            check_port_free("127.0.0.1", self.ports.temporal_ui, "the Temporal UI", "--temporal-ui-port")
+            check_port_free(
+                "127.0.0.1", self.ports.temporal_ui, "the Temporal UI", "--temporal-ui-port"
+            )
         if not self.settings.database_url:
             check_port_free("127.0.0.1", self.ports.postgres, "PostgreSQL", "--postgres-port")
         if not self.settings.redis_url:
@@ -121,7 +124,7 @@ class DevStack:
         """Start every part, migrate, serve the API; on any failure stop what started."""
         existing = read_stack_info(self.data_dir)
         if existing is not None:
-            raise ServiceStartError(
+            raise ServiceError(
                 f"a stack is already running from {self.data_dir} (pid {existing.pid}, "
                 f"API {existing.api_url}); stop it or use another --data-dir"
             )
@@ -172,8 +175,16 @@ class DevStack:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             self.api_process = subprocess.Popen(
-                [sys.executable, "-m", "workers.cli", "api", "--host", "127.0.0.1",
-                 "--port", str(self.ports.api)],
+                [
+                    sys.executable,
+                    "-m",
+                    "workers.cli",
+                    "api",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports.api),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -204,8 +215,9 @@ class DevStack:
         while time.monotonic() < deadline:
             if self.api_process.poll() is not None:
                 raise ServiceStartError(
-                    f"the API exited with code {self.api_process.returncode}; see {log_path}:\n"
-                    + _tail(log_path)
+                    f"the API exited with code {self.api_process.returncode}",
+                    log_path,
+                    _tail(log_path),
                 )
             try:
                 response = httpx.get(f"{api_url}/healthz", timeout=5)
@@ -215,7 +227,11 @@ class DevStack:
             except httpx.HTTPError as exc:
                 last = str(exc)
             time.sleep(0.2)
-        raise ServiceStartError(f"the API was not healthy within {API_START_TIMEOUT_S:.0f} s: {last}")
+        raise ServiceStartError(
+            f"the API was not healthy within {API_START_TIMEOUT_S:.0f} s: {last}",
+            log_path,
+            _tail(log_path),
+        )
 
     def failed_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""

@@ -6,7 +6,7 @@ Every change leaves the agent valid: after a change the whole agent is validated
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, status
 from sqlalchemy import select
@@ -87,7 +87,8 @@ async def create_agent(session: SessionDep, body: AgentCreate) -> AgentPublic:
 
 @router.post("/validate", response_model=ValidationResult)
 async def validate_agent(
-    session: SessionDep, config: dict[str, Any] = Body(..., examples=[{"name": "x", "template_id": 1}])
+    session: SessionDep,
+    config: Annotated[dict[str, Any], Body(examples=[{"name": "Front desk", "template_id": 1}])],
 ) -> ValidationResult:
     """Every problem in an agent document, each with the path of its field; nothing is stored."""
     problems = await AgentBuilder(session).validate_agent_config(config)
@@ -113,7 +114,9 @@ async def update_agent(session: SessionDep, agent_id: int, body: AgentUpdate) ->
         if field in changes and changes[field] is None:
             del changes[field]  # an explicit null cannot clear a required column
     if "name" in changes:
-        taken = await session.scalar(select(AgentConfig.id).where(AgentConfig.name == changes["name"]))
+        taken = await session.scalar(
+            select(AgentConfig.id).where(AgentConfig.name == changes["name"])
+        )
         if taken is not None and taken != agent_id:
             raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
     for field, value in changes.items():
@@ -177,7 +180,9 @@ async def list_instructions(session: SessionDep, agent_id: int) -> list[AgentIns
     return list((await AgentBuilder(session).load_agent(agent_id)).instructions)
 
 
-async def _get_instruction(session: SessionDep, agent_id: int, instruction_id: int) -> AgentInstruction:
+async def _get_instruction(
+    session: SessionDep, agent_id: int, instruction_id: int
+) -> AgentInstruction:
     await AgentBuilder(session).load_agent(agent_id)
     instruction = await session.get(AgentInstruction, instruction_id)
     if instruction is None or instruction.agent_id != agent_id:
@@ -186,7 +191,9 @@ async def _get_instruction(session: SessionDep, agent_id: int, instruction_id: i
 
 
 @router.post(
-    "/{agent_id}/instructions", response_model=InstructionPublic, status_code=status.HTTP_201_CREATED
+    "/{agent_id}/instructions",
+    response_model=InstructionPublic,
+    status_code=status.HTTP_201_CREATED,
 )
 async def add_instruction(
     session: SessionDep, agent_id: int, body: InstructionCreate

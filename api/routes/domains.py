@@ -28,7 +28,9 @@ async def get_domain_or_404(session: SessionDep, domain_id: int) -> Domain:
     return domain
 
 
-async def _ensure_name_free(session: SessionDep, name: str, *, except_id: int | None = None) -> None:
+async def _ensure_name_free(
+    session: SessionDep, name: str, *, except_id: int | None = None
+) -> None:
     taken = await session.scalar(select(Domain.id).where(Domain.name == name))
     if taken is not None and taken != except_id:
         raise ConflictError(f"a domain named {name!r} already exists", field="name")
@@ -99,7 +101,9 @@ async def list_items(session: SessionDep, domain_id: int) -> list[KnowledgeItem]
     response_model=KnowledgeItemPublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def create_item(session: SessionDep, domain_id: int, body: KnowledgeItemCreate) -> KnowledgeItem:
+async def create_item(
+    session: SessionDep, domain_id: int, body: KnowledgeItemCreate
+) -> KnowledgeItem:
     """Add an item. Its embedding is computed by the knowledge indexer (`embedded` says when)."""
     await get_domain_or_404(session, domain_id)
     item = KnowledgeItem(domain_id=domain_id, **body.model_dump())

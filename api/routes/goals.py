@@ -23,7 +23,9 @@ async def get_goal_or_404(session: SessionDep, goal_id: int) -> ConversationGoal
     return goal
 
 
-async def _ensure_name_free(session: SessionDep, name: str, *, except_id: int | None = None) -> None:
+async def _ensure_name_free(
+    session: SessionDep, name: str, *, except_id: int | None = None
+) -> None:
     taken = await session.scalar(select(ConversationGoal.id).where(ConversationGoal.name == name))
     if taken is not None and taken != except_id:
         raise ConflictError(f"a goal named {name!r} already exists", field="name")

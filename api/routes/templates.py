@@ -23,7 +23,9 @@ async def _get(session: SessionDep, template_id: int) -> AgentTemplate:
     return template
 
 
-async def _ensure_name_free(session: SessionDep, name: str, *, except_id: int | None = None) -> None:
+async def _ensure_name_free(
+    session: SessionDep, name: str, *, except_id: int | None = None
+) -> None:
     taken = await session.scalar(select(AgentTemplate.id).where(AgentTemplate.name == name))
     if taken is not None and taken != except_id:
         raise ConflictError(f"a template named {name!r} already exists", field="name")

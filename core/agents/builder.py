@@ -73,7 +73,9 @@ class AgentBuilder:
 
     async def validate_agent_config(self, config: Mapping[str, Any]) -> list[Problem]:
         """Every problem in `config`, each with its path; empty when the agent can be built."""
-        templates = (await self.session.execute(select(AgentTemplate.id, AgentTemplate.base_prompt))).all()
+        templates = (
+            await self.session.execute(select(AgentTemplate.id, AgentTemplate.base_prompt))
+        ).all()
         domain_ids = (await self.session.scalars(select(Domain.id))).all()
         return validate_agent_config(
             config,
@@ -82,7 +84,9 @@ class AgentBuilder:
             template_base_prompts={t.id: t.base_prompt for t in templates},
         )
 
-    async def create_agent(self, template_id: int, customizations: Mapping[str, Any]) -> AgentConfig:
+    async def create_agent(
+        self, template_id: int, customizations: Mapping[str, Any]
+    ) -> AgentConfig:
         """Validate and store a new agent built on `template_id`, creating the goals and the
         domain it names. Raises InvalidConfigError (every problem) or ConflictError."""
         config = {**customizations, "template_id": template_id}
@@ -95,7 +99,12 @@ class AgentBuilder:
 
         template = await self.session.get(AgentTemplate, template_id)
         assert template is not None  # validation checked it
-        voice = VoiceSpec.model_validate({**template.default_voice, **(spec.voice.model_dump(exclude_unset=True) if spec.voice else {})})
+        voice = VoiceSpec.model_validate(
+            {
+                **template.default_voice,
+                **(spec.voice.model_dump(exclude_unset=True) if spec.voice else {}),
+            }
+        )
         agent = AgentConfig(
             name=spec.name,
             description=spec.description,
@@ -232,6 +241,8 @@ class AgentBuilder:
     async def count_agents_using_template(self, template_id: int) -> int:
         """How many agents are built on a template (a template in use cannot be deleted)."""
         count = await self.session.scalar(
-            select(func.count()).select_from(AgentConfig).where(AgentConfig.template_id == template_id)
+            select(func.count())
+            .select_from(AgentConfig)
+            .where(AgentConfig.template_id == template_id)
         )
         return int(count or 0)

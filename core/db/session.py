@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def normalise_database_url(url: str) -> str:
@@ -17,9 +22,7 @@ def normalise_database_url(url: str) -> str:
 
 def make_async_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine on psycopg 3; connections are checked before use (`pool_pre_ping`)."""
-    return create_async_engine(
-        normalise_database_url(url), pool_size=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(normalise_database_url(url), pool_size=pool_size, pool_pre_ping=True)
 
 
 def make_sync_engine(url: str) -> Engine:

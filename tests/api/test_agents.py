@@ -18,10 +18,13 @@ def load(path: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
-async def test_seed_example_posted_verbatim_round_trips(client: httpx.AsyncClient, path: Any) -> None:
+async def test_seed_example_posted_verbatim_round_trips(
+    client: httpx.AsyncClient, path: Any
+) -> None:
     document = load(path)
-    created = await client.post("/api/agents", content=path.read_bytes(),
-                                headers={"content-type": "application/json"})
+    created = await client.post(
+        "/api/agents", content=path.read_bytes(), headers={"content-type": "application/json"}
+    )
     assert created.status_code == 201, created.text
     agent_id = created.json()["id"]
 
@@ -151,9 +154,13 @@ async def test_goals_instructions_and_domains_of_an_agent(client: httpx.AsyncCli
     added = await client.post(f"/api/agents/{agent_id}/goals", json=goal)
     assert added.status_code == 201, added.text
     goal_id = added.json()["goals"][-1]["id"]
-    assert (await client.post(f"/api/agents/{agent_id}/goals", json={"goal_id": goal_id})).status_code == 409
+    assert (
+        await client.post(f"/api/agents/{agent_id}/goals", json={"goal_id": goal_id})
+    ).status_code == 409
     assert (await client.delete(f"/api/agents/{agent_id}/goals/{goal_id}")).status_code == 204
-    assert goal_id not in [g["id"] for g in (await client.get(f"/api/agents/{agent_id}/goals")).json()]
+    assert goal_id not in [
+        g["id"] for g in (await client.get(f"/api/agents/{agent_id}/goals")).json()
+    ]
 
     created = await client.post(
         f"/api/agents/{agent_id}/instructions",
@@ -163,14 +170,22 @@ async def test_goals_instructions_and_domains_of_an_agent(client: httpx.AsyncCli
     instruction_id = created.json()["id"]
     prompt = (await client.get(f"/api/agents/{agent_id}/prompt")).json()["prompt"]
     assert "Never share staff home numbers" in prompt
-    off = await client.put(f"/api/agents/{agent_id}/instructions/{instruction_id}", json={"active": False})
+    off = await client.put(
+        f"/api/agents/{agent_id}/instructions/{instruction_id}", json={"active": False}
+    )
     assert off.json()["active"] is False
     prompt = (await client.get(f"/api/agents/{agent_id}/prompt")).json()["prompt"]
     assert "Never share staff home numbers" not in prompt
-    assert (await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")).status_code == 204
-    assert (await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")).status_code == 404
+    assert (
+        await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")
+    ).status_code == 204
+    assert (
+        await client.delete(f"/api/agents/{agent_id}/instructions/{instruction_id}")
+    ).status_code == 404
 
-    domain = (await client.post("/api/domains", json={"name": "Parking", "description": "Where to park"})).json()
+    domain = (
+        await client.post("/api/domains", json={"name": "Parking", "description": "Where to park"})
+    ).json()
     linked = await client.post(f"/api/agents/{agent_id}/domains", json={"domain_id": domain["id"]})
     assert linked.status_code == 201
     assert "Parking" in [d["name"] for d in linked.json()["domains"]]
@@ -178,7 +193,9 @@ async def test_goals_instructions_and_domains_of_an_agent(client: httpx.AsyncCli
     assert "Insurance" in [d["name"] for d in by_name.json()["domains"]]
     missing = await client.post(f"/api/agents/{agent_id}/domains", json={"domain_id": 777})
     assert missing.status_code == 404
-    assert (await client.delete(f"/api/agents/{agent_id}/domains/{domain['id']}")).status_code == 204
+    assert (
+        await client.delete(f"/api/agents/{agent_id}/domains/{domain['id']}")
+    ).status_code == 204
 
 
 async def test_contradicting_instruction_is_refused(client: httpx.AsyncClient) -> None:

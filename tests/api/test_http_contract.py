@@ -49,7 +49,9 @@ async def test_wrong_key_is_401(anon_client: httpx.AsyncClient, api_key: str) ->
 
 async def test_body_over_one_megabyte_is_413(client: httpx.AsyncClient) -> None:
     big = b'{"name": "' + b"x" * (1024 * 1024) + b'", "template_id": 1}'
-    response = await client.post("/api/agents", content=big, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/agents", content=big, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -58,7 +60,9 @@ async def test_streamed_body_over_limit_is_413(client: httpx.AsyncClient) -> Non
         for _ in range(20):
             yield b"x" * 65536
 
-    response = await client.post("/api/agents", content=chunks(), headers={"content-type": "application/json"})
+    response = await client.post(
+        "/api/agents", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 

@@ -22,7 +22,9 @@ async def test_template_crud(client: httpx.AsyncClient) -> None:
     template_id = created.json()["id"]
     assert template_id > 2
     assert (await client.post("/api/agents/templates", json=body)).status_code == 409
-    patched = await client.patch(f"/api/agents/templates/{template_id}", json={"description": "NPS"})
+    patched = await client.patch(
+        f"/api/agents/templates/{template_id}", json={"description": "NPS"}
+    )
     assert patched.json()["description"] == "NPS"
     assert (await client.delete(f"/api/agents/templates/{template_id}")).status_code == 204
     assert (await client.get(f"/api/agents/templates/{template_id}")).status_code == 404
@@ -53,14 +55,18 @@ async def test_goal_crud_and_validation(client: httpx.AsyncClient) -> None:
     bad = await client.post("/api/goals", json={**body, "name": "x", "required_data": ["Bad Name"]})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"][:3] == ["body", "required_data", 0]
-    patched = await client.patch(f"/api/goals/{goal['id']}", json={"description": "Dinner bookings"})
+    patched = await client.patch(
+        f"/api/goals/{goal['id']}", json={"description": "Dinner bookings"}
+    )
     assert patched.json()["description"] == "Dinner bookings"
     assert patched.json()["success_criteria"] == body["success_criteria"]
     assert (await client.delete(f"/api/goals/{goal['id']}")).status_code == 204
 
 
 async def test_domain_and_knowledge_items(client: httpx.AsyncClient) -> None:
-    domain = (await client.post("/api/domains", json={"name": "Dental", "description": "Clinic"})).json()
+    domain = (
+        await client.post("/api/domains", json={"name": "Dental", "description": "Clinic"})
+    ).json()
     assert (await client.post("/api/domains", json={"name": "Dental"})).status_code == 409
     item = await client.post(
         f"/api/domains/{domain['id']}/knowledge",
@@ -75,18 +81,25 @@ async def test_domain_and_knowledge_items(client: httpx.AsyncClient) -> None:
         f"/api/domains/{domain['id']}/knowledge/{item_id}", json={"content": "Mon-Sat 8am to 6pm"}
     )
     assert patched.json()["content"] == "Mon-Sat 8am to 6pm"
-    assert (await client.get(f"/api/domains/{domain['id'] + 1}/knowledge/{item_id}")).status_code == 404
-    assert (await client.delete(f"/api/domains/{domain['id']}/knowledge/{item_id}")).status_code == 204
+    assert (
+        await client.get(f"/api/domains/{domain['id'] + 1}/knowledge/{item_id}")
+    ).status_code == 404
+    assert (
+        await client.delete(f"/api/domains/{domain['id']}/knowledge/{item_id}")
+    ).status_code == 204
     assert (await client.delete(f"/api/domains/{domain['id']}")).status_code == 204
 
 
 async def test_knowledge_titles_reach_the_prompt(client: httpx.AsyncClient) -> None:
     agent = (
-        await client.post("/api/agents", json={"name": "K", "template_id": 1, "domain": "Vet clinic"})
+        await client.post(
+            "/api/agents", json={"name": "K", "template_id": 1, "domain": "Vet clinic"}
+        )
     ).json()
     domain_id = agent["domains"][0]["id"]
     await client.post(
-        f"/api/domains/{domain_id}/knowledge", json={"title": "Vaccination schedule", "content": "…"}
+        f"/api/domains/{domain_id}/knowledge",
+        json={"title": "Vaccination schedule", "content": "…"},
     )
     prompt = (await client.get(f"/api/agents/{agent['id']}/prompt")).json()["prompt"]
     assert "Vet clinic" in prompt

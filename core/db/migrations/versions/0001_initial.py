@@ -25,8 +25,12 @@ depends_on: str | Sequence[str] | None = None
 
 def _timestamps() -> list[sa.Column[object]]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     ]
 
 
@@ -171,7 +175,9 @@ def upgrade() -> None:
         sa.Column("agent_snapshot", JSONB, nullable=False),
         sa.Column("extracted_data", JSONB, nullable=False),
         sa.Column("summary", sa.Text),
-        sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("ended_at", sa.DateTime(timezone=True)),
         *_timestamps(),
     )
@@ -186,7 +192,9 @@ def upgrade() -> None:
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("interrupted", sa.Boolean, nullable=False),
         sa.Column("latency", JSONB, nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.UniqueConstraint("call_id", "seq"),
     )
     op.create_table(
@@ -197,9 +205,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(2000), nullable=False),
         sa.Column("payload", JSONB, nullable=False),
         sa.Column("status", sa.String(16), nullable=False, index=True),
-        sa.Column(
-            "call_id", sa.Uuid, sa.ForeignKey("calls.id", ondelete="SET NULL"), index=True
-        ),
+        sa.Column("call_id", sa.Uuid, sa.ForeignKey("calls.id", ondelete="SET NULL"), index=True),
         *_timestamps(),
     )
     op.create_table(
@@ -216,7 +222,9 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer),
         sa.Column("latency_ms", sa.Float, nullable=False),
         sa.Column("error", sa.Text),
-        sa.Column("attempted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "attempted_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
     op.create_table(
         "api_keys",
@@ -224,7 +232,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False, unique=True),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("last_used_at", sa.DateTime(timezone=True)),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
     )
