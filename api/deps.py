@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.agents.spec import ROW_ID_MAX
 from core.auth import authenticate
 from core.db.models import ApiKey
+
+# Ids are PostgreSQL `integer`s: anything outside 1..2^31-1 cannot name a row.
+IdPath = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `callwright apikey create`")
 

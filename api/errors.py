@@ -10,8 +10,10 @@ import logging
 import re
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
 
@@ -74,9 +76,40 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "the request conflicts with stored data"}, status_code=409)
 
 
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # The schemas bound every value; this is the net under them (a value out of its column's
+    # range or form), and it is still the client's input at fault.
+    logger.warning("data error: %s", exc)
+    text = str(exc)
+    message = (
+        "text must not contain NUL (\\u0000) characters"
+        if "NUL" in text or "\\u0000" in text
+        else "a value is out of range or malformed for where it is stored"
+    )
+    return JSONResponse(
+        {"detail": message},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def _model_validation(_: Request, exc: Exception) -> JSONResponse:
+    # A route that rebuilds a model from stored values plus the request (a PATCH merged into a
+    # goal) can fail validation after FastAPI's own pass: the request is still at fault.
+    assert isinstance(exc, ValidationError)
+    detail = [
+        {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    return JSONResponse(
+        {"detail": jsonable_encoder(detail)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(InvalidConfigError, _invalid_config)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(ValidationError, _model_validation)

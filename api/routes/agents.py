@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, status
 from sqlalchemy import select
 
-from api.deps import SessionDep, get_current_key
+from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.agents import AgentCreate, AgentPublic, AgentSummary, AgentUpdate, CompiledPrompt
 from api.schemas.common import ProblemPublic, ValidationResult
 from api.schemas.domains import DomainLink, DomainPublic
@@ -57,7 +57,7 @@ def agent_public(agent: AgentConfig) -> AgentPublic:
     )
 
 
-async def _revalidate_and_commit(builder: AgentBuilder, agent_id: int) -> AgentConfig:
+async def _revalidate_and_commit(builder: AgentBuilder, agent_id: IdPath) -> AgentConfig:
     """Validate the agent as changed (unflushed changes included); commit or refuse."""
     await builder.session.flush()
     agent = await builder.load_agent(agent_id)
@@ -99,13 +99,13 @@ async def validate_agent(
 
 
 @router.get("/{agent_id}", response_model=AgentPublic)
-async def get_agent(session: SessionDep, agent_id: int) -> AgentPublic:
+async def get_agent(session: SessionDep, agent_id: IdPath) -> AgentPublic:
     """One agent with its goals, instructions, domains and voice."""
     return agent_public(await AgentBuilder(session).load_agent(agent_id))
 
 
 @router.patch("/{agent_id}", response_model=AgentPublic)
-async def update_agent(session: SessionDep, agent_id: int, body: AgentUpdate) -> AgentPublic:
+async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate) -> AgentPublic:
     """Change the fields given."""
     builder = AgentBuilder(session)
     agent = await builder.load_agent(agent_id)
@@ -125,7 +125,7 @@ async def update_agent(session: SessionDep, agent_id: int, body: AgentUpdate) ->
 
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_agent(session: SessionDep, agent_id: int) -> None:
+async def delete_agent(session: SessionDep, agent_id: IdPath) -> None:
     """Remove an agent and its instructions and links (shared goals and domains stay)."""
     agent = await session.get(AgentConfig, agent_id)
     if agent is None:
@@ -135,14 +135,14 @@ async def delete_agent(session: SessionDep, agent_id: int) -> None:
 
 
 @router.get("/{agent_id}/prompt", response_model=CompiledPrompt)
-async def get_prompt(session: SessionDep, agent_id: int) -> CompiledPrompt:
+async def get_prompt(session: SessionDep, agent_id: IdPath) -> CompiledPrompt:
     """The system prompt a call with this agent would start from now."""
     prompt = await AgentBuilder(session).compile_system_prompt(agent_id)
     return CompiledPrompt(agent_id=agent_id, prompt=prompt)
 
 
 @router.get("/{agent_id}/goals", response_model=list[GoalPublic])
-async def list_agent_goals(session: SessionDep, agent_id: int) -> list[GoalPublic]:
+async def list_agent_goals(session: SessionDep, agent_id: IdPath) -> list[GoalPublic]:
     """The agent's goals, in order."""
     agent = await AgentBuilder(session).load_agent(agent_id)
     return [GoalPublic.model_validate(link.goal) for link in agent.goal_links]
@@ -150,7 +150,7 @@ async def list_agent_goals(session: SessionDep, agent_id: int) -> list[GoalPubli
 
 @router.post("/{agent_id}/goals", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
 async def add_agent_goal(
-    session: SessionDep, agent_id: int, body: GoalRef | GoalCreate
+    session: SessionDep, agent_id: IdPath, body: GoalRef | GoalCreate
 ) -> AgentPublic:
     """Give the agent a goal: an existing one by `goal_id`, or a new one inline."""
     builder = AgentBuilder(session)
@@ -164,7 +164,7 @@ async def add_agent_goal(
 
 
 @router.delete("/{agent_id}/goals/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_agent_goal(session: SessionDep, agent_id: int, goal_id: int) -> None:
+async def remove_agent_goal(session: SessionDep, agent_id: IdPath, goal_id: IdPath) -> None:
     """Take a goal from the agent (the goal itself stays, for other agents)."""
     await AgentBuilder(session).load_agent(agent_id)
     link = await session.get(AgentGoal, (agent_id, goal_id))
@@ -175,13 +175,13 @@ async def remove_agent_goal(session: SessionDep, agent_id: int, goal_id: int) ->
 
 
 @router.get("/{agent_id}/instructions", response_model=list[InstructionPublic])
-async def list_instructions(session: SessionDep, agent_id: int) -> list[AgentInstruction]:
+async def list_instructions(session: SessionDep, agent_id: IdPath) -> list[AgentInstruction]:
     """The agent's instructions, highest priority first."""
     return list((await AgentBuilder(session).load_agent(agent_id)).instructions)
 
 
 async def _get_instruction(
-    session: SessionDep, agent_id: int, instruction_id: int
+    session: SessionDep, agent_id: IdPath, instruction_id: IdPath
 ) -> AgentInstruction:
     await AgentBuilder(session).load_agent(agent_id)
     instruction = await session.get(AgentInstruction, instruction_id)
@@ -196,7 +196,7 @@ async def _get_instruction(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_instruction(
-    session: SessionDep, agent_id: int, body: InstructionCreate
+    session: SessionDep, agent_id: IdPath, body: InstructionCreate
 ) -> AgentInstruction:
     """Add a do or a don't."""
     builder = AgentBuilder(session)
@@ -210,7 +210,7 @@ async def add_instruction(
 
 @router.put("/{agent_id}/instructions/{instruction_id}", response_model=InstructionPublic)
 async def update_instruction(
-    session: SessionDep, agent_id: int, instruction_id: int, body: InstructionUpdate
+    session: SessionDep, agent_id: IdPath, instruction_id: IdPath, body: InstructionUpdate
 ) -> AgentInstruction:
     """Change the fields given (e.g. `{"active": false}` to switch an instruction off)."""
     instruction = await _get_instruction(session, agent_id, instruction_id)
@@ -224,21 +224,21 @@ async def update_instruction(
 
 
 @router.delete("/{agent_id}/instructions/{instruction_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_instruction(session: SessionDep, agent_id: int, instruction_id: int) -> None:
+async def delete_instruction(session: SessionDep, agent_id: IdPath, instruction_id: IdPath) -> None:
     """Remove an instruction."""
     await session.delete(await _get_instruction(session, agent_id, instruction_id))
     await session.commit()
 
 
 @router.get("/{agent_id}/domains", response_model=list[DomainPublic])
-async def list_agent_domains(session: SessionDep, agent_id: int) -> list[Domain]:
+async def list_agent_domains(session: SessionDep, agent_id: IdPath) -> list[Domain]:
     """The domains the agent knows."""
     agent = await AgentBuilder(session).load_agent(agent_id)
     return [link.domain for link in sorted(agent.domain_links, key=lambda link: link.domain_id)]
 
 
 @router.post("/{agent_id}/domains", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
-async def add_agent_domain(session: SessionDep, agent_id: int, body: DomainLink) -> AgentPublic:
+async def add_agent_domain(session: SessionDep, agent_id: IdPath, body: DomainLink) -> AgentPublic:
     """Let the agent know a domain: by `domain_id`, or by `name` (created when new)."""
     builder = AgentBuilder(session)
     agent = await builder.load_agent(agent_id)
@@ -256,7 +256,7 @@ async def add_agent_domain(session: SessionDep, agent_id: int, body: DomainLink)
 
 
 @router.delete("/{agent_id}/domains/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_agent_domain(session: SessionDep, agent_id: int, domain_id: int) -> None:
+async def remove_agent_domain(session: SessionDep, agent_id: IdPath, domain_id: IdPath) -> None:
     """Stop the agent knowing a domain (the domain itself stays)."""
     await AgentBuilder(session).load_agent(agent_id)
     link = await session.get(AgentDomain, (agent_id, domain_id))

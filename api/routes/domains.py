@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
-from api.deps import SessionDep, get_current_key
+from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.domains import (
     DomainCreate,
     DomainPublic,
@@ -20,7 +20,7 @@ from core.errors import ConflictError, NotFoundError
 router = APIRouter(prefix="/api/domains", tags=["domains"], dependencies=[Depends(get_current_key)])
 
 
-async def get_domain_or_404(session: SessionDep, domain_id: int) -> Domain:
+async def get_domain_or_404(session: SessionDep, domain_id: IdPath) -> Domain:
     """The domain, or NotFoundError."""
     domain = await session.get(Domain, domain_id)
     if domain is None:
@@ -36,7 +36,7 @@ async def _ensure_name_free(
         raise ConflictError(f"a domain named {name!r} already exists", field="name")
 
 
-async def _get_item(session: SessionDep, domain_id: int, item_id: int) -> KnowledgeItem:
+async def _get_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> KnowledgeItem:
     item = await session.get(KnowledgeItem, item_id)
     if item is None or item.domain_id != domain_id:
         raise NotFoundError("knowledge item", item_id)
@@ -60,13 +60,13 @@ async def create_domain(session: SessionDep, body: DomainCreate) -> Domain:
 
 
 @router.get("/{domain_id}", response_model=DomainPublic)
-async def get_domain(session: SessionDep, domain_id: int) -> Domain:
+async def get_domain(session: SessionDep, domain_id: IdPath) -> Domain:
     """One domain."""
     return await get_domain_or_404(session, domain_id)
 
 
 @router.patch("/{domain_id}", response_model=DomainPublic)
-async def update_domain(session: SessionDep, domain_id: int, body: DomainUpdate) -> Domain:
+async def update_domain(session: SessionDep, domain_id: IdPath, body: DomainUpdate) -> Domain:
     """Change the fields given."""
     domain = await get_domain_or_404(session, domain_id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
@@ -80,14 +80,14 @@ async def update_domain(session: SessionDep, domain_id: int, body: DomainUpdate)
 
 
 @router.delete("/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_domain(session: SessionDep, domain_id: int) -> None:
+async def delete_domain(session: SessionDep, domain_id: IdPath) -> None:
     """Remove a domain, its items and its links to agents."""
     await session.delete(await get_domain_or_404(session, domain_id))
     await session.commit()
 
 
 @router.get("/{domain_id}/knowledge", response_model=list[KnowledgeItemPublic])
-async def list_items(session: SessionDep, domain_id: int) -> list[KnowledgeItem]:
+async def list_items(session: SessionDep, domain_id: IdPath) -> list[KnowledgeItem]:
     """The items of a domain."""
     await get_domain_or_404(session, domain_id)
     rows = await session.scalars(
@@ -102,7 +102,7 @@ async def list_items(session: SessionDep, domain_id: int) -> list[KnowledgeItem]
     status_code=status.HTTP_201_CREATED,
 )
 async def create_item(
-    session: SessionDep, domain_id: int, body: KnowledgeItemCreate
+    session: SessionDep, domain_id: IdPath, body: KnowledgeItemCreate
 ) -> KnowledgeItem:
     """Add an item. Its embedding is computed by the knowledge indexer (`embedded` says when)."""
     await get_domain_or_404(session, domain_id)
@@ -113,14 +113,14 @@ async def create_item(
 
 
 @router.get("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
-async def get_item(session: SessionDep, domain_id: int, item_id: int) -> KnowledgeItem:
+async def get_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> KnowledgeItem:
     """One item."""
     return await _get_item(session, domain_id, item_id)
 
 
 @router.patch("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
 async def update_item(
-    session: SessionDep, domain_id: int, item_id: int, body: KnowledgeItemUpdate
+    session: SessionDep, domain_id: IdPath, item_id: IdPath, body: KnowledgeItemUpdate
 ) -> KnowledgeItem:
     """Change the fields given; changed content loses its embedding until re-indexed."""
     item = await _get_item(session, domain_id, item_id)
@@ -135,7 +135,7 @@ async def update_item(
 
 
 @router.delete("/{domain_id}/knowledge/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(session: SessionDep, domain_id: int, item_id: int) -> None:
+async def delete_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> None:
     """Remove an item."""
     await session.delete(await _get_item(session, domain_id, item_id))
     await session.commit()

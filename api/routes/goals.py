@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
-from api.deps import SessionDep, get_current_key
+from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.goals import GoalCreate, GoalPublic, GoalUpdate
 from core.agents.builder import goal_values
 from core.agents.spec import GoalSpec
@@ -15,7 +15,7 @@ from core.errors import ConflictError, NotFoundError
 router = APIRouter(prefix="/api/goals", tags=["goals"], dependencies=[Depends(get_current_key)])
 
 
-async def get_goal_or_404(session: SessionDep, goal_id: int) -> ConversationGoal:
+async def get_goal_or_404(session: SessionDep, goal_id: IdPath) -> ConversationGoal:
     """The goal, or NotFoundError."""
     goal = await session.get(ConversationGoal, goal_id)
     if goal is None:
@@ -48,13 +48,13 @@ async def create_goal(session: SessionDep, body: GoalCreate) -> ConversationGoal
 
 
 @router.get("/{goal_id}", response_model=GoalPublic)
-async def get_goal(session: SessionDep, goal_id: int) -> ConversationGoal:
+async def get_goal(session: SessionDep, goal_id: IdPath) -> ConversationGoal:
     """One goal."""
     return await get_goal_or_404(session, goal_id)
 
 
 @router.patch("/{goal_id}", response_model=GoalPublic)
-async def update_goal(session: SessionDep, goal_id: int, body: GoalUpdate) -> ConversationGoal:
+async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) -> ConversationGoal:
     """Change the fields given; the result must still be a valid goal."""
     goal = await get_goal_or_404(session, goal_id)
     changes = body.model_dump(exclude_unset=True)
@@ -79,7 +79,7 @@ async def update_goal(session: SessionDep, goal_id: int, body: GoalUpdate) -> Co
 
 
 @router.delete("/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_goal(session: SessionDep, goal_id: int) -> None:
+async def delete_goal(session: SessionDep, goal_id: IdPath) -> None:
     """Remove a goal (and its links to agents)."""
     await session.delete(await get_goal_or_404(session, goal_id))
     await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
-from api.deps import SessionDep, get_current_key
+from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.templates import TemplateCreate, TemplatePublic, TemplateUpdate
 from core.agents.builder import AgentBuilder
 from core.db.models import AgentTemplate
@@ -16,7 +16,7 @@ router = APIRouter(
 )
 
 
-async def _get(session: SessionDep, template_id: int) -> AgentTemplate:
+async def _get(session: SessionDep, template_id: IdPath) -> AgentTemplate:
     template = await session.get(AgentTemplate, template_id)
     if template is None:
         raise NotFoundError("template", template_id)
@@ -48,14 +48,14 @@ async def create_template(session: SessionDep, body: TemplateCreate) -> AgentTem
 
 
 @router.get("/{template_id}", response_model=TemplatePublic)
-async def get_template(session: SessionDep, template_id: int) -> AgentTemplate:
+async def get_template(session: SessionDep, template_id: IdPath) -> AgentTemplate:
     """One template."""
     return await _get(session, template_id)
 
 
 @router.patch("/{template_id}", response_model=TemplatePublic)
 async def update_template(
-    session: SessionDep, template_id: int, body: TemplateUpdate
+    session: SessionDep, template_id: IdPath, body: TemplateUpdate
 ) -> AgentTemplate:
     """Change the fields given."""
     template = await _get(session, template_id)
@@ -73,7 +73,7 @@ async def update_template(
 
 
 @router.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_template(session: SessionDep, template_id: int) -> None:
+async def delete_template(session: SessionDep, template_id: IdPath) -> None:
     """Remove a template no agent uses."""
     template = await _get(session, template_id)
     in_use = await AgentBuilder(session).count_agents_using_template(template_id)

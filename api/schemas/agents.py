@@ -10,7 +10,7 @@ from api.schemas.common import Timestamps
 from api.schemas.domains import DomainPublic
 from api.schemas.goals import GoalPublic
 from api.schemas.instructions import InstructionPublic
-from core.agents.spec import AgentSpec, LongText, ShortText, VoiceSpec
+from core.agents.spec import AgentSpec, LongText, RowId, ShortText, VoiceSpec
 
 
 class AgentCreate(AgentSpec):
@@ -25,7 +25,7 @@ class AgentUpdate(BaseModel):
 
     name: ShortText | None = None
     description: LongText | None = None
-    template_id: int | None = None
+    template_id: RowId | None = None
     base_prompt: LongText | None = None
     greeting: str | None = Field(None, max_length=1000)
     voice: VoiceSpec | None = None

@@ -7,7 +7,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import Timestamps
-from core.agents.spec import LongText, ShortText
+from core.agents.spec import LongText, RowId, ShortText
 
 
 class DomainBase(BaseModel):
@@ -45,7 +45,7 @@ class DomainLink(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    domain_id: int | None = None
+    domain_id: RowId | None = None
     name: ShortText | None = None
 
     @model_validator(mode="after")

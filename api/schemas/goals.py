@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from api.schemas.common import Timestamps
-from core.agents.spec import CriterionValue, DataField, GoalSpec, LongText, ShortText
+from core.agents.spec import CriterionValue, DataField, GoalSpec, LongText, RowId, ShortText
 
 
 class GoalCreate(GoalSpec):
@@ -19,7 +19,7 @@ class GoalRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    goal_id: int
+    goal_id: RowId
 
 
 class GoalUpdate(BaseModel):

@@ -19,6 +19,8 @@ SPEED_RANGE = (0.5, 2.0)
 PITCH_RANGE = (0.5, 2.0)
 EMOTIONS = ("neutral", "friendly", "warm", "calm", "professional", "enthusiastic", "empathetic")
 
+ROW_ID_MAX = 2_147_483_647  # PostgreSQL `integer`
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 
@@ -170,13 +172,13 @@ class AgentSpec(BaseModel):
 
     name: ShortText
     description: LongText = ""
-    template_id: int
+    template_id: RowId
     base_prompt: LongText | None = None
     greeting: Annotated[str, Field(max_length=1000)] | None = None
-    goals: list[GoalSpec | int] = Field(default_factory=list, max_length=20)
+    goals: list[GoalSpec | RowId] = Field(default_factory=list, max_length=20)
     instructions: InstructionsSpec = Field(default_factory=InstructionsSpec)
     domain: ShortText | None = None
-    domain_ids: list[int] = Field(default_factory=list, max_length=20)
+    domain_ids: list[RowId] = Field(default_factory=list, max_length=20)
     voice: VoiceSpec | None = None
     custom_settings: dict[str, Any] = Field(default_factory=dict)
 

@@ -91,6 +91,17 @@ def test_postgres_serves_pgvector_and_stops(postgres: EmbeddedPostgres) -> None:
     assert_stopped(postgres, pid)
 
 
+def test_postgres_text_search_knows_accented_letters(postgres: EmbeddedPostgres) -> None:
+    # The cluster's C.UTF-8 locale makes "é" a letter for pg_trgm, not a word separator.
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_trgm")
+        row = conn.execute("SELECT show_trgm('é'), upper('café')").fetchone()
+    assert row is not None
+    trigrams, upper = row
+    assert trigrams != []
+    assert upper == "CAFÉ"
+
+
 def test_postgres_keeps_data_across_restarts(postgres: EmbeddedPostgres) -> None:
     with psycopg.connect(postgres.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE agents (name text)")
@@ -119,7 +130,7 @@ def test_postgres_start_failure_shows_the_log(postgres: EmbeddedPostgres) -> Non
 
 
 def test_redis_serves_and_stops(tmp_path: Path) -> None:
-    service = EmbeddedRedis(tmp_path, find_free_port())
+    service = EmbeddedRedis(tmp_path / "redis", find_free_port(), log_dir=tmp_path / "logs")
     service.start()
     try:
         assert service.url == f"redis://127.0.0.1:{service.port}/0"
@@ -135,7 +146,8 @@ def test_redis_serves_and_stops(tmp_path: Path) -> None:
     finally:
         service.stop()
     assert_stopped(service, pid)
-    assert list((tmp_path / "redis").iterdir()) == []
+    assert list((tmp_path / "redis" / "redis").iterdir()) == []
+    assert "Ready to accept connections" in (tmp_path / "logs" / "redis.log").read_text()
 
 
 def test_busy_port_is_refused_before_starting(tmp_path: Path) -> None:

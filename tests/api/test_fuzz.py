@@ -1,0 +1,76 @@
+"""A bounded schemathesis run against the live API's `/openapi.json`: no input makes a 5xx.
+
+The API runs in uvicorn on a real socket, against its own fresh database; schemathesis is run
+through its CLI exactly as `make fuzz` runs it (with a bigger budget there: FUZZ_MAX_EXAMPLES).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from core.settings import Settings
+from workers.services import find_free_port
+
+
+@pytest.fixture
+def live_api(settings: Settings) -> Iterator[str]:
+    port = find_free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_fuzzed_requests_never_get_a_server_error(
+    live_api: str, api_key: str, tmp_path: Path
+) -> None:
+    assert httpx.get(f"{live_api}/healthz", timeout=10).status_code == 200
+    st = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
+    max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "8")
+    result = subprocess.run(
+        [
+            st,
+            "run",
+            f"{live_api}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            max_examples,
+            "--header",
+            f"Authorization: Bearer {api_key}",
+            "--workers",
+            "1",
+            "--seed",
+            "20261125",
+            "--request-timeout",
+            "20",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
