@@ -42,8 +42,6 @@ console = Console(stderr=True)  # humans read stderr; stdout stays for what scri
 logger = logging.getLogger("callwright")
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-DEV_KEY_FILE = "dev-api-key"
-DEV_KEY_NAME = "development"
 
 DataDirOption = Annotated[
     Path | None,
@@ -60,6 +58,8 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # One line per HTTP request the CLI makes is noise on a terminal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings() -> Settings:
@@ -80,41 +80,12 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _ensure_dev_key(database_url: str, key_file: Path) -> str:
-    """The development key kept in the data dir, made anew when it no longer works."""
-    kept = key_file.read_text().strip() if key_file.exists() else None
-    key = asyncio.run(_check_or_replace_dev_key(database_url, kept))
-    if key != kept:
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
-    return key
-
-
-async def _check_or_replace_dev_key(database_url: str, kept: str | None) -> str:
-    from sqlalchemy import delete
-
-    from core.auth import authenticate, create_api_key
-    from core.db.models import ApiKey
-    from core.db.session import make_async_engine, make_sessionmaker
-
-    engine = make_async_engine(database_url, pool_size=1)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            if kept is not None and await authenticate(session, kept) is not None:
-                return kept
-            await session.execute(delete(ApiKey).where(ApiKey.name == DEV_KEY_NAME))
-            await session.commit()
-            key = await create_api_key(session, name=DEV_KEY_NAME)
-    finally:
-        await engine.dispose()
-    return key
-
-
 def _start_stack(stack: DevStack) -> str:
     """Start `stack` and return its development key; exit 2 with a clear message on failure."""
     try:
-        info = stack.start()
-        return _ensure_dev_key(info.database_url, stack.data_dir / DEV_KEY_FILE)
+        stack.start()
+        assert stack.dev_key is not None
+        return stack.dev_key
     except PortBusyError as exc:
         console.print(f"[red]error:[/red] {exc}")
         _exit(2)
@@ -149,26 +120,26 @@ def dev(
         settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless
     )
     signal.signal(signal.SIGTERM, _raise_stop)
-    key = _start_stack(stack)
-    assert stack.info is not None
-    console.print(
-        "[bold green]Callwright is running[/bold green]\n"
-        f"  API          {stack.info.api_url}  (docs at {stack.info.api_url}/docs)\n"
-        f"  Temporal     {stack.info.temporal_address}"
-        + (f"  (UI at {stack.info.temporal_ui_url})" if stack.info.temporal_ui_url else "")
-        + f"\n  Database     {stack.info.database_url}\n"
-        f"  Redis        {stack.info.redis_url}\n"
-        f"  Data         {stack.data_dir}\n"
-        f"  API key      {key}\n"
-        "Press Ctrl-C to stop."
-    )
     code = 0
     try:
+        key = _start_stack(stack)
+        assert stack.info is not None
+        console.print(
+            "[bold green]Callwright is running[/bold green]\n"
+            f"  API          {stack.info.api_url}  (docs at {stack.info.api_url}/docs)\n"
+            f"  Temporal     {stack.info.temporal_address}"
+            + (f"  (UI at {stack.info.temporal_ui_url})" if stack.info.temporal_ui_url else "")
+            + f"\n  Database     {stack.info.database_url}\n"
+            f"  Redis        {stack.info.redis_url}\n"
+            f"  Data         {stack.data_dir}\n"
+            f"  API key      {key}\n"
+            "Press Ctrl-C to stop."
+        )
         while True:
             failed = stack.failed_child()
             if failed:
                 console.print(
-                    f"[red]{failed} exited unexpectedly; stopping (see {stack.data_dir}/logs)[/red]"
+                    f"[red]{failed} exited unexpectedly; stopping (see {stack.log_dir})[/red]"
                 )
                 code = 1
                 break

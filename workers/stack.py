@@ -8,6 +8,7 @@ running is written to `<data_dir>/stack.json` so other commands (`callwright api
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -18,8 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import delete
 
+from core.auth import authenticate, create_api_key
 from core.db import migrate
+from core.db.models import ApiKey
+from core.db.session import make_async_engine, make_sessionmaker
 from core.search_attributes import CALL_SEARCH_ATTRIBUTES
 from core.settings import Settings
 from workers.services import (
@@ -35,6 +40,8 @@ from workers.services import (
 logger = logging.getLogger(__name__)
 
 STACK_FILE = "stack.json"
+DEV_KEY_FILE = "dev-api-key"
+DEV_KEY_NAME = "development"
 API_START_TIMEOUT_S = 60.0
 
 
@@ -106,6 +113,8 @@ class DevStack:
         self.services: list[EmbeddedService] = []
         self.api_process: subprocess.Popen[bytes] | None = None
         self.info: StackInfo | None = None
+        self.log_dir = self.data_dir / "logs"
+        self.dev_key: str | None = None
 
     def check_ports(self) -> None:
         """Fail early, and clearly, when a port the stack needs is taken."""
@@ -144,16 +153,19 @@ class DevStack:
             headless=self.headless,
             search_attributes=CALL_SEARCH_ATTRIBUTES,
             namespace=self.settings.temporal_namespace,
+            log_dir=self.log_dir,
         )
         self._start_service(temporal)
         database_url = self.settings.database_url
         if not database_url:
-            postgres = EmbeddedPostgres(self.data_dir / "postgres", self.ports.postgres)
+            postgres = EmbeddedPostgres(
+                self.data_dir / "postgres", self.ports.postgres, log_dir=self.log_dir
+            )
             self._start_service(postgres)
             database_url = postgres.database_url
         redis_url = self.settings.redis_url
         if not redis_url:
-            redis = EmbeddedRedis(self.data_dir / "redis", self.ports.redis)
+            redis = EmbeddedRedis(self.data_dir / "redis", self.ports.redis, log_dir=self.log_dir)
             self._start_service(redis)
             redis_url = redis.url
 
@@ -171,7 +183,7 @@ class DevStack:
             "CALLWRIGHT_DATA_DIR": str(self.data_dir),
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
-        log_path = self.data_dir / "logs" / "api.log"
+        log_path = self.log_dir / "api.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             self.api_process = subprocess.Popen(
@@ -192,6 +204,7 @@ class DevStack:
                 start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
             )
         self._wait_for_api(api_url, log_path)
+        self.dev_key = ensure_dev_key(database_url, self.data_dir / DEV_KEY_FILE)
         self.info = StackInfo(
             api_url=api_url,
             database_url=database_url,
@@ -261,6 +274,30 @@ class DevStack:
         if self.info is not None and stack_file.exists():
             stack_file.unlink()
         self.info = None
+
+
+def ensure_dev_key(database_url: str, key_file: Path) -> str:
+    """The development API key kept in `key_file`, made anew when it no longer works."""
+    kept = key_file.read_text().strip() if key_file.exists() else None
+    key = asyncio.run(_check_or_replace_dev_key(database_url, kept))
+    if key != kept:
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+    return key
+
+
+async def _check_or_replace_dev_key(database_url: str, kept: str | None) -> str:
+    engine = make_async_engine(database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            if kept is not None and await authenticate(session, kept) is not None:
+                return kept
+            await session.execute(delete(ApiKey).where(ApiKey.name == DEV_KEY_NAME))
+            await session.commit()
+            key = await create_api_key(session, name=DEV_KEY_NAME)
+    finally:
+        await engine.dispose()
+    return key
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -1,0 +1,44 @@
+# Everything the project needs is installed by these targets, into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch that lies on this kind of machine; GPU images override it.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= embedded,dev
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo dev test lint typecheck unit fuzz clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/callwright demo
+
+dev: install
+	$(BIN)/callwright dev
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+# A longer schemathesis run than the one in `make test`.
+fuzz: install
+	FUZZ_MAX_EXAMPLES=100 $(BIN)/pytest -q tests/api/test_fuzz.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
