@@ -73,7 +73,8 @@ def format_path(parts: Collection[str | int]) -> str:
 
 # --- pass 1: parsing ---------------------------------------------------------------------------
 
-_GOAL_TAGS = ("GoalSpec", "int")
+# `int` is tagged `constrained-int` once bounded (a row id).
+_GOAL_TAGS = ("GoalSpec", "int", "constrained-int")
 _CRITERION_VALUE_TAGS = ("bool", "int", "float", "str")
 _CRITERION_VALUE_MESSAGE = "a criterion's value is true/false, a number or a field name"
 
