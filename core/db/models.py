@@ -24,6 +24,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -81,7 +82,8 @@ class ConversationGoal(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    success_criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # JSON, not JSONB: JSONB reorders keys, and the author's order of criteria is worth keeping.
+    success_criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     required_data: Mapped[list[Any]] = mapped_column(default=list)
     completion_webhook: Mapped[str | None] = mapped_column(String(2000))
 

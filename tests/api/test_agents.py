@@ -33,7 +33,7 @@ async def test_seed_example_posted_verbatim_round_trips(
     assert agent["template_id"] == document["template_id"]
     assert [g["name"] for g in agent["goals"]] == [g["name"] for g in document["goals"]]
     for got, sent in zip(agent["goals"], document["goals"], strict=True):
-        assert got["success_criteria"] == sent["success_criteria"]
+        assert list(got["success_criteria"].items()) == list(sent["success_criteria"].items())
         assert [f["name"] for f in got["required_data"]] == sent["required_data"]
     dos = [i["text"] for i in agent["instructions"] if i["kind"] == "do"]
     donts = [i["text"] for i in agent["instructions"] if i["kind"] == "dont"]

@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(200), nullable=False, unique=True),
         sa.Column("description", sa.Text, nullable=False),
-        sa.Column("success_criteria", JSONB, nullable=False),
+        sa.Column("success_criteria", sa.JSON, nullable=False),
         sa.Column("required_data", JSONB, nullable=False),
         sa.Column("completion_webhook", sa.String(2000)),
         *_timestamps(),
