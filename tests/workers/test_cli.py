@@ -42,7 +42,17 @@ def port_open(port: int) -> bool:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["dev"], ["demo"], ["api"], ["migrate"], ["apikey"], ["apikey", "create"]],
+    [
+        [],
+        ["dev"],
+        ["demo"],
+        ["api"],
+        ["migrate"],
+        ["apikey"],
+        ["apikey", "create"],
+        ["apikey", "list"],
+        ["apikey", "revoke"],
+    ],
     ids=lambda c: " ".join(c) or "callwright",
 )
 def test_every_command_has_help(command: list[str]) -> None:
