@@ -11,6 +11,7 @@ import re
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
@@ -64,9 +65,9 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
     if code == "23505":
         match = _UNIQUE_DETAIL.search(text)
         field = match.group("field") if match else None
-        return _field_error(
-            status.HTTP_409_CONFLICT, field, "that value is already taken", "conflict"
-        )
+        table = getattr(getattr(exc.orig, "diag", None), "table_name", None) or "row"
+        message = f"another {table} row already has that {field or 'value'}"
+        return _field_error(status.HTTP_409_CONFLICT, field, message, "conflict")
     if code == "23503":
         return JSONResponse(
             {"detail": "the row is referenced by another, or references one that does not exist"},
@@ -92,6 +93,19 @@ async def _data_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes each bad `input` back: a 1 MB body came back whole, and a
+    # lone surrogate in it could not be encoded (a 500). Location, message and type suffice.
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        {"detail": jsonable_encoder(detail)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
 async def _model_validation(_: Request, exc: Exception) -> JSONResponse:
     # A route that rebuilds a model from stored values plus the request (a PATCH merged into a
     # goal) can fail validation after FastAPI's own pass: the request is still at fault.
@@ -113,3 +127,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(ValidationError, _model_validation)
+    app.add_exception_handler(RequestValidationError, _request_validation)

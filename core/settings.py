@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 # A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
 DEV_WEBHOOK_SIGNING_SECRET = "whsec_ZGV2LXdlYmhvb2stc2lnbmluZy1zZWNyZXQtMzJi"  # noqa: S105
+MIN_SECRET_LENGTH = 16
 DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me"  # noqa: S105
 
 
@@ -106,6 +107,15 @@ class Settings(BaseSettings):
                 f"{', '.join(unsafe)} still hold the development example value; "
                 f"set real secrets when CALLWRIGHT_ENV={self.environment.value}"
             )
+        short = [
+            name
+            for name, (value, _) in examples.items()
+            if len(value.get_secret_value()) < MIN_SECRET_LENGTH
+        ]
+        if short:
+            raise ValueError(f"{', '.join(short)} must be at least {MIN_SECRET_LENGTH} characters")
+        if not self.webhook_signing_secret.get_secret_value().startswith("whsec_"):
+            raise ValueError("WEBHOOK_SIGNING_SECRET must be `whsec_` + base64 (Standard Webhooks)")
         return self
 
 

@@ -103,6 +103,22 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal) stop the stack the way Ctrl-C does."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGHUP, _raise_stop)
+
+
+def _stop_stack(stack: DevStack) -> None:
+    """Stop every child; a second Ctrl-C must not cut the shutdown short and orphan them."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    stack.stop()
+
+
 @app.command()
 def dev(
     data_dir: DataDirOption = None,
@@ -119,7 +135,7 @@ def dev(
     stack = DevStack(
         settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless
     )
-    signal.signal(signal.SIGTERM, _raise_stop)
+    _stop_on_signals()
     code = 0
     try:
         key = _start_stack(stack)
@@ -147,7 +163,7 @@ def dev(
     except (KeyboardInterrupt, _Stop):
         console.print("stopping…")
     finally:
-        stack.stop()
+        _stop_stack(stack)
     _exit(code)
 
 
@@ -183,27 +199,30 @@ def demo(
         console.print(f"[red]no agent documents (*.json) in {examples_dir}[/red]")
         _exit(2)
     with tempfile.TemporaryDirectory(prefix="callwright-demo-") as tmp:
-        ports = StackPorts(*(find_free_port() for _ in range(5)))
-        demo_settings = settings.model_copy(update={"database_url": None, "redis_url": None})
-        stack = DevStack(demo_settings, data_dir=Path(tmp), ports=ports)
-        signal.signal(signal.SIGTERM, _raise_stop)
-        code = 0
-        try:
-            started = time.perf_counter()
-            key = _start_stack(stack)
-            assert stack.info is not None
-            console.print(
-                f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}"
-            )
-            _print_prompts(stack.info.api_url, key, documents)
-        except (KeyboardInterrupt, _Stop):
-            code = 130
-        except (RuntimeError, httpx.HTTPError) as exc:
-            console.print(f"[red]demo failed:[/red] {exc}")
-            code = 1
-        finally:
-            stack.stop()
+        code = _run_demo(settings, Path(tmp), documents)
+    # Only now, with the temporary folder (a whole database cluster) removed.
     _exit(code)
+
+
+def _run_demo(settings: Settings, data_dir: Path, documents: list[Path]) -> int:
+    ports = StackPorts(*(find_free_port() for _ in range(5)))
+    demo_settings = settings.model_copy(update={"database_url": None, "redis_url": None})
+    stack = DevStack(demo_settings, data_dir=data_dir, ports=ports)
+    _stop_on_signals()
+    try:
+        started = time.perf_counter()
+        stack.start()
+        assert stack.info is not None and stack.dev_key is not None
+        console.print(f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}")
+        _print_prompts(stack.info.api_url, stack.dev_key, documents)
+        return 0
+    except (KeyboardInterrupt, _Stop):
+        return 130
+    except (ServiceError, PortBusyError, RuntimeError, httpx.HTTPError) as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+    finally:
+        _stop_stack(stack)
 
 
 @app.command()

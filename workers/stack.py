@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ from workers.services import (
     ServiceError,
     ServiceStartError,
     check_port_free,
+    parent_death_hook,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,6 +204,8 @@ class DevStack:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+                # …and if we die without stopping it (SIGKILL, OOM), Linux stops it for us.
+                preexec_fn=parent_death_hook(signal.SIGTERM),
             )
         self._wait_for_api(api_url, log_path)
         self.dev_key = ensure_dev_key(database_url, self.data_dir / DEV_KEY_FILE)

@@ -113,15 +113,24 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
     for field in ("name", "description", "template_id", "voice", "custom_settings"):
         if field in changes and changes[field] is None:
             del changes[field]  # an explicit null cannot clear a required column
+    if "voice" in changes:
+        # A partial voice changes only the keys it names.
+        changes["voice"] = {**agent.voice, **changes["voice"]}
     if "name" in changes:
         taken = await session.scalar(
             select(AgentConfig.id).where(AgentConfig.name == changes["name"])
         )
         if taken is not None and taken != agent_id:
             raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
+    # Validated before anything is written, so an unknown template is a 422 naming it, not a
+    # foreign-key failure.
+    problems = await builder.validate_agent_config({**agent_document(agent), **changes})
+    if problems:
+        raise InvalidConfigError(problems)
     for field, value in changes.items():
         setattr(agent, field, value)
-    return agent_public(await _revalidate_and_commit(builder, agent_id))
+    await session.commit()
+    return agent_public(await builder.load_agent(agent_id))
 
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -155,7 +164,7 @@ async def add_agent_goal(
     """Give the agent a goal: an existing one by `goal_id`, or a new one inline."""
     builder = AgentBuilder(session)
     agent = await builder.load_agent(agent_id)
-    goal = await builder.resolve_goal(body.goal_id if isinstance(body, GoalRef) else body)
+    goal = await builder.resolve_goal(body.goal_id if isinstance(body, GoalRef) else body, path="")
     if any(link.goal_id == goal.id for link in agent.goal_links):
         raise ConflictError(f"agent {agent_id} already has goal {goal.id}", field="goal_id")
     position = max((link.position for link in agent.goal_links), default=-1) + 1

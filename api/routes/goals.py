@@ -9,8 +9,9 @@ from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.goals import GoalCreate, GoalPublic, GoalUpdate
 from core.agents.builder import goal_values
 from core.agents.spec import GoalSpec
+from core.agents.validation import validate_goal
 from core.db.models import ConversationGoal
-from core.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, InvalidConfigError, NotFoundError
 
 router = APIRouter(prefix="/api/goals", tags=["goals"], dependencies=[Depends(get_current_key)])
 
@@ -31,6 +32,13 @@ async def _ensure_name_free(
         raise ConflictError(f"a goal named {name!r} already exists", field="name")
 
 
+def _ensure_valid(goal: GoalSpec) -> None:
+    # Agents share goals: a goal that passes these checks keeps every agent using it valid.
+    problems = validate_goal(goal.model_dump(mode="json"))
+    if problems:
+        raise InvalidConfigError(problems)
+
+
 @router.get("", response_model=list[GoalPublic])
 async def list_goals(session: SessionDep) -> list[ConversationGoal]:
     """Every goal."""
@@ -40,6 +48,7 @@ async def list_goals(session: SessionDep) -> list[ConversationGoal]:
 @router.post("", response_model=GoalPublic, status_code=status.HTTP_201_CREATED)
 async def create_goal(session: SessionDep, body: GoalCreate) -> ConversationGoal:
     """Add a goal."""
+    _ensure_valid(body)
     await _ensure_name_free(session, body.name)
     goal = ConversationGoal(name=body.name, **goal_values(body))
     session.add(goal)
@@ -68,6 +77,7 @@ async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) ->
             **{k: v for k, v in changes.items() if v is not None or k == "completion_webhook"},
         }
     )
+    _ensure_valid(merged)
     if merged.name != goal.name:
         await _ensure_name_free(session, merged.name, except_id=goal_id)
     goal.name = merged.name

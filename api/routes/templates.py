@@ -8,8 +8,9 @@ from sqlalchemy import select
 from api.deps import IdPath, SessionDep, get_current_key
 from api.schemas.templates import TemplateCreate, TemplatePublic, TemplateUpdate
 from core.agents.builder import AgentBuilder
+from core.agents.validation import validate_voice
 from core.db.models import AgentTemplate
-from core.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, InvalidConfigError, NotFoundError
 
 router = APIRouter(
     prefix="/api/agents/templates", tags=["templates"], dependencies=[Depends(get_current_key)]
@@ -31,6 +32,13 @@ async def _ensure_name_free(
         raise ConflictError(f"a template named {name!r} already exists", field="name")
 
 
+def _ensure_valid_voice(voice: dict[str, object]) -> None:
+    # Agents inherit the template's voice, so it must pass the same checks as theirs.
+    problems = validate_voice(voice, path="default_voice")
+    if problems:
+        raise InvalidConfigError(problems)
+
+
 @router.get("", response_model=list[TemplatePublic])
 async def list_templates(session: SessionDep) -> list[AgentTemplate]:
     """Every template, starter templates first."""
@@ -40,6 +48,7 @@ async def list_templates(session: SessionDep) -> list[AgentTemplate]:
 @router.post("", response_model=TemplatePublic, status_code=status.HTTP_201_CREATED)
 async def create_template(session: SessionDep, body: TemplateCreate) -> AgentTemplate:
     """Add a template."""
+    _ensure_valid_voice(body.default_voice.model_dump(mode="json"))
     await _ensure_name_free(session, body.name)
     template = AgentTemplate(**body.model_dump(mode="json"))
     session.add(template)
@@ -63,6 +72,10 @@ async def update_template(
     for field in ("name", "base_prompt", "default_voice", "default_settings", "description"):
         if field in changes and changes[field] is None:
             del changes[field]  # an explicit null cannot clear a required column
+    if "default_voice" in changes:
+        # A partial voice changes only the keys it names.
+        changes["default_voice"] = {**template.default_voice, **changes["default_voice"]}
+        _ensure_valid_voice(changes["default_voice"])
     if "name" in changes:
         await _ensure_name_free(session, changes["name"], except_id=template_id)
     for field, value in changes.items():

@@ -9,9 +9,10 @@ needs the database: known templates and domains, goal reuse, loading an agent wh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -30,6 +31,8 @@ from core.db.models import (
     KnowledgeItem,
 )
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
+
+_Named = TypeVar("_Named", ConversationGoal, Domain)
 
 
 def goal_row_matches(row: ConversationGoal, spec: GoalSpec) -> bool:
@@ -141,39 +144,48 @@ class AgentBuilder:
                 )
             )
 
-    async def resolve_goal(self, goal: GoalSpec | int, *, path: str = "goal") -> ConversationGoal:
+    async def resolve_goal(self, goal: GoalSpec | int, *, path: str = "") -> ConversationGoal:
         """The stored goal for an id or an inline spec: reused when a goal of that name says
-        the same thing, created when new; a different goal under a taken name is a conflict."""
+        the same thing, created when new; a different goal under a taken name is a conflict.
+        `path` is where the goal sits in the request, for error locations."""
         if isinstance(goal, int):
             row = await self.session.get(ConversationGoal, goal)
             if row is None:
-                raise NotFoundError("goal", goal, field=path)
+                raise NotFoundError("goal", goal, field=path or "goal_id")
             return row
-        row = await self.session.scalar(
-            select(ConversationGoal).where(ConversationGoal.name == goal.name)
-        )
-        if row is None:
-            row = ConversationGoal(name=goal.name, **goal_values(goal))
-            self.session.add(row)
-            await self.session.flush()
-        elif not goal_row_matches(row, goal):
+        row = await self._insert_or_get(ConversationGoal, goal.name, goal_values(goal))
+        if not goal_row_matches(row, goal):
             raise ConflictError(
                 f"a different goal named {goal.name!r} exists (id {row.id}); "
                 "refer to it by id or give this one another name",
-                field=f"{path}.name",
+                field=f"{path}.name" if path else "name",
             )
         return row
 
     async def domain_by_name(self, name: str, *, create: bool) -> Domain:
         """The domain called `name`, created (empty) when `create` and it does not exist."""
+        if create:
+            return await self._insert_or_get(Domain, name, {"description": ""})
         domain = await self.session.scalar(select(Domain).where(Domain.name == name))
         if domain is None:
-            if not create:
-                raise NotFoundError("domain", name, field="name")
-            domain = Domain(name=name, description="")
-            self.session.add(domain)
-            await self.session.flush()
+            raise NotFoundError("domain", name, field="name")
         return domain
+
+    async def _insert_or_get(
+        self, model: type[_Named], name: str, values: Mapping[str, Any]
+    ) -> _Named:
+        # INSERT … ON CONFLICT DO NOTHING, then read: two requests creating the same goal or
+        # domain at once both end up with the one row, instead of one failing on the unique name.
+        await self.session.execute(
+            pg_insert(model)
+            .values(name=name, **values)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        row = await self.session.scalar(
+            select(model).where(model.name == name).execution_options(populate_existing=True)
+        )
+        assert row is not None  # inserted now, or by whoever won the race
+        return row
 
     async def load_agent(self, agent_id: int) -> AgentConfig:
         """An agent with its template, goals, instructions and domains loaded."""

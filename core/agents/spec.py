@@ -20,7 +20,8 @@ PITCH_RANGE = (0.5, 2.0)
 EMOTIONS = ("neutral", "friendly", "warm", "calm", "professional", "enthusiastic", "empathetic")
 
 ROW_ID_MAX = 2_147_483_647  # PostgreSQL `integer`
-RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+# Strict: JSON `true` is not template 1.
+RowId = Annotated[int, Field(strict=True, ge=1, le=ROW_ID_MAX)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 

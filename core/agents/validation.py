@@ -60,6 +60,23 @@ def validate_agent_config(
     return list(dict.fromkeys(problems))
 
 
+def validate_goal(goal: Mapping[str, Any]) -> list[Problem]:
+    """The semantic problems of one goal (criteria present, each naming a field), with paths
+    relative to the goal (`success_criteria.has_date`)."""
+    prefix = "goals[0]."
+    return [
+        Problem(p.path.removeprefix(prefix), p.message) for p in _goal_problems({"goals": [goal]})
+    ]
+
+
+def validate_voice(voice: Mapping[str, Any], *, path: str = "voice") -> list[Problem]:
+    """The problems of a voice (speed and pitch in range, a known emotion), at `path`."""
+    return [
+        Problem(path + p.path.removeprefix("voice"), p.message)
+        for p in _voice_problems({"voice": voice})
+    ]
+
+
 def format_path(parts: Collection[str | int]) -> str:
     """`("goals", 0, "name")` → `goals[0].name`."""
     path = ""

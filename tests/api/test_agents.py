@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -137,10 +138,55 @@ async def test_update_agent_revalidates(client: httpx.AsyncClient) -> None:
     ok = await client.patch(f"/api/agents/{agent_id}", json={"greeting": "Hello, clinic!"})
     assert ok.status_code == 200
     assert ok.json()["greeting"] == "Hello, clinic!"
+    before = (await client.get(f"/api/agents/{agent_id}")).json()["voice"]
     bad = await client.patch(f"/api/agents/{agent_id}", json={"voice": {"speed": 5}})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "voice", "speed"]
-    assert (await client.get(f"/api/agents/{agent_id}")).json()["voice"]["speed"] != 5
+    assert (await client.get(f"/api/agents/{agent_id}")).json()["voice"] == before
+
+
+async def test_partial_voice_patch_keeps_the_other_voice_settings(
+    client: httpx.AsyncClient,
+) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+    before = (await client.get(f"/api/agents/{agent_id}")).json()["voice"]
+    patched = await client.patch(f"/api/agents/{agent_id}", json={"voice": {"speed": 1.2}})
+    assert patched.status_code == 200
+    assert patched.json()["voice"] == {**before, "speed": 1.2}
+
+
+async def test_patch_to_unknown_template_is_422_naming_it(client: httpx.AsyncClient) -> None:
+    agent_id = (await client.post("/api/agents", json=load(EXAMPLE_FILES[0]))).json()["id"]
+    response = await client.patch(f"/api/agents/{agent_id}", json={"template_id": 999})
+    assert response.status_code == 422
+    assert ["body", "template_id"] in [d["loc"] for d in response.json()["detail"]]
+    assert (await client.get(f"/api/agents/{agent_id}")).json()["template_id"] == 1
+
+
+async def test_lone_surrogate_is_a_422_not_a_crash(client: httpx.AsyncClient) -> None:
+    body = b'{"name": "s", "template_id": 1, "goals": "\\ud800"}'
+    response = await client.post(
+        "/api/agents", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "input" not in response.json()["detail"][0]
+
+
+async def test_boolean_is_not_a_template_id(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/agents", json={"name": "b", "template_id": True})
+    assert response.status_code == 422
+
+
+async def test_concurrent_agents_sharing_a_new_goal_and_domain_all_succeed(
+    client: httpx.AsyncClient,
+) -> None:
+    document = load(EXAMPLE_FILES[0])
+    responses = await asyncio.gather(
+        *(client.post("/api/agents", json={**document, "name": f"Line {i}"}) for i in range(6))
+    )
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
+    assert len((await client.get("/api/goals")).json()) == 1
+    assert len((await client.get("/api/domains")).json()) == 1
 
 
 async def test_goals_instructions_and_domains_of_an_agent(client: httpx.AsyncClient) -> None:

@@ -104,3 +104,41 @@ async def test_knowledge_titles_reach_the_prompt(client: httpx.AsyncClient) -> N
     prompt = (await client.get(f"/api/agents/{agent['id']}/prompt")).json()["prompt"]
     assert "Vet clinic" in prompt
     assert "Vaccination schedule" in prompt
+
+
+async def test_goal_checks_apply_to_shared_goals(client: httpx.AsyncClient) -> None:
+    no_criteria = {"name": "Vague", "success_criteria": {}, "required_data": ["x"]}
+    response = await client.post("/api/goals", json=no_criteria)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "success_criteria"]
+    unmapped = {"name": "Odd", "success_criteria": {"has_color": True}, "required_data": ["size"]}
+    response = await client.post("/api/goals", json=unmapped)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "success_criteria", "has_color"]
+
+    good = {"name": "Size", "success_criteria": {"has_size": True}, "required_data": ["size"]}
+    goal_id = (await client.post("/api/goals", json=good)).json()["id"]
+    emptied = await client.patch(f"/api/goals/{goal_id}", json={"success_criteria": {}})
+    assert emptied.status_code == 422
+    assert (await client.get(f"/api/goals/{goal_id}")).json()["success_criteria"] == {
+        "has_size": True
+    }
+
+
+async def test_template_voice_passes_the_agent_voice_rules(client: httpx.AsyncClient) -> None:
+    body = {
+        "name": "Loud",
+        "base_prompt": "p",
+        "default_voice": {"speed": 5, "emotion_default": "grumpy"},
+    }
+    response = await client.post("/api/agents/templates", json=body)
+    assert response.status_code == 422
+    locs = [d["loc"] for d in response.json()["detail"]]
+    assert ["body", "default_voice", "speed"] in locs
+    assert ["body", "default_voice", "emotion_default"] in locs
+    patched = await client.patch("/api/agents/templates/1", json={"default_voice": {"pitch": 0.1}})
+    assert patched.status_code == 422
+    kept = await client.patch("/api/agents/templates/1", json={"default_voice": {"speed": 1.1}})
+    assert kept.status_code == 200
+    assert kept.json()["default_voice"]["speed"] == 1.1
+    assert kept.json()["default_voice"]["emotion_default"]  # the rest of the voice is kept

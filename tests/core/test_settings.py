@@ -12,7 +12,7 @@ from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRETS = {
-    "TWILIO_AUTH_TOKEN": "a-real-token",
+    "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
     "WEBHOOK_SIGNING_SECRET": "whsec_cmVhbC1zZWNyZXQtZm9yLXByb2R1Y3Rpb24tdXNl",
     "CALL_TOKEN_SECRET": "a-real-call-token-secret",
 }
@@ -43,3 +43,14 @@ def test_compose_file_runs_the_documented_services() -> None:
     env = compose["services"]["api"]["environment"]
     assert env["CALLWRIGHT_ENV"] == "production"
     assert set(REAL_SECRETS) <= set(env)
+
+
+def test_production_refuses_short_or_malformed_secrets() -> None:
+    with pytest.raises(ValidationError, match="TWILIO_AUTH_TOKEN must be at least"):
+        Settings.model_validate(
+            {"CALLWRIGHT_ENV": "production", **REAL_SECRETS, "TWILIO_AUTH_TOKEN": ""}
+        )
+    with pytest.raises(ValidationError, match="whsec_"):
+        Settings.model_validate(
+            {"CALLWRIGHT_ENV": "production", **REAL_SECRETS, "WEBHOOK_SIGNING_SECRET": "x" * 40}
+        )

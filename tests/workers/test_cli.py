@@ -92,6 +92,7 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dic
         stderr=subprocess.PIPE,
         text=True,
         env=clean_env(),
+        start_new_session=True,  # its own process group, like a program started in a terminal
     )
     deadline = time.monotonic() + 90
     while not (data_dir / "stack.json").exists():
@@ -101,8 +102,12 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dic
         time.sleep(0.2)
     yield process, data_dir, ports
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.terminate()  # the clean path first, so a failing test leaves nothing running
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_dev_runs_the_stack_and_stops_it_cleanly(
@@ -149,10 +154,34 @@ def test_dev_stops_everything_on_ctrl_c(
     dev_stack: tuple[subprocess.Popen[str], Path, dict[str, int]],
 ) -> None:
     process, _, ports = dev_stack
-    process.send_signal(signal.SIGINT)
+    # A terminal's Ctrl-C goes to the whole foreground process group, children included.
+    os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=30) == 0
     for name, port in ports.items():
         assert not port_open(port), f"{name} still listening on {port} after Ctrl-C"
+
+
+def test_dev_stops_everything_when_its_terminal_closes(
+    dev_stack: tuple[subprocess.Popen[str], Path, dict[str, int]],
+) -> None:
+    process, _, ports = dev_stack
+    process.send_signal(signal.SIGHUP)
+    assert process.wait(timeout=30) == 0
+    for name, port in ports.items():
+        assert not port_open(port), f"{name} still listening on {port} after SIGHUP"
+
+
+def test_api_dies_with_a_killed_supervisor(
+    dev_stack: tuple[subprocess.Popen[str], Path, dict[str, int]],
+) -> None:
+    process, _, ports = dev_stack
+    process.kill()  # no cleanup runs: only the parent-death signal can stop the children
+    process.wait()
+    deadline = time.monotonic() + 20
+    while any(port_open(p) for p in ports.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    still = [name for name, port in ports.items() if port_open(port)]
+    assert not still, f"{still} kept running after the supervisor was killed"
 
 
 def test_demo_prints_both_compiled_prompts() -> None:

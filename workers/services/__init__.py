@@ -28,6 +28,7 @@ from workers.services.base import (
     ServiceStartError,
     check_port_free,
     find_free_port,
+    parent_death_hook,
 )
 from workers.services.postgres import EmbeddedPostgres
 from workers.services.redis import EmbeddedRedis
@@ -45,4 +46,5 @@ __all__ = [
     "ServiceStartError",
     "check_port_free",
     "find_free_port",
+    "parent_death_hook",
 ]

@@ -107,7 +107,7 @@ def _package_dir(package: str, extra: str = "embedded") -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
+def parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn asking Linux to send `sig` to the child when the thread that started it dies.
 
     This is what makes a SIGTERM or SIGKILL of our process stop the servers too, even when no
@@ -218,7 +218,7 @@ class EmbeddedService(ABC):
                 stderr=subprocess.STDOUT,
                 close_fds=True,
                 # CPython runs it after dropping to `user=`, so the setting survives the switch.
-                preexec_fn=_parent_death_hook(self._stop_signal()),
+                preexec_fn=parent_death_hook(self._stop_signal()),
                 **self._popen_kwargs(),
             )
         except OSError:
