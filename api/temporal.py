@@ -6,6 +6,8 @@ import asyncio
 
 from temporalio.client import Client
 
+from core.calls.temporal import connect_temporal
+
 
 class TemporalConnector:
     """Connects on first use and reuses the client; a failed connect is retried next time."""
@@ -21,6 +23,6 @@ class TemporalConnector:
         async with self._lock:
             if self._client is None:
                 self._client = await asyncio.wait_for(
-                    Client.connect(self.address, namespace=self.namespace), connect_timeout
+                    connect_temporal(self.address, self.namespace), connect_timeout
                 )
             return self._client

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
 
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_api_base_url: str | None = Field(None, alias="TWILIO_API_BASE_URL")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
     twilio_auth_token: SecretStr = Field(
         SecretStr(DEV_TWILIO_AUTH_TOKEN), alias="TWILIO_AUTH_TOKEN"
     )

@@ -3,6 +3,7 @@
 callwright dev              the whole stack on this machine (Ctrl-C stops it)
 callwright demo             start, build the seed's example agents, print their prompts, stop
 callwright api              the API server alone (production)
+callwright worker           a Temporal worker for calls and webhooks (production)
 callwright migrate          bring the database schema up to date
 callwright apikey create    a new admin API key, printed alone on stdout
 """
@@ -244,6 +245,21 @@ def api(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run a Temporal worker for calls and webhooks (stops gracefully on SIGTERM)."""
+    from workers.worker import run_worker
+
+    settings = _settings()
+    settings = settings_for_stack(settings, settings.data_dir)
+    try:
+        asyncio.run(run_worker(settings))
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        _exit(2)
+    _exit(0)
 
 
 def _database_url(settings: Settings, data_dir: Path | None) -> str:

@@ -45,6 +45,7 @@ STACK_FILE = "stack.json"
 DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_NAME = "development"
 API_START_TIMEOUT_S = 60.0
+CHILD_STOP_TIMEOUT_S = 25.0  # the worker's graceful shutdown is 20 s
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class DevStack:
         self.headless = headless
         self.services: list[EmbeddedService] = []
         self.api_process: subprocess.Popen[bytes] | None = None
+        self.worker_process: subprocess.Popen[bytes] | None = None
         self.info: StackInfo | None = None
         self.log_dir = self.data_dir / "logs"
         self.dev_key: str | None = None
@@ -185,29 +187,11 @@ class DevStack:
             "CALLWRIGHT_DATA_DIR": str(self.data_dir),
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
-        log_path = self.log_dir / "api.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            self.api_process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "workers.cli",
-                    "api",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports.api),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-                # …and if we die without stopping it (SIGKILL, OOM), Linux stops it for us.
-                preexec_fn=parent_death_hook(signal.SIGTERM),
-            )
-        self._wait_for_api(api_url, log_path)
+        self.api_process = self._spawn(
+            "api", ["api", "--host", "127.0.0.1", "--port", str(self.ports.api)], env
+        )
+        self._wait_for_api(api_url, self.log_dir / "api.log")
+        self.worker_process = self._spawn("worker", ["worker"], env)
         self.dev_key = ensure_dev_key(database_url, self.data_dir / DEV_KEY_FILE)
         self.info = StackInfo(
             api_url=api_url,
@@ -219,6 +203,22 @@ class DevStack:
         )
         (self.data_dir / STACK_FILE).write_text(json.dumps(asdict(self.info), indent=2))
         return self.info
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Run `callwright <args>` as a child, its output in `logs/<name>.log`."""
+        log_path = self.log_dir / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "workers.cli", *args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+                # …and if we die without stopping it (SIGKILL, OOM), Linux stops it for us.
+                preexec_fn=parent_death_hook(signal.SIGTERM),
+            )
 
     def _start_service(self, service: EmbeddedService) -> None:
         started = time.perf_counter()
@@ -252,22 +252,28 @@ class DevStack:
 
     def failed_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""
-        if self.api_process is not None and self.api_process.poll() is not None:
-            return "api"
+        for name, process in (("api", self.api_process), ("worker", self.worker_process)):
+            if process is not None and process.poll() is not None:
+                return name
         for service in self.services:
             if not service.is_running:
                 return service.name
         return None
 
     def stop(self) -> None:
-        """Stop the API, then every server, newest first; safe to call more than once."""
-        if self.api_process is not None and self.api_process.poll() is None:
-            self.api_process.terminate()
+        """Stop the worker and the API, then every server, newest first; safe to call more
+        than once."""
+        for process in (self.worker_process, self.api_process):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in (self.worker_process, self.api_process):
+            if process is None:
+                continue
             try:
-                self.api_process.wait(10)
+                process.wait(CHILD_STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                self.api_process.kill()
-                self.api_process.wait()
+                process.kill()
+                process.wait()
         for service in reversed(self.services):
             try:
                 service.stop()

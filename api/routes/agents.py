@@ -110,7 +110,16 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
     builder = AgentBuilder(session)
     agent = await builder.load_agent(agent_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
-    for field in ("name", "description", "template_id", "voice", "custom_settings"):
+    for field in (
+        "name",
+        "description",
+        "template_id",
+        "voice",
+        "custom_settings",
+        "webhook_urls",
+        "max_call_seconds",
+        "inactivity_seconds",
+    ):
         if field in changes and changes[field] is None:
             del changes[field]  # an explicit null cannot clear a required column
     if "voice" in changes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from api.schemas.common import Timestamps
 from api.schemas.domains import DomainPublic
@@ -29,6 +29,9 @@ class AgentUpdate(BaseModel):
     base_prompt: LongText | None = None
     greeting: str | None = Field(None, max_length=1000)
     voice: VoiceSpec | None = None
+    webhook_urls: list[HttpUrl] | None = Field(None, max_length=10)
+    max_call_seconds: int | None = Field(None, ge=10, le=4 * 3600)
+    inactivity_seconds: int | None = Field(None, ge=5, le=3600)
     custom_settings: dict[str, Any] | None = None
 
 
@@ -47,6 +50,9 @@ class AgentPublic(AgentSummary):
     base_prompt: str | None
     greeting: str | None
     voice: dict[str, Any]
+    webhook_urls: list[str]
+    max_call_seconds: int
+    inactivity_seconds: int
     custom_settings: dict[str, Any]
     goals: list[GoalPublic]
     instructions: list[InstructionPublic]

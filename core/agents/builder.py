@@ -115,6 +115,9 @@ class AgentBuilder:
             base_prompt=spec.base_prompt,
             greeting=spec.greeting,
             voice=voice.model_dump(mode="json"),
+            webhook_urls=[str(url) for url in spec.webhook_urls],
+            max_call_seconds=spec.max_call_seconds,
+            inactivity_seconds=spec.inactivity_seconds,
             custom_settings=spec.all_custom_settings(),
         )
         self.session.add(agent)

@@ -19,6 +19,8 @@ SPEED_RANGE = (0.5, 2.0)
 PITCH_RANGE = (0.5, 2.0)
 EMOTIONS = ("neutral", "friendly", "warm", "calm", "professional", "enthusiastic", "empathetic")
 
+MAX_CALL_SECONDS_DEFAULT = 1800
+INACTIVITY_SECONDS_DEFAULT = 120
 ROW_ID_MAX = 2_147_483_647  # PostgreSQL `integer`
 # Strict: JSON `true` is not template 1.
 RowId = Annotated[int, Field(strict=True, ge=1, le=ROW_ID_MAX)]
@@ -181,6 +183,9 @@ class AgentSpec(BaseModel):
     domain: ShortText | None = None
     domain_ids: list[RowId] = Field(default_factory=list, max_length=20)
     voice: VoiceSpec | None = None
+    webhook_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
+    max_call_seconds: int = Field(MAX_CALL_SECONDS_DEFAULT, ge=10, le=4 * 3600)
+    inactivity_seconds: int = Field(INACTIVITY_SECONDS_DEFAULT, ge=5, le=3600)
     custom_settings: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")

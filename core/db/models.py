@@ -104,6 +104,10 @@ class AgentConfig(TimestampMixin, Base):
     voice_profile_id: Mapped[int | None] = mapped_column(
         ForeignKey("voice_profiles.id", ondelete="SET NULL")
     )
+    # Where `call.completed` goes, and the call timers (seconds).
+    webhook_urls: Mapped[list[Any]] = mapped_column(default=list)
+    max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    inactivity_seconds: Mapped[int] = mapped_column(Integer, default=120)
 
     template: Mapped[AgentTemplate] = relationship(lazy="raise")
     goal_links: Mapped[list[AgentGoal]] = relationship(
@@ -238,6 +242,8 @@ class Call(TimestampMixin, Base):
     agent_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extracted_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     summary: Mapped[str | None] = mapped_column(Text)
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

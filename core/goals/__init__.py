@@ -1,1 +1,21 @@
 """Goals: how a goal's success criteria relate to the data it collects."""
+
+from core.goals.manager import (
+    CaptureResult,
+    CriterionState,
+    GoalManager,
+    GoalState,
+    NextAction,
+)
+from core.goals.values import FieldScalar, FieldValue, normalise_value
+
+__all__ = [
+    "CaptureResult",
+    "CriterionState",
+    "FieldScalar",
+    "FieldValue",
+    "GoalManager",
+    "GoalState",
+    "NextAction",
+    "normalise_value",
+]

@@ -1,0 +1,1 @@
+"""Webhooks to business systems: the Standard Webhooks envelope and signature."""

@@ -1,0 +1,83 @@
+"""The Temporal worker: `CallWorkflow`, `WebhookDeliveryWorkflow` and every activity they use,
+on task queue `calls`. Stops gracefully on SIGTERM/SIGINT: no new tasks, running activities get
+`GRACEFUL_SHUTDOWN` to finish, the rest Temporal hands to another worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+import httpx
+from openai import AsyncOpenAI
+from temporalio.worker import Worker
+
+from activities.analysis import AnalysisActivities
+from activities.calls import CallRecordActivities
+from activities.twilio import TwilioActivities
+from activities.webhooks import WebhookActivities
+from core.calls.temporal import connect_temporal
+from core.db.session import make_async_engine, make_sessionmaker
+from core.settings import Settings
+from core.twilio_rest import make_twilio_client
+from workflows.call import CallWorkflow
+from workflows.webhook import WebhookDeliveryWorkflow
+
+logger = logging.getLogger(__name__)
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    engine = make_async_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    llm = (
+        AsyncOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
+            max_retries=0,  # Temporal owns the retries
+            timeout=30.0,
+        )
+        if settings.llm_base_url
+        else None
+    )
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as http:
+        calls = CallRecordActivities(sessions)
+        webhooks = WebhookActivities(
+            sessions, http, settings.webhook_signing_secret.get_secret_value()
+        )
+        analysis = AnalysisActivities(llm, settings.llm_model)
+        twilio = TwilioActivities(make_twilio_client(settings))
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[CallWorkflow, WebhookDeliveryWorkflow],
+            activities=[
+                calls.record_call_started,
+                calls.record_turns,
+                calls.record_call_ended,
+                webhooks.record_delivery,
+                webhooks.deliver,
+                webhooks.finish_delivery,
+                analysis.analyze_call,
+                twilio.hang_up,
+            ],
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        async with worker:
+            logger.info(
+                "worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address
+            )
+            await stop.wait()
+            logger.info("worker stopping")
+    await engine.dispose()

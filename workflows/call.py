@@ -1,0 +1,337 @@
+"""`CallWorkflow` (`call-<CallSid>`, task queue `calls`): the durable record of one phone call.
+
+The realtime process owns the conversation and signals finished turns and captured data here;
+this workflow never sits on the audio path. It is the authority on goal progress (the same
+`GoalManager` the realtime process runs), persists the transcript, sends `goal.completed` the
+moment a goal's criteria are met and `call.completed` once the call is analysed, and ends the
+call itself when the maximum duration or the inactivity timer runs out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from core.calls.activities import (
+        ANALYZE_CALL,
+        HANG_UP_CALL,
+        RECORD_CALL_ENDED,
+        RECORD_CALL_STARTED,
+        RECORD_TURNS,
+        AnalysisInput,
+        CallFinished,
+        CallStarted,
+        HangUp,
+        TurnsToRecord,
+    )
+    from core.calls.types import (
+        CallAnalysis,
+        CallEnded,
+        CallInput,
+        CallProgress,
+        CallResult,
+        CallStatus,
+        CriterionProgress,
+        DeliveryInput,
+        FieldCaptureResult,
+        FieldEvent,
+        GoalProgress,
+        TurnEvent,
+        WebhookEvent,
+    )
+    from core.goals.manager import GoalManager
+    from core.search_attributes import GOALS_COMPLETED, OUTCOME
+    from core.webhooks.signing import event_envelope
+    from workflows.webhook import WebhookDeliveryWorkflow, webhook_workflow_id
+
+DB_TIMEOUT = timedelta(seconds=30)
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+ANALYSIS_TIMEOUT = timedelta(minutes=2)
+REJECTED_KEPT = 50
+
+
+@workflow.defn
+class CallWorkflow:
+    """One phone call: goals, transcript, timers and webhooks."""
+
+    @workflow.init
+    def __init__(self, call: CallInput) -> None:
+        self.call = call
+        self.goals = GoalManager(call.agent.goals)
+        self.turns: dict[int, TurnEvent] = {}
+        self.unsaved: list[int] = []
+        self.rejected: list[FieldCaptureResult] = []
+        self.completed_goals: list[str] = []
+        self.unannounced: list[str] = []
+        self.end_reason: str | None = None
+        self.status = CallStatus.IN_PROGRESS
+        self.outcome: str | None = None
+        self.last_activity = workflow.now()
+
+    @workflow.run
+    async def run(self, call: CallInput) -> CallResult:
+        """Keep the call's record until it ends, then analyse it and send `call.completed`."""
+        await workflow.execute_activity(
+            RECORD_CALL_STARTED,
+            CallStarted(
+                call_sid=call.call_sid,
+                workflow_id=workflow.info().workflow_id,
+                agent_id=call.agent.id,
+                direction=call.direction,
+                from_number=call.from_number,
+                to_number=call.to_number,
+                agent_snapshot={
+                    "agent": call.agent.model_dump(mode="json"),
+                    "compiled_prompt": call.compiled_prompt,
+                },
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        deadline = workflow.now() + timedelta(seconds=call.max_call_seconds)
+        inactivity = timedelta(seconds=call.inactivity_seconds)
+
+        while self.end_reason is None:
+            now = workflow.now()
+            wait = min(deadline - now, self.last_activity + inactivity - now)
+            if wait <= timedelta(0):
+                await self._end_by_timer("max_duration" if now >= deadline else "inactivity")
+                break
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.unsaved or self.unannounced) or self.end_reason is not None,
+                    timeout=wait,
+                )
+            except TimeoutError:
+                continue
+            await self._flush()
+        await self._flush()
+
+        self.status = CallStatus.ANALYSING
+        analysis = await workflow.execute_activity(
+            ANALYZE_CALL,
+            AnalysisInput(
+                call_sid=call.call_sid,
+                goals=[g.model_dump(mode="json") for g in call.agent.goals],
+                transcript=[self.turns[s] for s in sorted(self.turns)],
+                captured=dict(self.goals.captured),
+                completed_goals=list(self.completed_goals),
+            ),
+            result_type=CallAnalysis,
+            start_to_close_timeout=ANALYSIS_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+        goals_met = sum(1 for g in analysis.goals if g.success)
+        self.outcome = (
+            "goals_met"
+            if goals_met == len(analysis.goals)
+            else ("partial" if goals_met else "no_goal_met")
+        )
+        assert self.end_reason is not None
+        await workflow.execute_activity(
+            RECORD_CALL_ENDED,
+            CallFinished(
+                call_sid=call.call_sid,
+                outcome=self.outcome,
+                end_reason=self.end_reason,
+                analysis=analysis,
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        workflow.upsert_search_attributes(
+            [OUTCOME.value_set(self.outcome), GOALS_COMPLETED.value_set(goals_met)]
+        )
+        payload = {
+            "call_sid": call.call_sid,
+            "agent": {"id": call.agent.id, "name": call.agent.name},
+            "direction": call.direction.value,
+            "from": call.from_number,
+            "to": call.to_number,
+            "outcome": self.outcome,
+            "end_reason": self.end_reason,
+            "extracted_data": analysis.extracted,
+            "summary": analysis.summary,
+            "goals": [
+                {"name": g.name, "success": g.success, "missing_fields": g.missing_fields}
+                for g in analysis.goals
+            ],
+            "transcript": [
+                {
+                    "seq": t.seq,
+                    "speaker": t.speaker.value,
+                    "text": t.text,
+                    "interrupted": t.interrupted,
+                }
+                for t in (self.turns[s] for s in sorted(self.turns))
+            ],
+        }
+        for index, url in enumerate(call.webhook_urls):
+            await self._send_webhook(WebhookEvent.CALL_COMPLETED, f"{index}", url, payload)
+        self.status = CallStatus.COMPLETED
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CallResult(
+            call_sid=call.call_sid,
+            outcome=self.outcome,
+            end_reason=self.end_reason,
+            goals_completed=goals_met,
+            analysis=analysis,
+        )
+
+    async def _flush(self) -> None:
+        """Persist new turns and announce newly completed goals (in that order)."""
+        if self.unsaved:
+            batch, self.unsaved = sorted(self.unsaved), []
+            await workflow.execute_activity(
+                RECORD_TURNS,
+                TurnsToRecord(call_sid=self.call.call_sid, turns=[self.turns[s] for s in batch]),
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        while self.unannounced:
+            name = self.unannounced.pop(0)
+            goal = next(g for g in self.call.agent.goals if g.name == name)
+            if goal.completion_webhook is None:
+                continue
+            fields = {f.name: self.goals.captured.get(f.name) for f in goal.required_data}
+            await self._send_webhook(
+                WebhookEvent.GOAL_COMPLETED,
+                name,
+                str(goal.completion_webhook),
+                {
+                    "call_sid": self.call.call_sid,
+                    "agent": {"id": self.call.agent.id, "name": self.call.agent.name},
+                    "goal": name,
+                    "data": fields,
+                },
+            )
+
+    async def _send_webhook(
+        self, event: WebhookEvent, key: str, url: str, data: dict[str, Any]
+    ) -> None:
+        # The id is derived from the call, the event and its key, so a replayed or retried
+        # workflow can never mint a second id for the same event.
+        webhook_id = f"{workflow.info().workflow_id}.{event.value}.{key}"
+        await workflow.start_child_workflow(
+            WebhookDeliveryWorkflow.run,
+            DeliveryInput(
+                webhook_id=webhook_id,
+                event_type=event,
+                url=url,
+                payload=event_envelope(event.value, workflow.now(), data),
+                call_sid=self.call.call_sid,
+                retry=self.call.webhook_retry,
+            ),
+            id=webhook_workflow_id(webhook_id),
+            task_queue=workflow.info().task_queue,
+            # Deliveries outlive the call: it may finish while a receiver is still down.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+
+    async def _end_by_timer(self, reason: str) -> None:
+        self.end_reason = reason
+        try:
+            await workflow.execute_activity(
+                HANG_UP_CALL,
+                HangUp(call_sid=self.call.call_sid, reason=reason),
+                start_to_close_timeout=timedelta(seconds=20),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError:
+            # The call may already be gone; finishing its record matters more.
+            workflow.logger.warning("could not hang up call %s", self.call.call_sid)
+
+    # --- signals, updates, queries -------------------------------------------------------
+
+    @workflow.signal
+    def turn_completed(self, turn: TurnEvent) -> None:
+        """A turn finished. The same `seq` twice is applied once."""
+        if turn.seq in self.turns or self.status is not CallStatus.IN_PROGRESS:
+            return
+        self.turns[turn.seq] = turn
+        self.unsaved.append(turn.seq)
+        self.last_activity = workflow.now()
+
+    @workflow.signal
+    def field_captured(self, event: FieldEvent) -> None:
+        """The caller gave a piece of data; a value of the wrong type is recorded as rejected."""
+        self._capture(event)
+
+    @workflow.update
+    def capture_field(self, event: FieldEvent) -> FieldCaptureResult:
+        """`field_captured` for callers that want the verdict."""
+        return self._capture(event)
+
+    @capture_field.validator
+    def _validate_capture(self, event: FieldEvent) -> None:
+        if self.status is not CallStatus.IN_PROGRESS:
+            raise ValueError("the call is over")
+        if not isinstance(event.name, str) or not event.name:
+            raise ValueError("a field event needs a name")
+
+    def _capture(self, event: FieldEvent) -> FieldCaptureResult:
+        if self.status is not CallStatus.IN_PROGRESS:
+            return FieldCaptureResult(name=event.name, accepted=False, reason="the call is over")
+        result = self.goals.track_progress(event.name, event.value)
+        outcome = FieldCaptureResult(
+            name=event.name,
+            accepted=result.accepted,
+            value=result.value,
+            reason=result.reason,
+            newly_completed=list(result.newly_completed),
+        )
+        if not result.accepted:
+            self.rejected = [*self.rejected, outcome][-REJECTED_KEPT:]
+            return outcome
+        self.last_activity = workflow.now()
+        for name in result.newly_completed:
+            if name not in self.completed_goals:
+                self.completed_goals.append(name)
+                self.unannounced.append(name)
+        return outcome
+
+    @workflow.signal
+    def call_ended(self, ended: CallEnded) -> None:
+        """The call is over (hang-up, close, an admin): wrap up."""
+        if self.end_reason is None:
+            self.end_reason = ended.reason or "ended"
+
+    @workflow.query
+    def progress(self) -> CallProgress:
+        """Goals and their criteria, captured and missing data, the next action, the status."""
+        action = self.goals.get_next_action()
+        return CallProgress(
+            call_sid=self.call.call_sid,
+            status=self.status,
+            goals=[
+                GoalProgress(
+                    name=g.name,
+                    complete=g.complete,
+                    criteria=[
+                        CriterionProgress(name=c.name, fields=list(c.fields), met=c.met)
+                        for c in g.criteria
+                    ],
+                    missing_fields=list(g.missing_fields),
+                )
+                for g in self.goals.goal_states()
+            ],
+            captured=dict(self.goals.captured),
+            rejected=list(self.rejected),
+            next_action={
+                "kind": action.kind,
+                "goal": action.goal,
+                "field": action.field,
+                "fields": list(action.fields),
+            },
+            turns=len(self.turns),
+            end_reason=self.end_reason,
+            outcome=self.outcome,
+        )
