@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
-from api.routes import agents, domains, goals, health, templates
+from api.routes import agents, calls, domains, goals, health, templates, webhooks
 from api.temporal import TemporalConnector
 from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
+from core.twilio_rest import make_twilio_client
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             if settings.redis_url
             else None
         )
+        app.state.twilio = make_twilio_client(settings)
         app.state.temporal = TemporalConnector(
             settings.temporal_address, settings.temporal_namespace
         )
@@ -73,4 +75,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(agents.router)
     app.include_router(goals.router)
     app.include_router(domains.router)
+    app.include_router(calls.router)
+    app.include_router(webhooks.router)
     return app

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     temporal_address: str = Field("127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
     temporal_task_queue: str = Field("calls", alias="TEMPORAL_TASK_QUEUE")
+    temporal_ui_url: str | None = Field(None, alias="TEMPORAL_UI_URL")
 
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, ge=1, le=65535, alias="API_PORT")

@@ -187,6 +187,8 @@ class DevStack:
             "CALLWRIGHT_DATA_DIR": str(self.data_dir),
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
+        if temporal.ui_url:
+            env.setdefault("TEMPORAL_UI_URL", temporal.ui_url)
         self.api_process = self._spawn(
             "api", ["api", "--host", "127.0.0.1", "--port", str(self.ports.api)], env
         )

@@ -11,7 +11,10 @@ from datetime import timedelta
 
 import httpx
 from openai import AsyncOpenAI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.worker import Worker
+from twilio.rest import Client as TwilioClient
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallRecordActivities
@@ -27,6 +30,38 @@ from workflows.webhook import WebhookDeliveryWorkflow
 logger = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def build_worker(
+    client: Client,
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    llm: AsyncOpenAI | None,
+    twilio: TwilioClient | None,
+) -> Worker:
+    """A worker with every call workflow and activity, built with its clients."""
+    calls = CallRecordActivities(sessions)
+    webhooks = WebhookActivities(sessions, http, settings.webhook_signing_secret.get_secret_value())
+    analysis = AnalysisActivities(llm, settings.llm_model)
+    hang_up = TwilioActivities(twilio)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[CallWorkflow, WebhookDeliveryWorkflow],
+        activities=[
+            calls.record_call_started,
+            calls.record_turns,
+            calls.record_call_ended,
+            webhooks.record_delivery,
+            webhooks.deliver,
+            webhooks.finish_delivery,
+            analysis.analyze_call,
+            hang_up.hang_up,
+        ],
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -52,27 +87,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     )
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as http:
-        calls = CallRecordActivities(sessions)
-        webhooks = WebhookActivities(
-            sessions, http, settings.webhook_signing_secret.get_secret_value()
-        )
-        analysis = AnalysisActivities(llm, settings.llm_model)
-        twilio = TwilioActivities(make_twilio_client(settings))
-        worker = Worker(
+        worker = build_worker(
             client,
-            task_queue=settings.temporal_task_queue,
-            workflows=[CallWorkflow, WebhookDeliveryWorkflow],
-            activities=[
-                calls.record_call_started,
-                calls.record_turns,
-                calls.record_call_ended,
-                webhooks.record_delivery,
-                webhooks.deliver,
-                webhooks.finish_delivery,
-                analysis.analyze_call,
-                twilio.hang_up,
-            ],
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            settings=settings,
+            sessions=sessions,
+            http=http,
+            llm=llm,
+            twilio=make_twilio_client(settings),
         )
         async with worker:
             logger.info(

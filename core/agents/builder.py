@@ -20,6 +20,7 @@ from core.agents.prompt import compile_system_prompt
 from core.agents.snapshot import AgentSnapshot, DomainSnapshot, InstructionSnapshot
 from core.agents.spec import AgentSpec, GoalSpec, InstructionKind, VoiceSpec
 from core.agents.validation import Problem, validate_agent_config
+from core.calls.types import CallInput, Direction, WebhookRetry
 from core.db.models import (
     AgentConfig,
     AgentDomain,
@@ -247,6 +248,32 @@ class AgentBuilder:
                 for link in sorted(agent.domain_links, key=lambda link: link.domain.name)
             ],
             voice=VoiceSpec.model_validate(agent.voice),
+        )
+
+    async def call_input(
+        self,
+        agent_id: int,
+        *,
+        call_sid: str,
+        direction: Direction,
+        from_number: str = "",
+        to_number: str = "",
+        webhook_retry: WebhookRetry | None = None,
+    ) -> CallInput:
+        """The frozen start of a call with this agent as it is configured now."""
+        agent = await self.load_agent(agent_id)
+        snapshot = await self.snapshot(agent_id)
+        return CallInput(
+            call_sid=call_sid,
+            agent=snapshot,
+            compiled_prompt=compile_system_prompt(snapshot),
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            webhook_urls=list(agent.webhook_urls),
+            max_call_seconds=float(agent.max_call_seconds),
+            inactivity_seconds=float(agent.inactivity_seconds),
+            webhook_retry=webhook_retry or WebhookRetry(),
         )
 
     async def compile_system_prompt(self, agent_id: int) -> str:

@@ -10,8 +10,6 @@ from typing import Any
 
 from core.agents.snapshot import AgentSnapshot
 
-CALL_TASK_QUEUE = "calls"
-
 
 def call_workflow_id(call_sid: str) -> str:
     """The workflow id of a call: `call-<CallSid>`."""

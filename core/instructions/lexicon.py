@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_FLAGS = re.IGNORECASE
+# Every pattern is written in lower case and searched in lower-cased text: Python's `re` runs
+# these alternations about 2.5x faster without IGNORECASE.
 
 
 def _any_word(*alternatives: str) -> re.Pattern[str]:
-    """One case-insensitive pattern matching any alternative as whole words."""
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", _FLAGS)
+    """One pattern matching any alternative as whole words (in lower-cased text)."""
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,12 @@ class Detector:
 
     pattern: re.Pattern[str]
     reason: str
-    # Only a breach when the clause also names the rule's object ("Don't promise a specific
-    # *doctor*"): a promise about something else is not what that rule forbids.
-    needs_object: bool = False
+    # When the rule names an object ("Don't promise a specific *doctor*"), only a breach in a
+    # clause that names it too: a promise about something else is not what that rule forbids.
+    scoped_to_object: bool = False
+    # Only meaningful with an object: "you'll get …" assures nothing unless it is about the
+    # thing the rule protects, so a rule without an object skips this detector.
+    object_only: bool = False
     # Questions about the caller's own situation ("Are you taking any ibuprofen?") are intake,
     # not advice, so some detectors ignore question clauses.
     skip_questions: bool = False
@@ -59,9 +63,8 @@ _PERIOD = r"(?:month|mo|year|yr|week|seat|user|licen[cs]e|visit|session|hour|per
 PRICING = Topic(
     name="pricing",
     trigger=_any_word(
-        r"pric\w*", r"cost\w*", r"fees?", r"discount\w*", r"money", r"rates?", r"charges?",
-        r"deals?", r"promotions?", r"coupons?",
-    ),  # fmt: skip
+        r"pric\w*|cost\w*|fees?|discount\w*|money|rates?|charges?|deals?|promotions?|coupons?"
+    ),
     detectors=(
         Detector(
             re.compile(
@@ -69,7 +72,6 @@ PRICING = Topic(
                 rf"|\b\d[\d,]*(?:\.\d+)?\s?k?\s+{_CURRENCY_WORD}\b"
                 rf"|\b{_NUMBER_WORD}(?:[\s-]+(?:{_NUMBER_WORD}|and))*\s+{_CURRENCY_WORD}\b"
                 rf"|\b\d[\d,]*(?:\.\d+)?\s*(?:/|\ba\b|\bper\b)\s*{_PERIOD}\b",
-                _FLAGS,
             ),
             "quotes a price",
         ),
@@ -79,7 +81,6 @@ PRICING = Topic(
                 r"|\b\d+(?:\.\d+)?\s?(?:%|percent|per\s+cent)\s+(?:discount|saving|cheaper|less)"
                 r"|\bdiscount\w*|\bcoupons?\b|\bpromo(?:tion(?:al)?)?\s+(?:codes?|prices?|rates?)"
                 r"|\b(?:special|introductory|limited[- ]time)\s+(?:offers?|deals?|prices?|rates?)",
-                _FLAGS,
             ),
             "offers a discount",
         ),
@@ -91,7 +92,6 @@ PRICING = Topic(
                 r"(?:our|the|hourly|monthly|annual|yearly|flat|group|special)\s+rates?)\b"
                 r"|\bhow\s+much\s+(?:it|that|this)\s+(?:is|costs?|would\s+be|will\s+be)\b"
                 r"|\bhow\s+much\s+(?:is|does|would|will)\s+(?:it|that|this)\b",
-                _FLAGS,
             ),
             "talks about cost",
         ),
@@ -122,51 +122,50 @@ _DIRECTIVE = (
 MEDICAL_ADVICE = Topic(
     name="medical advice",
     trigger=_any_word(
-        r"medical\w*", r"medicines?", r"medications?", r"diagnos\w*", r"dos(?:e|es|age)",
-        r"treat\w*", r"prescri\w*", r"clinical", r"health\s+advice", r"symptoms?",
-    ),  # fmt: skip
+        r"medical\w*|medicines?|medications?|diagnos\w*|dos(?:e|es|age)|treat\w*|prescri\w*|"
+        r"clinical|health\s+advice|symptoms?"
+    ),
     detectors=(
         Detector(
             re.compile(
                 r"\b\d+(?:\.\d+)?\s?(?:mg|milligrams?|mcg|micrograms?|ml|millilit(?:er|re)s?|cc|"
                 r"units|tablets?|pills?|capsules?|doses?|teaspoons?|tablespoons?)\b",
-                _FLAGS,
             ),
             "gives a dosage",
         ),
         Detector(
             re.compile(
                 rf"\b{_DIRECTIVE}\s+(?:\w+\s+){{0,2}}?(?:take|taking|use|using|try|trying|start|"
-                rf"starting|stop|stopping|switch\s+to|increase|double|skip|skipping|cut\s+back\s+on)"
+                rf"starting|stop|stopping|switch\s+to|increase|double|skip|skipping|"
+                rf"cut\s+back\s+on)"
                 rf"\s+(?:\w+\s+){{0,3}}?{_MED_THING}\b"
                 rf"|^(?:take|try|use|stop\s+taking|increase|double)\s+(?:\w+\s+){{0,3}}?"
                 rf"{_MED_THING}\b"
                 rf"|\b{_DRUG}\s+(?:should|will|would|usually|often|might|can|could)\s+"
                 rf"(?:help|fix|clear|ease|relieve|work|sort)",
-                _FLAGS,
             ),
             "recommends medication",
         ),
         Detector(_any_word(_DRUG), "names a medication", skip_questions=True),
         Detector(
             re.compile(
-                rf"\b(?:sounds|seems|looks)\s+like\s+(?:you\s+(?:have|'ve\s+got)\s+)?(?:a|an|some)?"
+                rf"\b(?:sounds|seems|looks)\s+like\s+(?:you\s+(?:have|'ve\s+got)\s+)?(?:a|an|some|the)?"
                 rf"\s*{_CONDITION}\b"
                 rf"|\byou(?:'ve|\s+have)?\s+(?:probably|likely|might|may|could|must)\s+"
-                rf"(?:have|be|'ve)\s+(?:got\s+)?(?:a|an|some)?\s*{_CONDITION}\b"
+                rf"(?:have|be|'ve)\s+(?:got\s+)?(?:a|an|some|the)?\s*{_CONDITION}\b"
                 rf"|\b(?:it|that|this)(?:'s|\s+is|\s+could\s+be|\s+might\s+be|\s+may\s+be)\s+"
-                rf"(?:probably|likely|just|only|definitely)\s+(?:a|an|some)?\s*{_CONDITION}\b"
-                rf"|\b(?:should|will)\s+(?:clear\s+up|go\s+away|heal)\s+(?:on\s+its\s+own|by\s+itself)",
-                _FLAGS,
+                rf"(?:probably|likely|just|only|definitely)\s+(?:a|an|some|the)?\s*{_CONDITION}\b"
+                rf"|\b(?:should|will)\s+(?:clear\s+up|go\s+away|heal)\s+"
+                rf"(?:on\s+its\s+own|by\s+itself)",
             ),
             "suggests a diagnosis",
         ),
         Detector(
             re.compile(
                 rf"\b{_DIRECTIVE}\s+(?:\w+\s+){{0,2}}?(?:ice|icing|elevat\w+|hydrat\w+|gargl\w+|"
-                rf"rest(?:ing)?\s+(?:it|your|the|up)|drink(?:ing)?\s+(?:plenty\s+of\s+|lots\s+of\s+)?"
+                rf"rest(?:ing)?\s+(?:it|your|the|up)|"
+                rf"drink(?:ing)?\s+(?:plenty\s+of\s+|lots\s+of\s+)?"
                 rf"(?:water|fluids)|appl(?:y|ying)\s+(?:ice|heat|a\s+cream|ointment|a\s+compress))",
-                _FLAGS,
             ),
             "recommends a treatment",
         ),
@@ -183,21 +182,21 @@ PROMISES = Topic(
                 r"|for\s+sure|100\s?(?:%|percent))\b"
                 r"|\b(?:will|'ll|going\s+to)\s+(?:\w+\s+)?(?:definitely|certainly|absolutely)\b"
                 r"|\b(?:definitely|certainly|absolutely)\s+(?:be|see|get|have|will)\b",
-                _FLAGS,
             ),
             "makes a promise",
-            needs_object=True,
+            scoped_to_object=True,
         ),
         Detector(
             re.compile(
                 r"\byou(?:'ll|\s+will|'re\s+going\s+to|\s+are\s+going\s+to)\s+"
                 r"(?:\w+\s+)?(?:see|be\s+seen\s+by|be\s+seeing|get|have|be\s+with|meet|be\s+booked"
                 r"\s+with)\b"
-                r"|\bwill\s+(?:\w+\s+)?(?:see|be\s+seeing|treat|take\s+care\s+of|look\s+after)\s+you\b",
-                _FLAGS,
+                r"|\bwill\s+(?:\w+\s+)?(?:see|be\s+seeing|treat|take\s+care\s+of|look\s+after)"
+                r"\s+you\b",
             ),
             "assures it as settled",
-            needs_object=True,
+            scoped_to_object=True,
+            object_only=True,
         ),
     ),
     takes_object=True,
@@ -209,10 +208,10 @@ INSURANCE = Topic(
     detectors=(
         Detector(
             _any_word(
-                r"insur\w*", r"policy\s+(?:number|holder|id)", r"member\s+(?:id|number)",
-                r"group\s+number", r"copays?", r"co-pays?", r"medicare", r"medicaid",
-                r"coverage", r"health\s+plan", r"(?:insurance\s+)?carrier",
-            ),  # fmt: skip
+                r"insur\w*|policy\s+(?:number|holder|id)|member\s+(?:id|number)|group\s+number|"
+                r"copays?|co-pays?|medicare|medicaid|coverage|health\s+plan|"
+                r"(?:insurance\s+)?carrier"
+            ),
             "insurance details",
         ),
     ),
@@ -228,11 +227,12 @@ PAYMENT = Topic(
             _any_word(
                 r"(?:credit|debit|bank|payment)\s+(?:cards?|accounts?|details|information|info"
                 r"|methods?)",
-                r"card\s+(?:number|details|info\w*)", r"cvv", r"cvc", r"security\s+code",
-                r"expir\w+\s+date", r"billing\s+(?:address|details|information|zip)",
-                r"routing\s+number", r"account\s+number", r"visa", r"mastercard", r"amex",
-                r"american\s+express", r"pay", r"payment", r"paying",
-            ),  # fmt: skip
+                r"card\s+(?:number|details|info\w*)",
+                r"cvv|cvc|security\s+code|expir\w+\s+date|"
+                r"billing\s+(?:address|details|information|zip)|"
+                r"routing\s+number|account\s+number|visa|mastercard|amex|american\s+express|pay|"
+                r"payment|paying",
+            ),
             "payment details",
         ),
     ),
@@ -241,17 +241,16 @@ PAYMENT = Topic(
 PERSONAL_DATA = Topic(
     name="personal data",
     trigger=_any_word(
-        r"ssn", r"social\s+security", r"passwords?", r"passcodes?", r"pins?",
-        r"personal\s+(?:data|information|details)", r"sensitive", r"credentials",
-    ),  # fmt: skip
+        r"ssn|social\s+security|passwords?|passcodes?|pins?|"
+        r"personal\s+(?:data|information|details)|sensitive|credentials"
+    ),
     detectors=(
         Detector(
             _any_word(
-                r"ssn", r"social\s+security(?:\s+number)?", r"passwords?", r"passcodes?",
-                r"pin(?:\s+number|\s+code)?", r"mother'?s\s+maiden\s+name",
-                r"security\s+questions?", r"one[- ]time\s+(?:code|password)",
-                r"verification\s+code", r"login", r"credentials",
-            ),  # fmt: skip
+                r"ssn|social\s+security(?:\s+number)?|passwords?|passcodes?|"
+                r"pin(?:\s+number|\s+code)?|mother'?s\s+maiden\s+name|security\s+questions?|"
+                r"one[- ]time\s+(?:code|password)|verification\s+code|login|credentials"
+            ),
             "personal data",
         ),
     ),
@@ -260,9 +259,8 @@ PERSONAL_DATA = Topic(
 PRESSURE = Topic(
     name="pressure to commit",
     trigger=_any_word(
-        r"pressur\w*", r"push\w*", r"rush\w*", r"hurry\w*", r"hard[- ]sell\w*", r"nag\w*",
-        r"badger\w*", r"hassl\w*",
-    ),  # fmt: skip
+        r"pressur\w*|push\w*|rush\w*|hurry\w*|hard[- ]sell\w*|nag\w*|badger\w*|hassl\w*"
+    ),
     detectors=(
         Detector(
             re.compile(
@@ -271,9 +269,9 @@ PRESSURE = Topic(
                 r"place\s+(?:the|an|your)\s+order)\b(?:\s+\w+){0,4}?\s+(?:today|now|tonight|"
                 r"on\s+this\s+call|before\s+we\s+hang\s+up|immediately|right\s+away|"
                 r"by\s+end\s+of\s+(?:the\s+)?day)\b"
-                r"|\b(?:can|shall|should|could)\s+(?:we|i)\s+(?:just\s+)?(?:get\s+you|sign\s+you)\s+"
+                r"|\b(?:can|shall|should|could)\s+(?:we|i)\s+(?:just\s+)?"
+                r"(?:get\s+you|sign\s+you)\s+"
                 r"(?:signed\s+up|started|on\s*board|locked\s+in|up)\b",
-                _FLAGS,
             ),
             "pushes for a commitment now",
         ),
@@ -285,7 +283,6 @@ PRESSURE = Topic(
                 r"before\s+it'?s\s+(?:gone|too\s+late)|now\s+or\s+never|"
                 r"(?:only|just)\s+(?:\w+\s+){0,2}?(?:spots?|seats?|slots?|licen[cs]es?)\s+"
                 r"(?:left|remaining))\b",
-                _FLAGS,
             ),
             "creates urgency",
         ),
@@ -294,7 +291,6 @@ PRESSURE = Topic(
                 r"\b(?:you\s+(?:really\s+)?(?:need|have|ought)\s+to|you\s+must|you'd\s+be\s+crazy"
                 r"\s+not\s+to|what\s+would\s+it\s+take\s+(?:for\s+you\s+)?to)\s+(?:\w+\s+){0,2}?"
                 r"(?:decide|commit|sign|buy|close|act)\b",
-                _FLAGS,
             ),
             "pressures the prospect",
         ),
@@ -322,13 +318,11 @@ COMPETITOR_CRITICISM = Topic(
         r"\b(?:critici[sz]\w*|disparag\w*|bad[- ]?mouth\w*|bash\w*|trash\w*|knock\w*|"
         r"talk\w*\s+down|speak\w*\s+(?:ill|badly|negatively)|insult\w*|belittl\w*)\b"
         r".*\b(?:competit\w*|rivals?|other\s+(?:vendors|companies|providers|products|tools))",
-        _FLAGS,
     ),
     detectors=(
         Detector(
             re.compile(
                 rf"\b{_COMPETITOR}\b.*?\b{_NEGATIVE}\b|\b{_NEGATIVE}\b.*?\b{_COMPETITOR}\b",
-                _FLAGS,
             ),
             "criticises a competitor",
         ),
@@ -346,7 +340,6 @@ LEGAL_ADVICE = Topic(
                 r"|\b(?:you\s+have|that's|it's)\s+(?:a\s+)?(?:strong\s+|good\s+|solid\s+)?"
                 r"(?:case|grounds)\b|\b(?:illegal|unlawful|liable|liability)\b|\blegally,?\s+you\b"
                 r"|\byour\s+(?:legal\s+)?rights\b",
-                _FLAGS,
             ),
             "gives legal advice",
         ),
@@ -380,17 +373,14 @@ OBJECT_SYNONYMS: dict[str, str] = {
 REFUSAL = re.compile(
     r"\b(?:(?:i|we)(?:'m|\s+am|'re|\s+are)?\s+(?:really\s+|honestly\s+|just\s+|afraid\s+i\s+)?"
     r"(?:can'?t|cannot|can\s+not|won'?t|will\s+not|couldn'?t|could\s+not|shouldn'?t|"
-    r"(?:do|don'?t|do\s+not)\s+(?:have|know|handle|discuss|give|provide|quote|offer|share|"
+    r"(?:don'?t|do\s+not)\s+(?:have|know|handle|discuss|give|provide|quote|offer|share|"
     r"comment|make|do|take)\b)"
     r"|unable\s+to|not\s+able\s+to|not\s+allowed\s+to|not\s+permitted\s+to|"
-    r"not\s+in\s+a\s+position\s+to|not\s+the\s+right\s+person|(?:not|isn'?t)\s+something\s+(?:i|we)|"
-    r"rather\s+not|prefer\s+not\s+to|no\s+need\s+to|(?:do|does|will|won'?t)(?:n'?t|\s+not)?\s+"
-    r"need\s+to|don'?t\s+have\s+to|not\s+qualified|not\s+authori[sz]ed|no\s+pressure)",
-    _FLAGS,
+    r"not\s+in\s+a\s+position\s+to|not\s+the\s+right\s+person|"
+    r"(?:not|isn'?t)\s+something\s+(?:i|we)|"
+    r"rather\s+not|prefer\s+not\s+to|no\s+need\s+to|(?:don'?t|doesn'?t|do\s+not|does\s+not|won'?t|"
+    r"will\s+not)\s+(?:need|have)\s+to|not\s+qualified|not\s+authori[sz]ed|no\s+pressure)",
 )
-# Cue words inside REFUSAL that are negative on their own; the search above already requires
-# the surrounding words, this is only used to keep "need to" (no negation) from counting.
-NEGATION = re.compile(r"\b(?:not|no|n't|never|cannot|rather|prefer|unable)\b|n't", _FLAGS)
 
 # A "Don't ask for …" rule forbids asking, so it is breached by a question or a request, not by
 # a mention ("Please bring your insurance card" asks the caller to bring it, not to read it out).
@@ -401,10 +391,8 @@ REQUEST = re.compile(
     r"send|spell)|(?:please\s+)?(?:give|read|tell|send)\s+me|i(?:'ll|\s+will)?\s+need\s+(?:your|"
     r"the|a)|i(?:'d|\s+would)\s+need|let\s+me\s+(?:get|take|have)|do\s+you\s+have|"
     r"please\s+(?:provide|share|confirm))\b",
-    _FLAGS,
 )
 # Verbs that make a don't about asking rather than about mentioning.
 REQUEST_VERBS = _any_word(
-    r"ask\w*", r"request\w*", r"collect\w*", r"gather\w*", r"solicit\w*", r"demand\w*",
-    r"take", r"obtain\w*", r"require\w*",
-)  # fmt: skip
+    r"ask\w*|request\w*|collect\w*|gather\w*|solicit\w*|demand\w*|take|obtain\w*|require\w*"
+)

@@ -1,0 +1,156 @@
+"""`/api/calls`: place outbound calls, list calls, watch one live, end one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, get_current_key
+from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
+from core.agents.builder import AgentBuilder
+from core.calls.types import CallEnded, CallInput, Direction, call_workflow_id
+from core.db.models import Call, CallTurn
+from core.errors import NotFoundError
+from core.search_attributes import call_start_attributes
+from core.settings import Settings
+from core.twilio_rest import create_outbound_call
+
+router = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[Depends(get_current_key)])
+
+CallKey = Annotated[str, Path(min_length=1, max_length=64, description="call id or CallSid")]
+LIST_LIMIT = 200
+
+
+async def start_call_workflow(client: Client, call: CallInput, *, task_queue: str) -> str:
+    """Start `CallWorkflow` for a call (by name: the API does not import workflows)."""
+    handle = await client.start_workflow(
+        "CallWorkflow",
+        call,
+        id=call_workflow_id(call.call_sid),
+        task_queue=task_queue,
+        search_attributes=call_start_attributes(call.agent.id, call.agent.name, call.direction),
+        memo={"caller": call.from_number, "callee": call.to_number, "agent": call.agent.name},
+    )
+    return handle.id
+
+
+async def _get_call(session: SessionDep, key: str) -> Call:
+    try:
+        condition = Call.id == uuid.UUID(key)
+    except ValueError:
+        condition = Call.call_sid == key
+    call = await session.scalar(select(Call).where(condition))
+    if call is None:
+        raise NotFoundError("call", key)
+    return call
+
+
+@router.post("", response_model=CallStarted, status_code=status.HTTP_201_CREATED)
+async def create_call(session: SessionDep, request: Request, body: CallCreate) -> CallStarted:
+    """Place an outbound call through Twilio and start its workflow."""
+    settings: Settings = request.app.state.settings
+    twilio = request.app.state.twilio
+    from_number = body.from_number or settings.twilio_from_number
+    if twilio is None or not from_number or not settings.public_base_url:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL and a "
+            "caller id (`from` or TWILIO_FROM_NUMBER)",
+        )
+    builder = AgentBuilder(session)
+    await builder.load_agent(body.agent_id)  # 404 before anything is dialled
+    base = settings.public_base_url.rstrip("/")
+    call_sid = await asyncio.to_thread(
+        create_outbound_call,
+        twilio,
+        to=body.to,
+        from_=from_number,
+        url=f"{base}/twilio/voice?agent={body.agent_id}",
+        status_callback=f"{base}/twilio/status",
+    )
+    call = await builder.call_input(
+        body.agent_id,
+        call_sid=call_sid,
+        direction=Direction.OUTBOUND,
+        from_number=from_number,
+        to_number=body.to,
+    )
+    workflow_id = await start_call_workflow(
+        await request.app.state.temporal.get(), call, task_queue=settings.temporal_task_queue
+    )
+    return CallStarted(call_sid=call_sid, workflow_id=workflow_id)
+
+
+@router.get("", response_model=list[CallPublic])
+async def list_calls(
+    session: SessionDep,
+    agent_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    call_status: Annotated[str | None, Query(alias="status", max_length=32)] = None,
+    outcome: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[Call]:
+    """Calls, newest first, filtered by agent, status or outcome."""
+    query = select(Call).order_by(Call.started_at.desc()).limit(LIST_LIMIT)
+    if agent_id is not None:
+        query = query.where(Call.agent_id == agent_id)
+    if call_status is not None:
+        query = query.where(Call.status == call_status)
+    if outcome is not None:
+        query = query.where(Call.outcome == outcome)
+    return list(await session.scalars(query))
+
+
+@router.get("/{call_key}", response_model=CallDetail)
+async def get_call(session: SessionDep, request: Request, call_key: CallKey) -> CallDetail:
+    """The stored record, and the workflow's live progress while the call runs."""
+    call = await _get_call(session, call_key)
+    turns = await session.scalars(
+        select(CallTurn).where(CallTurn.call_id == call.id).order_by(CallTurn.seq)
+    )
+    progress = None
+    if call.status != "completed":
+        try:
+            client: Client = await request.app.state.temporal.get()
+            live = await client.get_workflow_handle(call.workflow_id).query("progress")
+            progress = dict(live) if isinstance(live, dict) else asdict(live)
+        except (RPCError, TimeoutError, OSError):
+            progress = None  # the record still answers when Temporal does not
+    settings: Settings = request.app.state.settings
+    ui = settings.temporal_ui_url
+    return CallDetail.model_validate(
+        {
+            **CallPublic.model_validate(call).model_dump(),
+            "summary": call.summary,
+            "extracted_data": call.extracted_data,
+            "analysis": call.analysis,
+            "transcript": [TurnPublic.model_validate(t) for t in turns],
+            "progress": progress,
+            "temporal_ui_url": (
+                f"{ui.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/"
+                f"{call.workflow_id}"
+                if ui
+                else None
+            ),
+        }
+    )
+
+
+@router.post("/{call_key}/end", status_code=status.HTTP_202_ACCEPTED)
+async def end_call(
+    session: SessionDep, request: Request, call_key: CallKey, body: CallEnd | None = None
+) -> dict[str, str]:
+    """Ask a running call to end; the workflow wraps it up (analysis, webhooks)."""
+    call = await _get_call(session, call_key)
+    client: Client = await request.app.state.temporal.get()
+    handle = client.get_workflow_handle(call.workflow_id)
+    description = await handle.describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"call {call.call_sid} is already over")
+    await handle.signal("call_ended", CallEnded(reason=(body or CallEnd()).reason))
+    return {"call_sid": call.call_sid, "status": "ending"}

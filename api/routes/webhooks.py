@@ -1,0 +1,82 @@
+"""`/api/webhooks/deliveries`: every webhook sent, its attempts, and replay of dead letters."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from temporalio.client import Client
+
+from api.deps import IdPath, SessionDep, get_current_key
+from api.schemas.calls import DeliveryPublic
+from core.calls.types import DeliveryInput, WebhookEvent
+from core.db.models import WebhookDelivery
+from core.errors import ConflictError, NotFoundError
+
+router = APIRouter(
+    prefix="/api/webhooks/deliveries", tags=["webhooks"], dependencies=[Depends(get_current_key)]
+)
+
+
+async def _get(session: SessionDep, delivery_id: int) -> WebhookDelivery:
+    delivery = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .options(selectinload(WebhookDelivery.attempts))
+    )
+    if delivery is None:
+        raise NotFoundError("webhook delivery", delivery_id)
+    return delivery
+
+
+@router.get("", response_model=list[DeliveryPublic])
+async def list_deliveries(
+    session: SessionDep,
+    delivery_status: Annotated[
+        str | None, Query(alias="status", pattern="^(pending|delivered|failed)$")
+    ] = None,
+) -> list[WebhookDelivery]:
+    """Deliveries, newest first; `?status=failed` lists the dead letters."""
+    query = (
+        select(WebhookDelivery)
+        .options(selectinload(WebhookDelivery.attempts))
+        .order_by(WebhookDelivery.id.desc())
+        .limit(500)
+    )
+    if delivery_status is not None:
+        query = query.where(WebhookDelivery.status == delivery_status)
+    return list(await session.scalars(query))
+
+
+@router.get("/{delivery_id}", response_model=DeliveryPublic)
+async def get_delivery(session: SessionDep, delivery_id: IdPath) -> WebhookDelivery:
+    """One delivery with every attempt."""
+    return await _get(session, delivery_id)
+
+
+@router.post("/{delivery_id}/replay", response_model=DeliveryPublic, status_code=202)
+async def replay_delivery(
+    session: SessionDep, request: Request, delivery_id: IdPath
+) -> WebhookDelivery:
+    """Send a failed delivery again, with the same `webhook-id` so receivers can dedupe."""
+    delivery = await _get(session, delivery_id)
+    if delivery.status != "failed":
+        raise ConflictError(f"delivery {delivery_id} is {delivery.status}; only failed ones replay")
+    client: Client = await request.app.state.temporal.get()
+    await client.start_workflow(
+        "WebhookDeliveryWorkflow",
+        DeliveryInput(
+            webhook_id=delivery.webhook_id,
+            event_type=WebhookEvent(delivery.event_type),
+            url=delivery.url,
+            payload=delivery.payload,
+        ),
+        id=f"webhook-{delivery.webhook_id}-replay-{uuid.uuid4().hex[:8]}",
+        task_queue=request.app.state.settings.temporal_task_queue,
+    )
+    delivery.status = "pending"
+    await session.commit()
+    return await _get(session, delivery_id)

@@ -1,0 +1,235 @@
+"""The instruction engine: which rules apply, how they read in a prompt, and catching breaches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.agents.snapshot import InstructionSnapshot
+from core.agents.spec import InstructionKind
+from core.instructions import (
+    Breach,
+    InstructionEngine,
+    format_for_prompt,
+    get_active_instructions,
+    validate_response,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+PRICING = "Don't discuss pricing"
+MEDICAL = "Don't provide medical advice"
+DOCTOR = "Don't promise a specific doctor without checking"
+INSURANCE = "Don't ask for insurance or payment details"
+QUOTES = "Don't quote prices or discounts"
+PRESSURE = "Don't pressure the prospect to commit on this call"
+COMPETITORS = "Don't criticise competitors"
+
+
+def dont(text: str, **fields: object) -> InstructionSnapshot:
+    return InstructionSnapshot(kind=InstructionKind.DONT, text=text, **fields)
+
+
+def do(text: str, **fields: object) -> InstructionSnapshot:
+    return InstructionSnapshot(kind=InstructionKind.DO, text=text, **fields)
+
+
+def test_the_table_covers_every_seed_dont() -> None:
+    seed_donts = {
+        text
+        for path in sorted(EXAMPLES.glob("*.json"))
+        for text in json.loads(path.read_text())["instructions"]["donts"]
+    }
+    assert seed_donts == {PRICING, MEDICAL, DOCTOR, INSURANCE, QUOTES, PRESSURE, COMPETITORS}
+    assert seed_donts <= {rule for rule, _, _ in BREACHES} | {rule for rule, _ in INNOCENT}
+    assert seed_donts <= {rule for rule, _ in INNOCENT}
+
+
+# (rule, reply, words the reason must contain)
+BREACHES = [
+    (PRICING, "The consultation is $49.", "quotes a price ($49)"),
+    (PRICING, "It's forty-nine dollars a month.", "quotes a price (forty-nine dollars)"),
+    (PRICING, "It costs a bit more for the longer session.", "talks about cost (costs)"),
+    (PRICING, "Honestly, it's pretty affordable.", "talks about cost"),
+    (PRICING, "I can't say exactly, but it's about 80 dollars.", "quotes a price (80 dollars)"),
+    # A conscious choice: "cost" is read as money even in a figurative use. A guard that
+    # errs towards flagging only costs a rephrase; one that misses a price breaks the rule.
+    (PRICING, "The cost of missing the appointment is losing your slot.", "talks about cost"),
+    (MEDICAL, "You should take ibuprofen for the swelling.", "recommends medication"),
+    (MEDICAL, "Take 400 mg every six hours.", "gives a dosage (400 mg)"),
+    (MEDICAL, "That sounds like a migraine to me.", "suggests a diagnosis"),
+    (MEDICAL, "It's probably just a sprain, I'd recommend icing it.", "medical advice"),
+    (MEDICAL, "It should clear up on its own in a few days.", "suggests a diagnosis"),
+    (DOCTOR, "I promise you'll see Dr. Patel on Tuesday.", "makes a promise"),
+    (DOCTOR, "Dr. Lee will definitely see you at three.", "promises"),
+    (DOCTOR, "You'll be seeing Dr. Patel, she's lovely.", "assures it as settled"),
+    (INSURANCE, "Who is your insurance provider?", "asks for insurance details"),
+    (INSURANCE, "Could you read me your card number?", "asks for payment details"),
+    (INSURANCE, "Do you have insurance?", "asks for insurance details (insurance)"),
+    (INSURANCE, "Great, and how would you like to pay?", "asks for payment details (pay)"),
+    (QUOTES, "Our starter plan is $99 per seat.", "quotes a price ($99)"),
+    (QUOTES, "We can do 20% off if you sign this quarter.", "offers a discount (20% off)"),
+    (QUOTES, "There's a discount for annual plans.", "offers a discount"),
+    (PRESSURE, "Can we get you signed up today?", "pushes for a commitment"),
+    (PRESSURE, "This offer expires tonight, so you should act fast.", "creates urgency"),
+    (PRESSURE, "You really need to decide on this call.", "pressure to commit"),
+    (
+        PRESSURE,
+        "We only have two spots left this month.",
+        "creates urgency (only have two spots left)",
+    ),
+    (
+        COMPETITORS,
+        "Honestly, our competitors are clunky and overpriced.",
+        "criticises a competitor",
+    ),
+    (COMPETITORS, "Your current vendor is outdated.", "criticises a competitor"),
+    (COMPETITORS, "The other guys are a nightmare to set up.", "criticises a competitor"),
+]
+
+INNOCENT = [
+    (PRICING, "I can't discuss pricing, but a specialist can follow up."),
+    (PRICING, "Pricing isn't something I can go into, sorry."),
+    (PRICING, "Your appointment is at 3 pm on Tuesday the 14th."),
+    (PRICING, "It takes about 30 minutes."),
+    (MEDICAL, "I'm not able to give medical advice, but I can book you in today."),
+    (MEDICAL, "Dr. Patel can go over your symptoms at the appointment."),
+    (MEDICAL, "Please bring a list of your current medications."),
+    (MEDICAL, "Are you taking any ibuprofen at the moment?"),
+    (DOCTOR, "Let me check the doctor's schedule."),
+    (DOCTOR, "I'll check whether Dr. Patel is free on Tuesday."),
+    (DOCTOR, "I can't promise a specific doctor, but I'll ask."),
+    (DOCTOR, "I promise I'll call you back within the hour."),
+    (DOCTOR, "You'll get a text reminder the day before."),
+    (INSURANCE, "Please bring your insurance card to the appointment."),
+    (INSURANCE, "You won't need to give any payment details today."),
+    (INSURANCE, "Can I have your full name, please?"),
+    (INSURANCE, "What's the best phone number to reach you?"),
+    (QUOTES, "What budget have you set aside for this?"),
+    (QUOTES, "Who is in charge of purchasing decisions?"),
+    (QUOTES, "We work with 49 teams in your area."),
+    (QUOTES, "I'm not the right person to quote prices, our account team will."),
+    (PRESSURE, "Take your time - there's no need to decide today."),
+    (PRESSURE, "No pressure at all, would a follow-up next week work?"),
+    (PRESSURE, "What would the best time be for a follow-up call?"),
+    (COMPETITORS, "Many teams switch to us from other tools, happy to show how we compare."),
+    (COMPETITORS, "Your current process sounds slow, where does it hurt most?"),
+    (COMPETITORS, "I'd rather not comment on other vendors being bad."),
+]
+
+
+@pytest.mark.parametrize(("rule", "reply", "reason"), BREACHES)
+def test_clear_breaches_are_caught_with_a_reason(rule: str, reply: str, reason: str) -> None:
+    instruction = dont(rule)
+    breaches = validate_response(reply, [instruction])
+    assert len(breaches) == 1, reply
+    assert breaches[0].instruction == instruction
+    assert reason in breaches[0].reason
+    assert breaches[0].evidence
+    assert breaches[0].evidence in breaches[0].reason
+
+
+@pytest.mark.parametrize(("rule", "reply"), INNOCENT)
+def test_innocent_replies_are_not_flagged(rule: str, reply: str) -> None:
+    assert validate_response(reply, [dont(rule)]) == []
+
+
+def test_a_refusal_excuses_only_its_own_clause() -> None:
+    breaches = validate_response("I can't discuss pricing, but it's only $49.", [dont(PRICING)])
+    assert [b.evidence for b in breaches] == ["$49"]
+
+
+def test_every_broken_rule_is_reported_highest_priority_first() -> None:
+    rules = [dont(QUOTES, priority=1), dont(PRESSURE, priority=5), dont(COMPETITORS)]
+    reply = "Sign up today for 20% off, the competition is a joke."
+    breaches = InstructionEngine(rules).validate_response(reply)
+    assert [b.instruction.text for b in breaches] == [PRESSURE, QUOTES, COMPETITORS]
+
+
+def test_inactive_donts_and_dos_are_not_checked() -> None:
+    rules = [dont(PRICING, active=False), do("Discuss pricing openly")]
+    assert validate_response("It's $49 a month.", rules) == []
+
+
+def test_a_topic_scoped_dont_is_checked_whatever_the_context() -> None:
+    rule = dont(PRICING, topic="billing")
+    assert [b.instruction for b in validate_response("It's $49.", [rule])] == [rule]
+
+
+@pytest.mark.parametrize(
+    ("rule", "reply", "breached"),
+    [
+        ("Don't mention the merger", "The merger is going well.", True),
+        ("Don't mention the merger", "We merged with Acme last year.", True),
+        ("Don't mention the merger", "I can't talk about the merger.", False),
+        ("Don't mention the merger", "Our team is growing.", False),
+        ("Never reveal the internal project codename", "The internal codename is Falcon.", True),
+        ("Never reveal the internal project codename", "The project starts in May.", False),
+    ],
+)
+def test_rules_outside_the_lexicon_fall_back_to_their_own_words(
+    rule: str, reply: str, breached: bool
+) -> None:
+    breaches = validate_response(reply, [dont(rule)])
+    assert bool(breaches) is breached
+    if breached:
+        assert breaches[0].reason.startswith("mentions what the rule forbids")
+
+
+def test_breach_is_a_frozen_value() -> None:
+    breach = validate_response("It's $49.", [dont(PRICING)])[0]
+    assert breach == Breach(breach.instruction, breach.reason, "$49")
+    with pytest.raises(AttributeError):
+        breach.reason = "changed"  # type: ignore[misc]
+
+
+def test_active_instructions_by_priority_stable_for_ties() -> None:
+    first, second = do("Be warm", priority=1), do("Be patient", priority=1)
+    top, off = dont(PRICING, priority=9), dont(MEDICAL, priority=99, active=False)
+    assert get_active_instructions([first, off, second, top]) == [top, first, second]
+
+
+def test_topic_instructions_apply_only_when_the_context_mentions_the_topic() -> None:
+    always = do("Be warm")
+    billing = dont("Don't promise refunds", topic="billing")
+    pricing = dont(QUOTES, topic="pricing")
+    rules = [always, billing, pricing]
+    assert get_active_instructions(rules, "I'd like to book a cleaning") == [always]
+    assert get_active_instructions(rules, "It's about my BILLING statement") == [always, billing]
+    # Through the lexicon: "cost" is about pricing though the word "pricing" is never said.
+    assert get_active_instructions(rules, ["booking", "how much does it cost?"]) == [
+        always,
+        pricing,
+    ]
+    assert get_active_instructions(rules, []) == [always]
+    # No context known: nothing is narrowed away.
+    assert get_active_instructions(rules) == rules
+
+
+def test_format_for_prompt_lists_dos_then_donts_verbatim() -> None:
+    rules = [
+        dont(PRICING),
+        do("Always confirm the appointment details back to the caller", priority=2),
+        do("Be warm and patient with every caller", priority=3),
+        dont(MEDICAL, active=False),
+    ]
+    assert format_for_prompt(rules) == (
+        "Do:\n"
+        "- Be warm and patient with every caller\n"
+        "- Always confirm the appointment details back to the caller\n"
+        "\n"
+        "Don't:\n"
+        "- Don't discuss pricing\n"
+        "\n"
+        "Rules earlier in each list matter more. Never break a Don't rule."
+    )
+    assert format_for_prompt(list(reversed(rules))) == format_for_prompt(rules)
+    assert format_for_prompt([]) == ""
+
+
+def test_engine_formats_the_rules_for_its_context() -> None:
+    engine = InstructionEngine([do("Be warm"), dont(PRICING, topic="pricing")])
+    assert "pricing" not in engine.format_for_prompt("I need to reschedule")
+    assert "- Don't discuss pricing" in engine.format_for_prompt("what are your prices?")

@@ -1,0 +1,86 @@
+"""A real HTTP receiver for webhooks, on a loopback socket, answering as scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+from workers.services import find_free_port
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records every request; `failures[path]` requests to that path get 500 first."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
+    always_fail: set[str] = field(default_factory=set)
+
+    def on(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
+
+    async def wait_for(self, path: str, count: int = 1, timeout: float = 30) -> list[Received]:
+        async with asyncio.timeout(timeout):
+            while len([r for r in self.on(path) if r.headers.get("x-answered") == "200"]) < count:
+                await asyncio.sleep(0.05)
+        return self.on(path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        failing = path in self.always_fail or self.failures.get(path, 0) > 0
+        if failing and path not in self.always_fail:
+            self.failures[path] -= 1
+        code = 500 if failing else 200
+        headers["x-answered"] = str(code)
+        self.requests.append(Received(path, headers, body))
+        await send({"type": "http.response.start", "status": code, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok" if code == 200 else b"nope"})
+
+
+@asynccontextmanager
+async def run_receiver() -> AsyncIterator[Receiver]:
+    """A receiver serving on a free loopback port for the duration of the block."""
+    receiver = Receiver()
+    port = find_free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    receiver.url = f"http://127.0.0.1:{port}"
+    try:
+        yield receiver
+    finally:
+        server.should_exit = True
+        await task

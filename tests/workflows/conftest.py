@@ -1,0 +1,109 @@
+"""Fixtures for call workflows: a worker on its own task queue, against the session's real
+Temporal dev server and a fresh database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from core.agents.builder import AgentBuilder
+from core.calls.temporal import connect_temporal
+from core.calls.types import CallInput, Direction, WebhookRetry
+from core.db.session import make_sessionmaker
+from core.settings import Settings
+from tests.webhook_receiver import Receiver, run_receiver
+from workers.services import EmbeddedTemporal
+from workers.worker import build_worker
+
+FAST_RETRY = WebhookRetry(initial_interval_s=0.2, maximum_interval_s=0.5, deadline_s=60)
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"calls-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def call_settings(settings: Settings, task_queue: str) -> Settings:
+    return settings.model_copy(update={"temporal_task_queue": task_queue})
+
+
+@pytest.fixture
+async def temporal_client(temporal_server: EmbeddedTemporal) -> Client:
+    return await connect_temporal(temporal_server.address, "default")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with run_receiver() as r:
+        yield r
+
+
+@pytest.fixture
+async def worker(
+    temporal_client: Client, call_settings: Settings, engine: Any
+) -> AsyncIterator[Worker]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        built = build_worker(
+            temporal_client,
+            settings=call_settings,
+            sessions=make_sessionmaker(engine),
+            http=http,
+            llm=None,
+            twilio=None,
+        )
+        async with built:
+            yield built
+
+
+@pytest.fixture
+def make_call(engine: Any, receiver: Receiver) -> Any:
+    """Create the seed's Appointment Scheduler (webhooks to the receiver) and a call input."""
+
+    async def make(
+        *,
+        max_call_seconds: float = 600,
+        inactivity_seconds: float = 600,
+        retry: WebhookRetry = FAST_RETRY,
+    ) -> CallInput:
+        import json
+
+        from tests.conftest import EXAMPLES_DIR
+
+        document = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())
+        document["goals"][0]["completion_webhook"] = f"{receiver.url}/goal"
+        document["webhook_urls"] = [f"{receiver.url}/call"]
+        async with make_sessionmaker(engine)() as session:
+            builder = AgentBuilder(session)
+            agent = await builder.create_agent(document["template_id"], document)
+            call = await builder.call_input(
+                agent.id,
+                call_sid=f"CA{uuid.uuid4().hex}",
+                direction=Direction.INBOUND,
+                from_number="+14155550100",
+                to_number="+14155550199",
+                webhook_retry=retry,
+            )
+        call.max_call_seconds = max_call_seconds
+        call.inactivity_seconds = inactivity_seconds
+        return call
+
+    return make
+
+
+@pytest.fixture
+async def anon_client(call_settings: Settings, engine: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API, starting workflows on this test's task queue."""
+    from api.app import create_app
+
+    app = create_app(call_settings, engine=engine)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
