@@ -158,7 +158,7 @@ class Breach:
 class _Clause:
     """One clause of a reply, with the facts every rule asks about computed at most once."""
 
-    __slots__ = ("__dict__", "text", "lower", "refused", "question")
+    __slots__ = ("__dict__", "text", "lower", "refused", "question", "_found")
 
     def __init__(self, text: str, lower: str) -> None:
         # The lexicon's patterns search `lower`; `text` (same length) is what evidence quotes.
@@ -166,6 +166,13 @@ class _Clause:
         self.lower = lower
         self.refused = REFUSAL.search(lower) is not None
         self.question = lower.endswith("?")
+        self._found: dict[re.Pattern[str], re.Match[str] | None] = {}
+
+    def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """`pattern` searched in this clause, once: rules sharing a topic share the search."""
+        if pattern not in self._found:
+            self._found[pattern] = pattern.search(self.lower)
+        return self._found[pattern]
 
     @cached_property
     def request(self) -> bool:
@@ -238,10 +245,10 @@ class _Rule:
             if (
                 detector.scoped_to_object
                 and self.object_pattern is not None
-                and not self.object_pattern.search(clause.lower)
+                and not clause.search(self.object_pattern)
             ):
                 continue
-            match = detector.pattern.search(clause.lower)
+            match = clause.search(detector.pattern)
             if match is not None:
                 why = f"asks for {topic.name}" if self.asks else detector.reason
                 evidence = clause.quote(match)
