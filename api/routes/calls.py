@@ -59,8 +59,9 @@ async def create_call(session: SessionDep, request: Request, body: CallCreate) -
     twilio = request.app.state.twilio
     from_number = body.from_number or settings.twilio_from_number
     if twilio is None or not from_number or not settings.public_base_url:
+        # 409, not 5xx: nothing is broken, this deployment is not set up to dial out yet.
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
+            status.HTTP_409_CONFLICT,
             "outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL and a "
             "caller id (`from` or TWILIO_FROM_NUMBER)",
         )

@@ -63,7 +63,7 @@ _PERIOD = r"(?:month|mo|year|yr|week|seat|user|licen[cs]e|visit|session|hour|per
 PRICING = Topic(
     name="pricing",
     trigger=_any_word(
-        r"pric\w*|cost\w*|fees?|discount\w*|money|rates?|charges?|deals?|promotions?|coupons?"
+        r"pric\w*|cost\w*|fees?|discount\w*|money|rates?|charges?|promotions?|coupons?"
     ),
     detectors=(
         Detector(
@@ -122,7 +122,7 @@ _DIRECTIVE = (
 MEDICAL_ADVICE = Topic(
     name="medical advice",
     trigger=_any_word(
-        r"medical\w*|medicines?|medications?|diagnos\w*|dos(?:e|es|age)|treat\w*|prescri\w*|"
+        r"medical\w*|medicines?|medications?|diagnos\w*|dos(?:e|es|age)|treatments?|prescri\w*|"
         r"clinical|health\s+advice|symptoms?"
     ),
     detectors=(

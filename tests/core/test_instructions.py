@@ -43,7 +43,7 @@ def test_the_table_covers_every_seed_dont() -> None:
         for text in json.loads(path.read_text())["instructions"]["donts"]
     }
     assert seed_donts == {PRICING, MEDICAL, DOCTOR, INSURANCE, QUOTES, PRESSURE, COMPETITORS}
-    assert seed_donts <= {rule for rule, _, _ in BREACHES} | {rule for rule, _ in INNOCENT}
+    assert seed_donts <= {rule for rule, _, _ in BREACHES}
     assert seed_donts <= {rule for rule, _ in INNOCENT}
 
 
@@ -134,6 +134,26 @@ def test_clear_breaches_are_caught_with_a_reason(rule: str, reply: str, reason: 
 @pytest.mark.parametrize(("rule", "reply"), INNOCENT)
 def test_innocent_replies_are_not_flagged(rule: str, reply: str) -> None:
     assert validate_response(reply, [dont(rule)]) == []
+
+
+SEED_DONTS = [PRICING, MEDICAL, DOCTOR, INSURANCE, QUOTES, PRESSURE, COMPETITORS]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Hi, thanks for calling Riverside Clinic, how can I help you today?",
+        "Sure, I can book you in on Tuesday at 3 pm, does that work for you?",
+        "Just to confirm, that's Jane Doe, J-A-N-E, on Monday the 3rd at 10 am.",
+        "The next available day is Thursday, would that suit you?",
+        "What's the best time and number for a follow-up call?",
+        "Tell me a bit about how your team handles this today.",
+        "It sounds like the manual steps are slowing you down.",
+        "Who else is involved in the decision on your side?",
+    ],
+)
+def test_everyday_replies_break_no_seed_rule(reply: str) -> None:
+    assert validate_response(reply, [dont(rule) for rule in SEED_DONTS]) == []
 
 
 def test_a_refusal_excuses_only_its_own_clause() -> None:

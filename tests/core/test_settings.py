@@ -39,7 +39,9 @@ def test_production_refuses_each_example_secret(secret: str) -> None:
 
 def test_compose_file_runs_the_documented_services() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"postgres", "redis", "temporal", "temporal-ui", "api"} <= set(compose["services"])
+    assert {"postgres", "redis", "temporal", "temporal-ui", "api", "worker"} <= set(
+        compose["services"]
+    )
     env = compose["services"]["api"]["environment"]
     assert env["CALLWRIGHT_ENV"] == "production"
     assert set(REAL_SECRETS) <= set(env)
