@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.agents.snapshot import AgentSnapshot, DomainSnapshot, InstructionSnapshot
-from core.agents.spec import DataField, GoalSpec, InstructionKind, VoiceSpec
+from core.agents.snapshot import AgentSnapshot, DomainSnapshot
+from core.agents.spec import DataField, GoalSpec, VoiceSpec
 from core.goals.criteria import criterion_subject, fields_for_criterion
+from core.instructions.engine import format_for_prompt
 
 # A domain may hold thousands of items; the prompt names enough for the model to know what it can
 # look up, and the knowledge search supplies the rest at call time.
@@ -32,7 +33,7 @@ def compile_system_prompt(agent: AgentSnapshot) -> str:
     sections: list[tuple[str, str]] = [("Role", _role(agent))]
     if agent.goals:
         sections.append(("Goals", _goals(agent.goals)))
-    rules = _rules(agent.instructions)
+    rules = format_for_prompt(agent.instructions)
     if rules:
         sections.append(("Rules", rules))
     if agent.domains:
@@ -103,22 +104,6 @@ def _join_words(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _rules(instructions: Iterable[InstructionSnapshot]) -> str:
-    active = [item for item in instructions if item.active and item.text.strip()]
-    # `sorted` is stable, so equal priorities keep the order the admin wrote them in.
-    ordered = sorted(active, key=lambda item: -item.priority)
-    dos = [item.text.strip() for item in ordered if item.kind is InstructionKind.DO]
-    donts = [item.text.strip() for item in ordered if item.kind is InstructionKind.DONT]
-    parts = []
-    if dos:
-        parts.append("Do:\n" + "\n".join(f"- {text}" for text in dos))
-    if donts:
-        parts.append("Don't:\n" + "\n".join(f"- {text}" for text in donts))
-    if parts:
-        parts.append("Rules earlier in each list matter more. Never break a Don't rule.")
-    return "\n\n".join(parts)
 
 
 def _knowledge(domains: Iterable[DomainSnapshot]) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from core.agents.snapshot import InstructionSnapshot
+from core.agents.snapshot import AgentSnapshot, InstructionSnapshot
 from core.agents.spec import InstructionKind, normalise_instruction
 from core.instructions.lexicon import (
     OBJECT_SYNONYMS,
@@ -86,7 +86,7 @@ def _content_words(text: str) -> list[str]:
 
 
 def get_active_instructions(
-    instructions: Sequence[InstructionSnapshot],
+    agent: AgentSnapshot | Sequence[InstructionSnapshot],
     context: Iterable[str] | str | None = None,
 ) -> list[InstructionSnapshot]:
     """Active instructions, highest priority first (ties keep their order), narrowed to the context.
@@ -96,6 +96,7 @@ def get_active_instructions(
     ("pricing" is mentioned by "how much does it cost?"). `context=None` means no context is
     known, and then nothing is narrowed away: a rule is safer kept than silently dropped.
     """
+    instructions = agent.instructions if isinstance(agent, AgentSnapshot) else agent
     text = None if context is None else context if isinstance(context, str) else "\n".join(context)
     chosen = [
         item
