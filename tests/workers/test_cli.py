@@ -52,6 +52,7 @@ def port_open(port: int) -> bool:
         ["apikey", "create"],
         ["apikey", "list"],
         ["apikey", "revoke"],
+        ["worker"],
     ],
     ids=lambda c: " ".join(c) or "callwright",
 )
@@ -121,6 +122,12 @@ def test_dev_runs_the_stack_and_stops_it_cleanly(
     health = httpx.get(f"{api}/healthz", timeout=10).json()
     assert health["status"] == "ok", health
     assert httpx.get(f"http://127.0.0.1:{ports['temporal-ui']}/", timeout=10).status_code == 200
+
+    worker_log = data_dir / "logs" / "worker.log"
+    deadline = time.monotonic() + 30
+    while "worker polling" not in (worker_log.read_text() if worker_log.exists() else ""):
+        assert time.monotonic() < deadline, "the dev stack's worker did not start polling"
+        time.sleep(0.2)
 
     dev_key = (data_dir / "dev-api-key").read_text().strip()
     assert (
