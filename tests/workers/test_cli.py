@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -199,3 +200,28 @@ def test_demo_prints_both_compiled_prompts() -> None:
         assert f"===== {document['name']}" in result.stdout
         for text in document["instructions"]["dos"] + document["instructions"]["donts"]:
             assert text in result.stdout
+
+
+def test_worker_stops_gracefully_on_sigterm(database_url: str, temporal_server: Any) -> None:
+    env = clean_env()
+    env.update(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=temporal_server.address,
+        TEMPORAL_TASK_QUEUE="calls-sigterm-test",
+    )
+    process = subprocess.Popen(
+        [*CLI, "worker"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        for line in process.stderr:
+            if "worker polling" in line:
+                break
+            assert time.monotonic() < deadline, "the worker did not start polling"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
