@@ -4,7 +4,6 @@ HTTP Basic auth with the account SID and auth token, JSON answers — on a real 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -13,10 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from workers.services import find_free_port
+from tests.local_server import read_body, serve
 
 
 @dataclass
@@ -32,12 +30,7 @@ class FakeTwilio:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode())
         if headers.get(b"authorization") != b"Basic " + expected:
@@ -86,14 +79,6 @@ class FakeTwilio:
 async def run_fake_twilio(account_sid: str, auth_token: str) -> AsyncIterator[FakeTwilio]:
     """The fake, serving on a free loopback port for the duration of the block."""
     fake = FakeTwilio(account_sid, auth_token)
-    port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve(fake) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.should_exit = True
-        await task

@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from workers.services import find_free_port
+from tests.local_server import read_body, serve
 
 
 @dataclass
@@ -49,12 +48,7 @@ class Receiver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         path = scope["path"]
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         failing = path in self.always_fail or self.failures.get(path, 0) > 0
@@ -71,16 +65,6 @@ class Receiver:
 async def run_receiver() -> AsyncIterator[Receiver]:
     """A receiver serving on a free loopback port for the duration of the block."""
     receiver = Receiver()
-    port = find_free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    receiver.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve(receiver) as url:
+        receiver.url = url
         yield receiver
-    finally:
-        server.should_exit = True
-        await task

@@ -3,13 +3,10 @@ chat-completions protocol on a real socket), and without one."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from openai import AsyncOpenAI
 from starlette.types import Receive, Scope, Send
 
@@ -17,7 +14,7 @@ from activities.analysis import AnalysisActivities
 from core.calls.activities import AnalysisInput
 from core.calls.types import Speaker, TurnEvent
 from tests.conftest import EXAMPLES_DIR
-from workers.services import find_free_port
+from tests.local_server import read_body, serve
 
 GOALS = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())["goals"]
 TRANSCRIPT = [
@@ -40,12 +37,7 @@ class ChatServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         self.requests.append(json.loads(body))
         payload = {
             "id": "chatcmpl-1",
@@ -69,17 +61,6 @@ class ChatServer:
             }
         )
         await send({"type": "http.response.body", "body": data.encode()})
-
-
-async def serve(app: ChatServer) -> AsyncIterator[str]:
-    port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    await task
 
 
 def request(captured: dict[str, Any] | None = None) -> AnalysisInput:
@@ -118,7 +99,8 @@ async def test_llm_extraction_passes_the_value_rules_and_live_captures_win(
     llm_answer: dict[str, Any],
 ) -> None:
     server = ChatServer(json.dumps(llm_answer))
-    async for base_url in serve(server):
+    async with serve(server) as url:
+        base_url = url + "/v1"
         llm = AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
         analysis = await AnalysisActivities(llm, "local").analyze_call(
             request({"service_type": "cleaning"})
@@ -135,7 +117,8 @@ async def test_llm_extraction_passes_the_value_rules_and_live_captures_win(
 
 
 async def test_llm_failure_falls_back_to_the_deterministic_extractor() -> None:
-    async for base_url in serve(ChatServer("", status=500)):
+    async with serve(ChatServer("", status=500)) as url:
+        base_url = url + "/v1"
         llm = AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
         analysis = await AnalysisActivities(llm, "local").analyze_call(request())
     assert analysis.method == "deterministic"
