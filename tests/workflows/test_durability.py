@@ -28,7 +28,7 @@ from core.db.session import make_sessionmaker
 from core.search_attributes import CALL_SEARCH_ATTRIBUTES
 from core.settings import Settings
 from tests.webhook_receiver import Receiver
-from tests.workflows.test_call_workflow import BOOKING, say, start
+from tests.workflows.calls import BOOKING, say, start
 from workers.services import EmbeddedTemporal, find_free_port
 from workers.services.base import parent_death_hook
 from workers.worker import build_worker
