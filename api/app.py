@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
-from api.routes import agents, calls, domains, goals, health, templates, webhooks
+from api.routes import agents, calls, domains, goals, health, templates, twilio, webhooks
 from api.temporal import TemporalConnector
 from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
@@ -77,4 +77,5 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(domains.router)
     app.include_router(calls.router)
     app.include_router(webhooks.router)
+    app.include_router(twilio.router)
     return app

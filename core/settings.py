@@ -19,7 +19,8 @@ DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 # A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
 DEV_WEBHOOK_SIGNING_SECRET = "whsec_ZGV2LXdlYmhvb2stc2lnbmluZy1zZWNyZXQtMzJi"  # noqa: S105
 MIN_SECRET_LENGTH = 16
-DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me"  # noqa: S105
+CALL_TOKEN_SECRET_MIN_LENGTH = 32
+DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me-0123456789"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", alias="API_HOST")
     api_port: int = Field(8000, ge=1, le=65535, alias="API_PORT")
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
+    realtime_public_url: str | None = Field(None, alias="REALTIME_PUBLIC_URL")
     max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
 
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
@@ -117,6 +119,11 @@ class Settings(BaseSettings):
         ]
         if short:
             raise ValueError(f"{', '.join(short)} must be at least {MIN_SECRET_LENGTH} characters")
+        # HS256 wants a key at least as long as its hash (RFC 7518 §3.2).
+        if len(self.call_token_secret.get_secret_value()) < CALL_TOKEN_SECRET_MIN_LENGTH:
+            raise ValueError(
+                f"CALL_TOKEN_SECRET must be at least {CALL_TOKEN_SECRET_MIN_LENGTH} characters"
+            )
         if not self.webhook_signing_secret.get_secret_value().startswith("whsec_"):
             raise ValueError("WEBHOOK_SIGNING_SECRET must be `whsec_` + base64 (Standard Webhooks)")
         return self

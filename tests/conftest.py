@@ -121,7 +121,7 @@ def settings(
             "CALLWRIGHT_ENV": "test",
             "TWILIO_AUTH_TOKEN": "test-twilio-token",
             "WEBHOOK_SIGNING_SECRET": "whsec_dGVzdC13ZWJob29rLXNpZ25pbmctc2VjcmV0LTEyMzQ=",
-            "CALL_TOKEN_SECRET": "test-call-token-secret",
+            "CALL_TOKEN_SECRET": "test-call-token-secret-0123456789abcdef",
         }
     )
 

@@ -117,6 +117,7 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
         "voice",
         "custom_settings",
         "webhook_urls",
+        "phone_numbers",
         "max_call_seconds",
         "inactivity_seconds",
     ):
@@ -131,6 +132,8 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
         )
         if taken is not None and taken != agent_id:
             raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
+    if "phone_numbers" in changes:
+        await builder.ensure_numbers_free(changes["phone_numbers"], agent_id=agent_id)
     # Validated before anything is written, so an unknown template is a 422 naming it, not a
     # foreign-key failure.
     problems = await builder.validate_agent_config({**agent_document(agent), **changes})

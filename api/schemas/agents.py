@@ -10,7 +10,7 @@ from api.schemas.common import Timestamps
 from api.schemas.domains import DomainPublic
 from api.schemas.goals import GoalPublic
 from api.schemas.instructions import InstructionPublic
-from core.agents.spec import AgentSpec, LongText, RowId, ShortText, VoiceSpec
+from core.agents.spec import AgentSpec, LongText, PhoneNumber, RowId, ShortText, VoiceSpec
 
 
 class AgentCreate(AgentSpec):
@@ -29,6 +29,7 @@ class AgentUpdate(BaseModel):
     base_prompt: LongText | None = None
     greeting: str | None = Field(None, max_length=1000)
     voice: VoiceSpec | None = None
+    phone_numbers: list[PhoneNumber] | None = Field(None, max_length=20)
     webhook_urls: list[HttpUrl] | None = Field(None, max_length=10)
     max_call_seconds: int | None = Field(None, ge=10, le=4 * 3600)
     inactivity_seconds: int | None = Field(None, ge=5, le=3600)
@@ -50,6 +51,7 @@ class AgentPublic(AgentSummary):
     base_prompt: str | None
     greeting: str | None
     voice: dict[str, Any]
+    phone_numbers: list[str]
     webhook_urls: list[str]
     max_call_seconds: int
     inactivity_seconds: int

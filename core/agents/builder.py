@@ -100,6 +100,7 @@ class AgentBuilder:
         spec = AgentSpec.model_validate(config)
         if await self.session.scalar(select(AgentConfig.id).where(AgentConfig.name == spec.name)):
             raise ConflictError(f"an agent named {spec.name!r} already exists", field="name")
+        await self.ensure_numbers_free(spec.phone_numbers)
 
         template = await self.session.get(AgentTemplate, template_id)
         assert template is not None  # validation checked it
@@ -117,6 +118,7 @@ class AgentBuilder:
             greeting=spec.greeting,
             voice=voice.model_dump(mode="json"),
             webhook_urls=[str(url) for url in spec.webhook_urls],
+            phone_numbers=list(spec.phone_numbers),
             max_call_seconds=spec.max_call_seconds,
             inactivity_seconds=spec.inactivity_seconds,
             custom_settings=spec.all_custom_settings(),
@@ -147,6 +149,22 @@ class AgentBuilder:
                     agent_id=agent_id, kind=kind.value, text=text, priority=len(texts) - index
                 )
             )
+
+    async def agent_for_number(self, number: str) -> AgentConfig | None:
+        """The agent that owns a phone number (E.164), if any."""
+        return await self.session.scalar(
+            select(AgentConfig).where(AgentConfig.phone_numbers.contains([number])).limit(1)
+        )
+
+    async def ensure_numbers_free(self, numbers: list[str], *, agent_id: int | None = None) -> None:
+        """Refuse a number another agent already answers (ConflictError naming it)."""
+        for index, number in enumerate(numbers):
+            owner = await self.agent_for_number(number)
+            if owner is not None and owner.id != agent_id:
+                raise ConflictError(
+                    f"{number} already belongs to agent {owner.id} ({owner.name})",
+                    field=f"phone_numbers[{index}]",
+                )
 
     async def resolve_goal(self, goal: GoalSpec | int, *, path: str = "") -> ConversationGoal:
         """The stored goal for an id or an inline spec: reused when a goal of that name says

@@ -24,6 +24,8 @@ INACTIVITY_SECONDS_DEFAULT = 120
 ROW_ID_MAX = 2_147_483_647  # PostgreSQL `integer`
 # Strict: JSON `true` is not template 1.
 RowId = Annotated[int, Field(strict=True, ge=1, le=ROW_ID_MAX)]
+# E.164, the form Twilio sends in `To` and `From`.
+PhoneNumber = Annotated[str, Field(pattern=r"^\+[1-9]\d{6,14}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 
@@ -183,6 +185,7 @@ class AgentSpec(BaseModel):
     domain: ShortText | None = None
     domain_ids: list[RowId] = Field(default_factory=list, max_length=20)
     voice: VoiceSpec | None = None
+    phone_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=20)
     webhook_urls: list[HttpUrl] = Field(default_factory=list, max_length=10)
     max_call_seconds: int = Field(MAX_CALL_SECONDS_DEFAULT, ge=10, le=4 * 3600)
     inactivity_seconds: int = Field(INACTIVITY_SECONDS_DEFAULT, ge=5, le=3600)

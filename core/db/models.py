@@ -106,6 +106,8 @@ class AgentConfig(TimestampMixin, Base):
     )
     # Where `call.completed` goes, and the call timers (seconds).
     webhook_urls: Mapped[list[Any]] = mapped_column(default=list)
+    # Inbound calls to these numbers (E.164) reach this agent; a number belongs to one agent.
+    phone_numbers: Mapped[list[Any]] = mapped_column(default=list)
     max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     inactivity_seconds: Mapped[int] = mapped_column(Integer, default=120)
 

@@ -1,0 +1,59 @@
+"""The short-lived token that lets one media stream join one call.
+
+`POST /twilio/voice` puts it in the TwiML as a `<Parameter>`; Twilio hands it to the realtime
+server in the stream's `start` message; the realtime server refuses a stream without a valid one.
+A JWT (HS256, PyJWT) signed with CALL_TOKEN_SECRET, carrying the call, the agent and an expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+TOKEN_LIFETIME = timedelta(minutes=2)  # enough for Twilio to open the stream, no more
+_AUDIENCE = "callwright-media-stream"
+_ALGORITHM = "HS256"
+
+
+class InvalidCallToken(Exception):
+    """The token is missing, forged, expired or for another purpose."""
+
+
+@dataclass(frozen=True)
+class CallClaims:
+    """What a valid token says."""
+
+    call_sid: str
+    agent_id: int
+
+
+def issue_call_token(
+    secret: str, *, call_sid: str, agent_id: int, now: datetime | None = None
+) -> str:
+    """A token for `call_sid`'s media stream, valid for TOKEN_LIFETIME."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": call_sid,
+        "agent": agent_id,
+        "aud": _AUDIENCE,
+        "iat": issued,
+        "exp": issued + TOKEN_LIFETIME,
+    }
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def verify_call_token(secret: str, token: str) -> CallClaims:
+    """The claims of a valid token; InvalidCallToken otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            audience=_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+        return CallClaims(call_sid=str(claims["sub"]), agent_id=int(claims["agent"]))
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidCallToken(str(exc)) from exc
