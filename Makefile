@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch that lies on this kind of machine; GPU images override it.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= embedded,dev
+EXTRAS ?= embedded,cpu,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo dev test lint typecheck unit fuzz clean
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	# Silero VAD's wheel carries the ONNX model we run; its declared torch/torchaudio pins are
+	# only for its own Python wrapper, which we do not use (shared/STACK.md).
+	$(BIN)/pip install --quiet --no-deps "silero-vad>=5.1"
 	touch $@
 
 install: $(STAMP)
