@@ -1,0 +1,240 @@
+"""The CPU engines on their real bundled models: Silero VAD, Whisper tiny.en, Piper "joe".
+
+Speech for the VAD and STT tests is synthesized by Piper, so no audio files are needed. Each
+model is loaded once for the module (the engines share process-wide models by design).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from contextlib import aclosing
+
+import numpy as np
+import pytest
+import soxr
+
+from realtime.engines.base import Audio, AudioChunk
+from realtime.engines.piper_tts import PiperEngine, PiperModel, split_for_speech
+from realtime.engines.silero_vad import SileroModel, SileroVAD, shared_silero_model
+from realtime.engines.whisper_stt import WhisperRunner, WhisperSTT
+
+BOOKING = "I would like to book a cleaning on Tuesday at three thirty."
+LONG_REPLY = (
+    "Thanks for calling the clinic. We are open Monday to Friday. Cleanings take about an hour. "
+    "Please arrive ten minutes early. Bring your insurance card. Parking is free behind the "
+    "building. We look forward to seeing you."
+)
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperEngine:
+    return PiperEngine()
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperSTT:
+    return WhisperSTT()
+
+
+@pytest.fixture(scope="module")
+def silero() -> SileroModel:
+    return shared_silero_model()
+
+
+@pytest.fixture(scope="module")
+def booking_speech(piper: PiperEngine) -> Audio:
+    """The booking sentence spoken by Piper, at Piper's 22.05 kHz."""
+    return piper.model.synthesize_blocking(BOOKING, piper.length_scale)
+
+
+def resample(audio: Audio, from_rate: int, to_rate: int) -> Audio:
+    return np.asarray(soxr.resample(audio, from_rate, to_rate), dtype=np.float32)
+
+
+def probabilities(vad: SileroVAD, audio: Audio) -> np.ndarray:
+    n = vad.frame_samples
+    return np.array(
+        [vad.speech_probability(audio[i : i + n]) for i in range(0, len(audio) - n + 1, n)]
+    )
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words and digit runs: "3.30" and "3:30" both become ["3", "30"]."""
+    return re.findall(r"[a-z]+|\d+", text.lower())
+
+
+def assert_booking_words(text: str) -> None:
+    said = words(text)
+    for word in ("book", "cleaning", "tuesday"):
+        assert word in said, text
+    joined = " ".join(said)
+    assert "three thirty" in joined or "3 30" in joined or "330" in said, text
+
+
+# --- Silero VAD ---------------------------------------------------------------------------
+
+
+def test_silero_is_quiet_on_silence_and_noise(silero: SileroModel) -> None:
+    vad = SileroVAD(16000, model=silero)
+    silence = np.zeros(16000, dtype=np.float32)
+    noise = (np.random.default_rng(7).standard_normal(16000) * 0.05).astype(np.float32)
+    for audio in (silence, noise):
+        vad.reset()
+        p = probabilities(vad, audio)
+        assert p.max() < 0.3
+        assert p.mean() < 0.1
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_silero_hears_speech(silero: SileroModel, booking_speech: Audio, rate: int) -> None:
+    vad = SileroVAD(rate, model=silero)
+    p = probabilities(vad, resample(booking_speech, 22050, rate))
+    assert p.max() > 0.9
+    # The utterance is speech almost throughout; allow for its pauses and edges.
+    assert (p > 0.5).mean() > 0.6
+
+
+def test_silero_calls_keep_their_own_state(silero: SileroModel, booking_speech: Audio) -> None:
+    """Two calls interleaving frames on one shared session each get what they'd get alone."""
+    speech = resample(booking_speech, 22050, 16000)
+    noise = (np.random.default_rng(3).standard_normal(len(speech)) * 0.05).astype(np.float32)
+    alone_speech = probabilities(SileroVAD(model=silero), speech)
+    alone_noise = probabilities(SileroVAD(model=silero), noise)
+
+    a, b = SileroVAD(model=silero), SileroVAD(model=silero)
+    n = a.frame_samples
+    mixed_a, mixed_b = [], []
+    for i in range(0, len(speech) - n + 1, n):
+        mixed_a.append(a.speech_probability(speech[i : i + n]))
+        mixed_b.append(b.speech_probability(noise[i : i + n]))
+    np.testing.assert_allclose(mixed_a, alone_speech, atol=1e-6)
+    np.testing.assert_allclose(mixed_b, alone_noise, atol=1e-6)
+
+    # reset() makes an instance behave like a fresh one.
+    a.reset()
+    np.testing.assert_allclose(probabilities(a, speech), alone_speech, atol=1e-6)
+
+
+def test_silero_rejects_wrong_frames(silero: SileroModel) -> None:
+    with pytest.raises(ValueError, match="512"):
+        SileroVAD(16000, model=silero).speech_probability(np.zeros(320, dtype=np.float32))
+    with pytest.raises(ValueError, match="Hz"):
+        SileroVAD(44100, model=silero)
+
+
+# --- Whisper STT --------------------------------------------------------------------------
+
+
+async def test_whisper_transcribes_a_booking(whisper: WhisperSTT, booking_speech: Audio) -> None:
+    transcript = await whisper.transcribe(resample(booking_speech, 22050, 16000))
+    assert_booking_words(transcript.text)
+    assert transcript.confidence is not None and 0 < transcript.confidence <= 1
+
+
+async def test_whisper_handles_concurrent_calls(whisper: WhisperSTT, piper: PiperEngine) -> None:
+    other = piper.model.synthesize_blocking("Can I move it to Wednesday morning?", 1.0)
+    first, second = await asyncio.gather(
+        whisper.transcribe(resample(piper.model.synthesize_blocking(BOOKING, 1.0), 22050, 16000)),
+        WhisperSTT().transcribe(resample(other, 22050, 16000)),
+    )
+    assert_booking_words(first.text)
+    assert {"move", "wednesday", "morning"} <= set(words(second.text)), second.text
+
+
+async def test_whisper_empty_audio_is_empty_text(whisper: WhisperSTT) -> None:
+    assert (await whisper.transcribe(np.zeros(0, dtype=np.float32))).text == ""
+
+
+# --- Piper TTS ----------------------------------------------------------------------------
+
+
+def test_split_for_speech() -> None:
+    assert split_for_speech("I can help you with that, what day works? We open at nine.") == [
+        "I can help you with that,",
+        "what day works?",
+        "We open at nine.",
+    ]
+    # A short opener stays with its sentence; only the first sentence is split.
+    assert split_for_speech("Sure, Tuesday works. Then, at nine, we start.") == [
+        "Sure, Tuesday works.",
+        "Then, at nine, we start.",
+    ]
+    # Abbreviations and thousands separators are not boundaries.
+    assert split_for_speech("Dr. Smith charges 1,500 dollars at Main St. today.") == [
+        "Dr. Smith charges 1,500 dollars at Main St. today."
+    ]
+
+
+async def test_piper_streams_first_clause_first(piper: PiperEngine, whisper: WhisperSTT) -> None:
+    text = "I can help you with that, what day works best for you? We are open Monday to Friday."
+    chunks = [chunk async for chunk in piper.synthesize(text)]
+    assert [c.text for c in chunks] == [
+        "I can help you with that,",
+        "what day works best for you?",
+        "We are open Monday to Friday.",
+    ]
+    for chunk in chunks:
+        assert chunk.sample_rate == 22050
+        assert chunk.samples.dtype == np.float32
+        assert 0 < np.abs(chunk.samples).max() <= 1.0
+    # The first chunk really speaks the first clause, and only that.
+    heard = await whisper.transcribe(resample(chunks[0].samples, 22050, 16000))
+    assert words(heard.text)[:6] == ["i", "can", "help", "you", "with", "that"], heard.text
+    assert "day" not in words(heard.text)
+
+
+async def test_piper_cancelling_stops_synthesis() -> None:
+    engine = PiperEngine()  # its own counter; the model is the shared one
+    async with aclosing(engine.synthesize(LONG_REPLY)) as stream:
+        first = await anext(stream)
+    assert first.text == "Thanks for calling the clinic."
+    await asyncio.sleep(0.5)
+    # The first piece and the one prefetched behind it, of seven.
+    assert engine.pieces_started <= 2
+
+    engine = PiperEngine()
+    got_first = asyncio.Event()
+
+    async def consume() -> list[AudioChunk]:
+        chunks = []
+        async for chunk in engine.synthesize(LONG_REPLY):
+            chunks.append(chunk)
+            got_first.set()
+        return chunks
+
+    task = asyncio.create_task(consume())
+    await got_first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.5)
+    # At most one piece beyond the one in flight when the cancel landed, of seven.
+    assert engine.pieces_started <= 3
+
+
+async def test_piper_speed_shortens_speech() -> None:
+    normal = [c async for c in PiperEngine().synthesize("We are open Monday to Friday.")]
+    fast = [c async for c in PiperEngine(speed=1.5).synthesize("We are open Monday to Friday.")]
+    assert len(fast[0].samples) < 0.8 * len(normal[0].samples)
+
+
+async def test_piper_warm_up(piper: PiperEngine) -> None:
+    await piper.warm_up()
+
+
+# --- One model per process ----------------------------------------------------------------
+
+
+def test_engines_share_loaded_models(
+    piper: PiperEngine, whisper: WhisperSTT, silero: SileroModel
+) -> None:
+    loads = (SileroModel.loads, WhisperRunner.loads, PiperModel.loads)
+    assert SileroVAD().model is silero
+    assert SileroVAD(8000).model is silero
+    assert WhisperSTT().runner is whisper.runner
+    assert PiperEngine(speed=1.2).model is piper.model
+    # Paths given explicitly (as settings would) reach the same cached model.
+    onnx = piper.model.model_path
+    assert PiperEngine(onnx, onnx.with_name(onnx.name + ".json")).model is piper.model
+    assert (SileroModel.loads, WhisperRunner.loads, PiperModel.loads) == loads
