@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from openai import AsyncOpenAI, OpenAIError
 from temporalio import activity
@@ -46,7 +45,14 @@ class AnalysisActivities:
             return deterministic
         try:
             return await self._with_llm(goals, request, deterministic)
-        except (OpenAIError, ValueError, KeyError, TypeError) as exc:
+        except (
+            OpenAIError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ArithmeticError,
+        ) as exc:
             logger.warning(
                 "LLM analysis of %s failed, using the deterministic one: %s", request.call_sid, exc
             )
@@ -74,7 +80,9 @@ class AnalysisActivities:
             temperature=0,
         )
         content = response.choices[0].message.content or "{}"
-        parsed: dict[str, Any] = json.loads(content)
+        parsed = json.loads(content)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("data") or {}, dict):
+            raise ValueError("the LLM did not answer with the requested JSON object")
         manager = GoalManager(goals)
         for name, value in request.captured.items():
             manager.track_progress(name, value)

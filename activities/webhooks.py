@@ -90,7 +90,7 @@ class WebhookActivities:
             error = f"invalid URL: {exc}"
             await self._record_attempt(delivery.webhook_id, None, started, error)
             raise ApplicationError(error, type="InvalidWebhookTarget", non_retryable=True) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         number = await self._record_attempt(delivery.webhook_id, status_code, started, error)
         if error is not None:

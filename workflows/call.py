@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         HangUp,
         TurnsToRecord,
     )
+    from core.calls.extraction import analyse
     from core.calls.types import (
         CallAnalysis,
         CallEnded,
@@ -74,7 +75,8 @@ class CallWorkflow:
         self.end_reason: str | None = None
         self.status = CallStatus.IN_PROGRESS
         self.outcome: str | None = None
-        self.last_activity = workflow.now()
+        self.started_at = workflow.now()
+        self.last_activity = self.started_at
 
     @workflow.run
     async def run(self, call: CallInput) -> CallResult:
@@ -96,7 +98,8 @@ class CallWorkflow:
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=DB_RETRY,
         )
-        deadline = workflow.now() + timedelta(seconds=call.max_call_seconds)
+        # From the workflow's start, not from when the first write got through.
+        deadline = self.started_at + timedelta(seconds=call.max_call_seconds)
         inactivity = timedelta(seconds=call.inactivity_seconds)
 
         while self.end_reason is None:
@@ -113,22 +116,40 @@ class CallWorkflow:
             except TimeoutError:
                 continue
             await self._flush()
-        await self._flush()
+        # Signals can land while a flush awaits; keep going until nothing is left unsaved.
+        while self.unsaved or self.unannounced:
+            await self._flush()
 
         self.status = CallStatus.ANALYSING
-        analysis = await workflow.execute_activity(
-            ANALYZE_CALL,
-            AnalysisInput(
-                call_sid=call.call_sid,
-                goals=[g.model_dump(mode="json") for g in call.agent.goals],
-                transcript=[self.turns[s] for s in sorted(self.turns)],
-                captured=dict(self.goals.captured),
-                completed_goals=list(self.completed_goals),
-            ),
-            result_type=CallAnalysis,
-            start_to_close_timeout=ANALYSIS_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=5),
-        )
+        transcript = [self.turns[s] for s in sorted(self.turns)]
+        try:
+            analysis = await workflow.execute_activity(
+                ANALYZE_CALL,
+                AnalysisInput(
+                    call_sid=call.call_sid,
+                    goals=[g.model_dump(mode="json") for g in call.agent.goals],
+                    transcript=transcript,
+                    captured=dict(self.goals.captured),
+                    completed_goals=list(self.completed_goals),
+                ),
+                result_type=CallAnalysis,
+                start_to_close_timeout=ANALYSIS_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError:
+            # The deterministic extractor is pure code: a call is always analysed.
+            workflow.logger.warning("analysis of %s failed; using the live record", call.call_sid)
+            analysis = analyse(call.agent.goals, transcript, self.goals.captured)
+        # The workflow is the authority: a goal announced live stays met, and a goal met only
+        # by post-call extraction is announced now (same webhook id scheme, so no duplicates).
+        for result in analysis.goals:
+            if result.name in self.completed_goals:
+                result.success = True
+            elif result.success:
+                self.completed_goals.append(result.name)
+                self.unannounced.append(result.name)
+        while self.unannounced:
+            await self._flush()
         goals_met = sum(1 for g in analysis.goals if g.success)
         self.outcome = (
             "goals_met"
@@ -204,7 +225,7 @@ class CallWorkflow:
             fields = {f.name: self.goals.captured.get(f.name) for f in goal.required_data}
             await self._send_webhook(
                 WebhookEvent.GOAL_COMPLETED,
-                name,
+                str(self.call.agent.goals.index(goal)),
                 str(goal.completion_webhook),
                 {
                     "call_sid": self.call.call_sid,
@@ -219,6 +240,7 @@ class CallWorkflow:
     ) -> None:
         # The id is derived from the call, the event and its key, so a replayed or retried
         # workflow can never mint a second id for the same event.
+        # `key` is a goal's or a URL's index: ids stay ASCII and short whatever the goal is named.
         webhook_id = f"{workflow.info().workflow_id}.{event.value}.{key}"
         await workflow.start_child_workflow(
             WebhookDeliveryWorkflow.run,
@@ -280,7 +302,14 @@ class CallWorkflow:
     def _capture(self, event: FieldEvent) -> FieldCaptureResult:
         if self.status is not CallStatus.IN_PROGRESS:
             return FieldCaptureResult(name=event.name, accepted=False, reason="the call is over")
-        result = self.goals.track_progress(event.name, event.value)
+        try:
+            result = self.goals.track_progress(event.name, event.value)
+        except Exception as exc:  # noqa: BLE001 - a bad value must never stall the call
+            outcome = FieldCaptureResult(
+                name=str(event.name), accepted=False, reason=f"unreadable value: {exc}"
+            )
+            self.rejected = [*self.rejected, outcome][-REJECTED_KEPT:]
+            return outcome
         outcome = FieldCaptureResult(
             name=event.name,
             accepted=result.accepted,

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from core.calls.types import DeliveryInput, DeliveryResult
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+# Bounded: a delivery whose row cannot be written fails visibly instead of retrying forever.
+BOOKKEEPING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
 
 
@@ -44,6 +46,7 @@ class WebhookDeliveryWorkflow:
             RECORD_WEBHOOK_DELIVERY,
             DeliveryRecord(delivery=delivery),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
         )
         retry = delivery.retry
         error: str | None = None
@@ -70,6 +73,7 @@ class WebhookDeliveryWorkflow:
             FINISH_WEBHOOK_DELIVERY,
             DeliveryFinished(webhook_id=delivery.webhook_id, delivered=error is None, error=error),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
         )
         return DeliveryResult(
             webhook_id=delivery.webhook_id, delivered=error is None, attempts=attempts, error=error

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
+from twilio.base.exceptions import TwilioRestException
 
 from api.deps import SessionDep, get_current_key
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
@@ -26,6 +28,7 @@ router = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[Depends(ge
 
 CallKey = Annotated[str, Path(min_length=1, max_length=64, description="call id or CallSid")]
 LIST_LIMIT = 200
+PROGRESS_TIMEOUT = timedelta(seconds=2)  # no worker running must not stall the API
 
 
 async def start_call_workflow(client: Client, call: CallInput, *, task_queue: str) -> str:
@@ -68,14 +71,28 @@ async def create_call(session: SessionDep, request: Request, body: CallCreate) -
     builder = AgentBuilder(session)
     await builder.load_agent(body.agent_id)  # 404 before anything is dialled
     base = settings.public_base_url.rstrip("/")
-    call_sid = await asyncio.to_thread(
-        create_outbound_call,
-        twilio,
-        to=body.to,
-        from_=from_number,
-        url=f"{base}/twilio/voice?agent={body.agent_id}",
-        status_callback=f"{base}/twilio/status",
-    )
+    try:
+        call_sid = await asyncio.to_thread(
+            create_outbound_call,
+            twilio,
+            to=body.to,
+            from_=from_number,
+            url=f"{base}/twilio/voice?agent={body.agent_id}",
+            status_callback=f"{base}/twilio/status",
+        )
+    except TwilioRestException as exc:
+        if exc.status >= 500:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Twilio failed: {exc.msg}") from exc
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["body", "to"],
+                    "msg": f"Twilio refused the call: {exc.msg}",
+                    "type": "twilio",
+                }
+            ],
+        ) from exc
     call = await builder.call_input(
         body.agent_id,
         call_sid=call_sid,
@@ -83,9 +100,14 @@ async def create_call(session: SessionDep, request: Request, body: CallCreate) -
         from_number=from_number,
         to_number=body.to,
     )
-    workflow_id = await start_call_workflow(
-        await request.app.state.temporal.get(), call, task_queue=settings.temporal_task_queue
-    )
+    try:
+        workflow_id = await start_call_workflow(
+            await request.app.state.temporal.get(), call, task_queue=settings.temporal_task_queue
+        )
+    except Exception:
+        # A live call with no workflow would be an unrecorded call: hang it up.
+        await asyncio.to_thread(lambda: twilio.calls(call_sid).update(status="completed"))
+        raise
     return CallStarted(call_sid=call_sid, workflow_id=workflow_id)
 
 
@@ -118,7 +140,9 @@ async def get_call(session: SessionDep, request: Request, call_key: CallKey) -> 
     if call.status != "completed":
         try:
             client: Client = await request.app.state.temporal.get()
-            live = await client.get_workflow_handle(call.workflow_id).query("progress")
+            live = await client.get_workflow_handle(call.workflow_id).query(
+                "progress", rpc_timeout=PROGRESS_TIMEOUT
+            )
             progress = dict(live) if isinstance(live, dict) else asdict(live)
         except (RPCError, TimeoutError, OSError):
             progress = None  # the record still answers when Temporal does not
@@ -148,10 +172,18 @@ async def end_call(
 ) -> dict[str, str]:
     """Ask a running call to end; the workflow wraps it up (analysis, webhooks)."""
     call = await _get_call(session, call_key)
+    over = HTTPException(status.HTTP_409_CONFLICT, f"call {call.call_sid} is already over")
+    if call.status == "completed":
+        raise over
     client: Client = await request.app.state.temporal.get()
     handle = client.get_workflow_handle(call.workflow_id)
-    description = await handle.describe()
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"call {call.call_sid} is already over")
-    await handle.signal("call_ended", CallEnded(reason=(body or CallEnd()).reason))
+    try:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise over
+        await handle.signal("call_ended", CallEnded(reason=(body or CallEnd()).reason))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise over from exc
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal did not answer") from exc
     return {"call_sid": call.call_sid, "status": "ending"}

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from temporalio.client import Client
 
@@ -63,7 +63,15 @@ async def replay_delivery(
 ) -> WebhookDelivery:
     """Send a failed delivery again, with the same `webhook-id` so receivers can dedupe."""
     delivery = await _get(session, delivery_id)
-    if delivery.status != "failed":
+    # Claim it first: of two concurrent replays only one turns `failed` into `pending`.
+    claimed = await session.scalar(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "failed")
+        .values(status="pending")
+        .returning(WebhookDelivery.id)
+    )
+    await session.commit()
+    if claimed is None:
         raise ConflictError(f"delivery {delivery_id} is {delivery.status}; only failed ones replay")
     client: Client = await request.app.state.temporal.get()
     await client.start_workflow(
@@ -77,6 +85,4 @@ async def replay_delivery(
         id=f"webhook-{delivery.webhook_id}-replay-{uuid.uuid4().hex[:8]}",
         task_queue=request.app.state.settings.temporal_task_queue,
     )
-    delivery.status = "pending"
-    await session.commit()
     return await _get(session, delivery_id)

@@ -106,7 +106,10 @@ def _number(_field: DataField, raw: object) -> FieldValue:
     if isinstance(raw, bool):
         return _reject("expected a number, not yes/no")
     if isinstance(raw, int | float):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # an int beyond float range (10**400)
+            return _reject("expected a finite number")
     elif isinstance(raw, str):
         text = raw.strip().replace(",", "").replace("$", "").strip()
         multiplier = 1.0
@@ -114,7 +117,10 @@ def _number(_field: DataField, raw: object) -> FieldValue:
             text, multiplier = text[:-1].strip(), 1000.0
         if not _NUMBER.match(text):
             return _reject("expected a number")
-        number = float(text) * multiplier
+        try:
+            number = float(text) * multiplier
+        except OverflowError:
+            return _reject("expected a finite number")
     else:
         return _reject("expected a number")
     if not math.isfinite(number):

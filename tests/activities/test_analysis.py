@@ -123,3 +123,11 @@ async def test_llm_failure_falls_back_to_the_deterministic_extractor() -> None:
         analysis = await AnalysisActivities(llm, "local").analyze_call(request())
     assert analysis.method == "deterministic"
     assert analysis.extracted["preferred_time"] == "10:15"
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"data": [1]}', "not json"])
+async def test_malformed_llm_answers_fall_back(content: str) -> None:
+    async with serve(ChatServer(content)) as url:
+        llm = AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        analysis = await AnalysisActivities(llm, "local").analyze_call(request())
+    assert analysis.method == "deterministic"

@@ -243,3 +243,12 @@ def test_field_value_is_frozen() -> None:
     result = FieldValue(accepted=True, value="x", reason="")
     with pytest.raises(AttributeError):
         result.value = "y"  # type: ignore[misc]
+
+
+def test_numbers_beyond_float_range_are_rejected_not_raised() -> None:
+    from core.agents.spec import DataField, FieldType
+    from core.goals.values import normalise_value
+
+    budget = DataField(name="budget", type=FieldType.NUMBER)
+    assert not normalise_value(budget, 10**400).accepted
+    assert not normalise_value(budget, "9" * 400 + "k").accepted

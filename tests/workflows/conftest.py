@@ -71,6 +71,7 @@ def make_call(engine: Any, receiver: Receiver) -> Any:
         max_call_seconds: float = 600,
         inactivity_seconds: float = 600,
         retry: WebhookRetry = FAST_RETRY,
+        goal_name: str | None = None,
     ) -> CallInput:
         import json
 
@@ -78,6 +79,8 @@ def make_call(engine: Any, receiver: Receiver) -> Any:
 
         document = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())
         document["goals"][0]["completion_webhook"] = f"{receiver.url}/goal"
+        if goal_name is not None:
+            document["goals"][0]["name"] = goal_name
         document["webhook_urls"] = [f"{receiver.url}/call"]
         async with make_sessionmaker(engine)() as session:
             builder = AgentBuilder(session)

@@ -100,7 +100,17 @@ async def test_same_turn_twice_is_kept_once_and_bad_values_are_rejected(
     assert not verdict.accepted and verdict.reason
     progress: CallProgress = await handle.query(CallWorkflow.progress)
     assert progress.turns == 1
-    assert [r.name for r in progress.rejected] == ["preferred_date", "preferred_time"]
+    # A value no type can hold (an int beyond float range) is rejected too; the call goes on.
+    huge = await handle.execute_update(
+        CallWorkflow.capture_field, FieldEvent(name="preferred_date", value=10**400)
+    )
+    assert not huge.accepted
+    progress = await handle.query(CallWorkflow.progress)
+    assert [r.name for r in progress.rejected] == [
+        "preferred_date",
+        "preferred_time",
+        "preferred_date",
+    ]
     assert all(r.reason for r in progress.rejected)
     assert "preferred_date" not in progress.captured
     await handle.signal(CallWorkflow.call_ended, CallEnded(reason="done"))
@@ -256,5 +266,18 @@ async def test_exhausted_delivery_is_a_dead_letter_that_replays(
             await asyncio.sleep(0.2)
     again = await client.post(f"/api/webhooks/deliveries/{failed[0]['id']}/replay")
     assert again.status_code == 409
+    await handle.signal(CallWorkflow.call_ended, CallEnded(reason="done"))
+    await handle.result()
+
+
+async def test_goal_names_of_any_length_and_script_still_get_their_webhook(
+    temporal_client: Client, worker: Worker, make_call: Any, receiver: Receiver, task_queue: str
+) -> None:
+    name = "Prendre rendez-vous pour un détartrage " + "très " * 30
+    handle = await start(temporal_client, await make_call(goal_name=name.strip()), task_queue)
+    await book(handle)
+    [request] = await receiver.wait_for("/goal")
+    assert request.json["data"]["goal"] == name.strip()
+    assert request.headers["webhook-id"].isascii()
     await handle.signal(CallWorkflow.call_ended, CallEnded(reason="done"))
     await handle.result()
