@@ -29,7 +29,6 @@ import heapq
 import importlib
 import itertools
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +42,7 @@ import numpy as np
 
 from core.settings import Settings
 from realtime.engines.base import Audio, AudioChunk, TTSEngine
+from realtime.speech_text import split_for_speech
 
 __all__ = [
     "EMOTION_STYLES",
@@ -97,16 +97,6 @@ FIRST_CHUNK_PRIORITY: Final = 0
 LATER_CHUNK_PRIORITY: Final = 1
 # Warm-up and other background work never delays a caller.
 BACKGROUND_PRIORITY: Final = 2
-
-# A first clause shorter than this sounds clipped on its own ("Sure,"), and saves little time.
-MIN_FIRST_CLAUSE_WORDS: Final = 3
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-_ABBREVIATIONS: Final = frozenset(
-    {"mr.", "mrs.", "ms.", "dr.", "st.", "jr.", "sr.", "prof.", "vs.", "etc.", "e.g.", "i.e."}
-)
-# A comma followed by a space: "1,500" is a number, not a clause boundary.
-_CLAUSE_COMMA = re.compile(r",(?=\s)")
-
 
 # --------------------------------------------------------------------------------------------
 # Errors and the model's interface.
@@ -335,39 +325,6 @@ def style_for(emotion: str | None) -> EmotionStyle:
 # --------------------------------------------------------------------------------------------
 # Text into synthesis pieces.
 # --------------------------------------------------------------------------------------------
-
-
-def _split_sentences(text: str) -> list[str]:
-    text = " ".join(text.split())
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        last_word = text[start : match.end()].rsplit(" ", 1)[-1].lower()
-        if last_word in _ABBREVIATIONS:
-            continue
-        sentences.append(text[start : match.end()].strip())
-        start = match.end()
-    sentences.append(text[start:].strip())
-    return [s for s in sentences if s]
-
-
-def split_for_speech(text: str, *, min_clause_words: int = MIN_FIRST_CLAUSE_WORDS) -> list[str]:
-    """The pieces `text` is synthesized in: sentences, the first split at its first comma.
-
-    A shorter first piece is generated sooner, and Chatterbox's time to first audio grows with
-    the length of what it is given; the split waits for a clause of `min_clause_words` words.
-    """
-    pieces = _split_sentences(text)
-    if not pieces:
-        return pieces
-    first = pieces[0]
-    for match in _CLAUSE_COMMA.finditer(first):
-        head, tail = first[: match.end()].strip(), first[match.end() :].strip()
-        if len(head.split()) >= min_clause_words:
-            if tail:
-                return [head, tail, *pieces[1:]]
-            break
-    return pieces
 
 
 def _as_audio(output: Any) -> Audio:

