@@ -69,6 +69,23 @@ async def _revalidate_and_commit(builder: AgentBuilder, agent_id: IdPath) -> Age
     return await builder.load_agent(agent_id)
 
 
+async def _remove_link(
+    session: SessionDep,
+    link_model: type[AgentGoal] | type[AgentDomain],
+    agent_id: int,
+    other_id: int,
+    *,
+    kind: str,
+) -> None:
+    """Delete the agent's link to a goal or a domain (404 for an unknown agent or link)."""
+    await AgentBuilder(session).load_agent(agent_id)
+    link = await session.get(link_model, (agent_id, other_id))
+    if link is None:
+        raise NotFoundError(kind, other_id)
+    await session.delete(link)
+    await session.commit()
+
+
 @router.get("", response_model=list[AgentSummary])
 async def list_agents(session: SessionDep) -> list[AgentConfig]:
     """Every agent, oldest first."""
@@ -187,12 +204,7 @@ async def add_agent_goal(
 @router.delete("/{agent_id}/goals/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_agent_goal(session: SessionDep, agent_id: IdPath, goal_id: IdPath) -> None:
     """Take a goal from the agent (the goal itself stays, for other agents)."""
-    await AgentBuilder(session).load_agent(agent_id)
-    link = await session.get(AgentGoal, (agent_id, goal_id))
-    if link is None:
-        raise NotFoundError("goal", goal_id)
-    await session.delete(link)
-    await session.commit()
+    await _remove_link(session, AgentGoal, agent_id, goal_id, kind="goal")
 
 
 @router.get("/{agent_id}/instructions", response_model=list[InstructionPublic])
@@ -279,9 +291,4 @@ async def add_agent_domain(session: SessionDep, agent_id: IdPath, body: DomainLi
 @router.delete("/{agent_id}/domains/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_agent_domain(session: SessionDep, agent_id: IdPath, domain_id: IdPath) -> None:
     """Stop the agent knowing a domain (the domain itself stays)."""
-    await AgentBuilder(session).load_agent(agent_id)
-    link = await session.get(AgentDomain, (agent_id, domain_id))
-    if link is None:
-        raise NotFoundError("domain", domain_id)
-    await session.delete(link)
-    await session.commit()
+    await _remove_link(session, AgentDomain, agent_id, domain_id, kind="domain")
