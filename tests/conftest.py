@@ -11,6 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -132,14 +133,26 @@ async def api_key(engine: AsyncEngine) -> str:
         return await create_api_key(session, name="tests")
 
 
-@pytest.fixture
-async def anon_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the app, sending no key. The app's lifespan runs around it."""
+@asynccontextmanager
+async def app_client(
+    settings: Settings, engine: AsyncEngine, api_key: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for an app built with `settings`, its lifespan running around it."""
     app = create_app(settings, engine=engine)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
             yield client
+
+
+@pytest.fixture
+async def anon_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, sending no key."""
+    async with app_client(settings, engine) as client:
+        yield client
 
 
 @pytest.fixture

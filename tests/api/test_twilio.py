@@ -15,11 +15,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
-from api.app import create_app
 from core.calls.temporal import connect_temporal
 from core.calls.tokens import verify_call_token
 from core.settings import Settings
-from tests.conftest import EXAMPLES_DIR
+from tests.conftest import EXAMPLES_DIR, app_client
 from workers.services import EmbeddedTemporal
 
 BASE = "https://voice.example.test"
@@ -37,12 +36,8 @@ def twilio_settings(settings: Settings) -> Settings:
 async def twilio_app(
     twilio_settings: Settings, engine: Any, api_key: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(twilio_settings, engine=engine)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            client.headers["Authorization"] = f"Bearer {api_key}"
-            yield client
+    async with app_client(twilio_settings, engine, api_key) as client:
+        yield client
 
 
 @pytest.fixture

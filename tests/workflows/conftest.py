@@ -17,9 +17,10 @@ from core.calls.temporal import connect_temporal
 from core.calls.types import CallInput, Direction, WebhookRetry
 from core.db.session import make_sessionmaker
 from core.settings import Settings
+from tests.conftest import app_client
 from tests.webhook_receiver import Receiver, run_receiver
+from tests.workflows.calls import running_worker
 from workers.services import EmbeddedTemporal
-from workers.worker import build_worker
 
 FAST_RETRY = WebhookRetry(initial_interval_s=0.2, maximum_interval_s=0.5, deadline_s=60)
 
@@ -49,17 +50,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def worker(
     temporal_client: Client, call_settings: Settings, engine: Any
 ) -> AsyncIterator[Worker]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        built = build_worker(
-            temporal_client,
-            settings=call_settings,
-            sessions=make_sessionmaker(engine),
-            http=http,
-            llm=None,
-            twilio=None,
-        )
-        async with built:
-            yield built
+    async with running_worker(temporal_client, call_settings, engine) as built:
+        yield built
 
 
 @pytest.fixture
@@ -103,10 +95,5 @@ def make_call(engine: Any, receiver: Receiver) -> Any:
 @pytest.fixture
 async def anon_client(call_settings: Settings, engine: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The API, starting workflows on this test's task queue."""
-    from api.app import create_app
-
-    app = create_app(call_settings, engine=engine)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with app_client(call_settings, engine) as client:
+        yield client

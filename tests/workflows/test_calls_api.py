@@ -12,14 +12,12 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from api.app import create_app
 from core.calls.types import FieldEvent, Speaker, TurnEvent
-from core.db.session import make_sessionmaker
 from core.settings import Settings
 from core.twilio_rest import make_twilio_client
-from tests.conftest import EXAMPLES_DIR
+from tests.conftest import EXAMPLES_DIR, app_client
 from tests.fake_twilio import FakeTwilio, run_fake_twilio
-from workers.worker import build_worker
+from tests.workflows.calls import running_worker
 
 ACCOUNT = "AC" + "0" * 32
 
@@ -47,32 +45,17 @@ def twilio_settings(call_settings: Settings, twilio: FakeTwilio) -> Settings:
 async def api(
     twilio_settings: Settings, engine: Any, api_key: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(twilio_settings, engine=engine)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://testserver",
-            headers={"Authorization": f"Bearer {api_key}"},
-        ) as client:
-            yield client
+    async with app_client(twilio_settings, engine, api_key) as client:
+        yield client
 
 
 @pytest.fixture
 async def twilio_worker(
     temporal_client: Client, twilio_settings: Settings, engine: Any
 ) -> AsyncIterator[None]:
-    async with httpx.AsyncClient(timeout=5) as http:
-        worker = build_worker(
-            temporal_client,
-            settings=twilio_settings,
-            sessions=make_sessionmaker(engine),
-            http=http,
-            llm=None,
-            twilio=make_twilio_client(twilio_settings),
-        )
-        async with worker:
-            yield
+    twilio = make_twilio_client(twilio_settings)
+    async with running_worker(temporal_client, twilio_settings, engine, twilio=twilio):
+        yield
 
 
 async def wait_status(api: httpx.AsyncClient, sid: str, status: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
@@ -28,10 +27,9 @@ from core.db.session import make_sessionmaker
 from core.search_attributes import CALL_SEARCH_ATTRIBUTES
 from core.settings import Settings
 from tests.webhook_receiver import Receiver
-from tests.workflows.calls import BOOKING, say, start
+from tests.workflows.calls import BOOKING, running_worker, say, start
 from workers.services import EmbeddedTemporal, find_free_port
 from workers.services.base import parent_death_hook
-from workers.worker import build_worker
 from workflows.call import CallWorkflow
 from workflows.webhook import webhook_workflow_id
 
@@ -270,44 +268,35 @@ async def test_call_continues_after_the_temporal_server_restarts(
 ) -> None:
     client = await connect_temporal(own_temporal.address, "default")
     call = await make_call()
-    async with httpx.AsyncClient(timeout=5) as http:
-        worker = build_worker(
-            client,
-            settings=call_settings,
-            sessions=make_sessionmaker(engine),
-            http=http,
-            llm=None,
-            twilio=None,
+    async with running_worker(client, call_settings, engine):
+        handle = await start(client, call, task_queue)
+        await say(handle, 1, Speaker.AGENT, "Thanks for calling, how can I help?")
+        await wait_until(
+            lambda: _equal(stored_turns(engine, call.call_sid), [1]),
+            "turn 1 to be stored before the restart",
         )
-        async with worker:
-            handle = await start(client, call, task_queue)
-            await say(handle, 1, Speaker.AGENT, "Thanks for calling, how can I help?")
-            await wait_until(
-                lambda: _equal(stored_turns(engine, call.call_sid), [1]),
-                "turn 1 to be stored before the restart",
-            )
 
-            before = own_temporal.pid
-            await asyncio.to_thread(own_temporal.stop)
-            await asyncio.to_thread(own_temporal.start)
-            assert own_temporal.pid not in (None, before)
+        before = own_temporal.pid
+        await asyncio.to_thread(own_temporal.stop)
+        await asyncio.to_thread(own_temporal.start)
+        assert own_temporal.pid not in (None, before)
 
-            # The same client and worker carry on: both reconnect by themselves.
-            await say(handle, 2, Speaker.CALLER, "I'd like a cleaning on December 2nd at 3:30 pm")
-            await book_fields(handle)
-            await wait_until(
-                lambda: _equal(stored_turns(engine, call.call_sid), [1, 2]),
-                "turn 2 to be stored after the restart",
-            )
-            await receiver.wait_for("/goal", timeout=WAIT)
-            await handle.signal(CallWorkflow.call_ended, CallEnded(reason="caller_hung_up"))
-            try:
-                async with asyncio.timeout(WAIT):
-                    result: CallResult = await handle.result()
-            except TimeoutError:
-                pytest.fail(f"no result within {WAIT:g} s of the server's restart")
-            # call.completed is delivered by a workflow of its own, on this worker.
-            call_requests = await receiver.wait_for("/call", timeout=WAIT)
+        # The same client and worker carry on: both reconnect by themselves.
+        await say(handle, 2, Speaker.CALLER, "I'd like a cleaning on December 2nd at 3:30 pm")
+        await book_fields(handle)
+        await wait_until(
+            lambda: _equal(stored_turns(engine, call.call_sid), [1, 2]),
+            "turn 2 to be stored after the restart",
+        )
+        await receiver.wait_for("/goal", timeout=WAIT)
+        await handle.signal(CallWorkflow.call_ended, CallEnded(reason="caller_hung_up"))
+        try:
+            async with asyncio.timeout(WAIT):
+                result: CallResult = await handle.result()
+        except TimeoutError:
+            pytest.fail(f"no result within {WAIT:g} s of the server's restart")
+        # call.completed is delivered by a workflow of its own, on this worker.
+        call_requests = await receiver.wait_for("/call", timeout=WAIT)
     assert result.outcome == "goals_met" and result.end_reason == "caller_hung_up"
     transcript = call_requests[0].json["data"]["transcript"]
     assert [(t["seq"], t["text"][:10]) for t in transcript] == [
