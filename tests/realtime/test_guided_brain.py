@@ -11,7 +11,7 @@ import pytest
 from core.agents.snapshot import AgentSnapshot
 from core.agents.spec import AgentSpec, DataField, FieldType, GoalSpec
 from realtime.brains import GuidedBrain
-from realtime.brains.guided import (
+from realtime.brains.extraction import (
     extract_date,
     extract_email,
     extract_name,
