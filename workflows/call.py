@@ -334,6 +334,11 @@ class CallWorkflow:
             self.end_reason = ended.reason or "ended"
 
     @workflow.query
+    def call_input(self) -> CallInput:
+        """The call's frozen start (agent snapshot, compiled prompt): what a media stream needs."""
+        return self.call
+
+    @workflow.query
     def progress(self) -> CallProgress:
         """Goals and their criteria, captured and missing data, the next action, the status."""
         action = self.goals.get_next_action()
