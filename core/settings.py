@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     max_concurrent_calls: int = Field(100, ge=1, alias="MAX_CONCURRENT_CALLS")
     voice_cache_size: int = Field(32, ge=1, alias="VOICE_CACHE_SIZE")
 
+    realtime_host: str = Field("127.0.0.1", alias="REALTIME_HOST")
+    realtime_port: int = Field(8765, ge=1, le=65535, alias="REALTIME_PORT")
+    whisper_model_path: Path | None = Field(None, alias="WHISPER_MODEL_PATH")
+    whisper_device: str = Field("cpu", alias="WHISPER_DEVICE")
+    whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")
+    end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, alias="END_OF_TURN_SILENCE_MS")
+    silence_reprompt_s: float = Field(8.0, gt=0, alias="SILENCE_REPROMPT_S")
+
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Self:
         if self.environment is Environment.DEVELOPMENT:

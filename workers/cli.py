@@ -4,6 +4,7 @@ callwright dev              the whole stack on this machine (Ctrl-C stops it)
 callwright demo             start, build the seed's example agents, print their prompts, stop
 callwright api              the API server alone (production)
 callwright worker           a Temporal worker for calls and webhooks (production)
+callwright realtime         the media server for Twilio streams (production)
 callwright migrate          bring the database schema up to date
 callwright apikey create    a new admin API key, printed alone on stdout
 """
@@ -259,6 +260,24 @@ def worker() -> None:
     except RuntimeError as exc:
         console.print(f"[red]error:[/red] {exc}")
         _exit(2)
+    _exit(0)
+
+
+@app.command()
+def realtime(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: REALTIME_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: REALTIME_PORT]")] = None,
+) -> None:
+    """Serve Twilio media streams: VAD, STT, brain, TTS per call (loads the models once)."""
+    from workers.realtime import run_realtime
+
+    settings = _settings()
+    settings = settings_for_stack(settings, settings.data_dir)
+    asyncio.run(
+        run_realtime(
+            settings, host=host or settings.realtime_host, port=port or settings.realtime_port
+        )
+    )
     _exit(0)
 
 

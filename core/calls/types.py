@@ -75,6 +75,8 @@ class TurnEvent:
     # Milliseconds per stage: end_of_turn, stt, brain_first_token, tts_first_audio, first_frame…
     latency_ms: dict[str, float] = field(default_factory=dict)
     started_at: str | None = None
+    breaches: list[str] = field(default_factory=list)
+    """Don'ts an agent sentence broke; the sentence was dropped before it was spoken."""
 
 
 @dataclass

@@ -1,0 +1,415 @@
+"""`CallSession`: one media stream's conversation, from caller audio to agent audio.
+
+    media → μ-law decode (8 kHz) → TurnDetector (Silero VAD) ─ pause ─▶ early transcription
+                                                      └─ end of turn ─▶ transcript → brain
+    brain events → Say → InstructionEngine check → TTS → TwilioAudioEncoder → Playout (paced)
+
+What happens when:
+- **The caller pauses**: transcription starts on what was said, so the transcript is usually
+  ready when the pause becomes an end of turn; if the caller goes on, that early result is
+  dropped.
+- **The turn ends**: the caller's turn is recorded, the brain answers; each `Say` is checked
+  against the agent's don'ts (a breaching sentence is dropped, logged and reported on the turn
+  event) and spoken at once, sentence by sentence.
+- **The caller speaks over the agent** (barge-in): Twilio is told to `clear`, the brain and TTS
+  are cancelled, and the agent's turn is recorded as interrupted with the words actually heard.
+- **Silence**: after `reprompt_after_s` of quiet the agent nudges (the brain's reprompt); after as
+  long again, it says goodbye and ends the call.
+- **Keypad**: digits are collected until a pause (or `#`) and go to the brain as one turn.
+
+The audio path never waits for Temporal: turn and field events go to `WorkflowSignals`, which
+delivers them in the background. Engines are shared by the process; a session owns only its
+per-call state (VAD state, encoder, playout, brain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+import numpy as np
+
+from core.calls.types import CallInput, FieldEvent, Speaker, TurnEvent
+from core.instructions.engine import InstructionEngine
+from realtime.audio import TwilioAudioEncoder, decode_inbound, resample
+from realtime.brains.base import Brain, CallerTurn, Captured, EndCall, FirstToken, Rejected, Say
+from realtime.brains.guided import GuidedBrain
+from realtime.engines.base import Audio, STTEngine, TTSEngine
+from realtime.metrics import BARGE_IN_SECONDS, LLM_FALLBACKS_TOTAL, observe_turn
+from realtime.playout import DEFAULT_LEAD_S, Playout
+from realtime.signals import WorkflowSignals
+from realtime.turns import Paused, Resumed, SpeechStarted, TurnDetector, TurnEnded, TurnSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+GOODBYE_SILENT: Final = "I haven't heard anything, so I'll let you go. Goodbye!"
+CANNOT_SAY: Final = "Sorry, I can't help with that. Is there anything else?"
+CANCEL_TIMEOUT_S: Final = 2.0  # cancellation always has a time limit
+
+_T = TypeVar("_T")
+
+
+@asynccontextmanager
+async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """Close an async generator on exit (cancellation included), so a brain's HTTP stream or a
+    TTS job stops with the turn; interfaces promise only AsyncIterator, hence not `aclosing`."""
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Conversation timing of a call."""
+
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    reprompt_after_s: float = 8.0
+    dtmf_gap_s: float = 1.0
+    playout_lead_s: float = DEFAULT_LEAD_S
+
+
+class CallSession:
+    """One call's conversation (see the module docstring). Feed it the stream's messages."""
+
+    def __init__(
+        self,
+        *,
+        call: CallInput,
+        stream_sid: str,
+        send: Callable[[str], Awaitable[None]],
+        brain: Brain,
+        detector: TurnDetector,
+        stt: STTEngine,
+        tts: TTSEngine,
+        signals: WorkflowSignals,
+        settings: SessionSettings | None = None,
+    ) -> None:
+        self.call = call
+        self.stream_sid = stream_sid
+        self.brain = brain
+        self.detector = detector
+        self.stt = stt
+        self.tts = tts
+        self.signals = signals
+        self.settings = settings or SessionSettings()
+        self.playout = Playout(send, stream_sid, lead_s=self.settings.playout_lead_s)
+        self.encoder = TwilioAudioEncoder()
+        self.rules = InstructionEngine(call.agent.instructions)
+        self.finished = asyncio.Event()
+        """Set when the call is over (the agent closed it or the caller left)."""
+        self.end_reason: str | None = None
+        self.transcript: list[TurnEvent] = []
+        self._seq = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._answer: asyncio.Task[Any] | None = None
+        self._early: tuple[int, asyncio.Task[str]] | None = None
+        self._dtmf: list[str] = []
+        self._dtmf_timer: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
+        self._reprompts = 0
+        self._clock_offset = 0.0  # wall time minus caller-audio time
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the sender tasks and greet the caller."""
+        self._spawn(self.playout.run(), "playout")
+        self._spawn(self.signals.run(), "signals")
+        self._spawn(self._watch_silence(), "silence")
+        self._answer = self._spawn(self._speak_turn(None, self.brain.greeting()), "greeting")
+
+    async def stop(self, reason: str) -> None:
+        """The stream ended (caller hung up, server shutdown): record what was heard, wrap up."""
+        if self.end_reason is None:
+            answer, self._answer = self._answer, None
+            await self._interrupt(answer, onset=None)
+            self._finish(reason)
+        tasks = [t for t in self._tasks if t.get_name() != "signals"]
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=CANCEL_TIMEOUT_S) if tasks else None
+
+    async def drain_signals(self, timeout_s: float) -> None:
+        """Give the background sender up to `timeout_s` to deliver what is queued."""
+        sender = next((t for t in self._tasks if t.get_name() == "signals"), None)
+        if sender is not None:
+            _done, pending = await asyncio.wait([sender], timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    def on_media(self, payload: bytes) -> None:
+        """Twenty milliseconds of caller audio."""
+        if self.end_reason is not None:
+            return
+        pcm = decode_inbound(payload, to_rate=self.detector.sample_rate)
+        events = self.detector.push(pcm)
+        self._clock_offset = time.monotonic() - self.detector.received_s
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                answer, self._answer = self._answer, None
+                onset = event.at + self._clock_offset
+                self._spawn(self._interrupt(answer, onset=onset), "barge-in")
+                self._idle_since = None
+            elif isinstance(event, Paused):
+                self._start_early_transcript(event.audio)
+            elif isinstance(event, Resumed):
+                self._drop_early_transcript()
+            elif isinstance(event, TurnEnded):
+                speech_end = event.speech_end + self._clock_offset
+                self._answer = self._spawn(self._caller_turn(event, speech_end), "turn")
+
+    def on_mark(self, name: str) -> None:
+        """Twilio played up to this mark."""
+        self.playout.on_mark(name)
+
+    def on_dtmf(self, digit: str) -> None:
+        """A keypress: interrupts the agent; digits are answered after a short gap (or `#`)."""
+        if self.end_reason is not None:
+            return
+        answer, self._answer = self._answer, None
+        self._spawn(self._interrupt(answer, onset=time.monotonic()), "barge-in")
+        self._idle_since = None
+        if digit != "#":
+            self._dtmf.append(digit)
+        if self._dtmf_timer is not None:
+            self._dtmf_timer.cancel()
+        delay = 0.0 if digit == "#" else self.settings.dtmf_gap_s
+        self._dtmf_timer = self._spawn(self._flush_dtmf(delay), "dtmf")
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    def _start_early_transcript(self, audio: Audio) -> None:
+        self._drop_early_transcript()
+        task = self._spawn(self._transcribe(audio), "early-stt")
+        self._early = (len(audio), task)
+
+    def _drop_early_transcript(self) -> None:
+        if self._early is not None:
+            self._early[1].cancel()
+            self._early = None
+
+    async def _transcribe(self, audio: Audio) -> str:
+        # The detector keeps VAD-rate audio (8 kHz); Whisper wants 16 kHz, resampled in one
+        # piece (frame by frame would click at every edge).
+        samples = (
+            resample(audio, self.detector.sample_rate, self.stt.sample_rate)
+            if audio.size
+            else np.zeros(0, dtype=np.float32)
+        )
+        return (await self.stt.transcribe(samples)).text.strip()
+
+    async def _caller_turn(self, event: TurnEnded, speech_end: float) -> None:
+        stamps = {"end_of_turn": _ms_since(speech_end)}
+        early, self._early = self._early, None
+        text: str | None = None
+        if early is not None and early[0] == len(event.audio):
+            try:
+                text = await early[1]
+            except Exception:  # noqa: BLE001 - transcribe again below rather than lose the turn
+                _LOGGER.warning("call %s: early transcription failed", self.call.call_sid)
+        elif early is not None:
+            early[1].cancel()
+        if text is None:
+            text = await self._transcribe(event.audio)
+        stamps["stt"] = _ms_since(speech_end)
+        if not text:
+            _LOGGER.info("call %s: an utterance with no words; ignored", self.call.call_sid)
+            self._idle_since = time.monotonic()
+            return
+        self._record(Speaker.CALLER, text)
+        await self._respond(CallerTurn(text=text), speech_end, stamps)
+
+    async def _flush_dtmf(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        digits, self._dtmf = "".join(self._dtmf), []
+        if not digits:
+            return
+        self._record(Speaker.CALLER, f"[keypad {digits}]")
+        self.detector.reset()
+        self._answer = asyncio.current_task()
+        await self._respond(CallerTurn(digits=digits), time.monotonic(), {})
+
+    async def _respond(self, turn: CallerTurn, speech_end: float, stamps: dict[str, float]) -> None:
+        caller_seq = self._seq
+        said: list[str] = []
+        breaches: list[str] = []
+        end: EndCall | None = None
+        self.playout.new_reply()
+        async with _closing(self.brain.reply(turn)) as events:
+            async for event in events:
+                if isinstance(event, FirstToken):
+                    stamps["brain_first_token"] = _ms_since(speech_end)
+                    if event.source == "guided" and not isinstance(self.brain, GuidedBrain):
+                        LLM_FALLBACKS_TOTAL.inc()
+                elif isinstance(event, Captured):
+                    self.signals.field(FieldEvent(event.name, event.value, turn_seq=caller_seq))
+                elif isinstance(event, Rejected):
+                    _LOGGER.info(
+                        "call %s: %s not taken: %s", self.call.call_sid, event.name, event.reason
+                    )
+                elif isinstance(event, EndCall):
+                    end = event
+                elif isinstance(event, Say):
+                    text = self._allowed(event.text, breaches)
+                    if text:
+                        said.append(text)
+                        await self._speak(text, speech_end, stamps)
+        if not said:
+            said.append(CANNOT_SAY)
+            await self._speak(CANNOT_SAY, speech_end, stamps)
+        await self._finish_reply(" ".join(said), speech_end, stamps, breaches, end)
+
+    async def _speak_turn(self, end_reason: str | None, text: str) -> None:
+        """Say `text` as a turn of its own (greeting, reprompt, goodbye)."""
+        self.playout.new_reply()
+        await self._speak(text, None, {})
+        await self._finish_reply(text, None, {}, [], EndCall(end_reason) if end_reason else None)
+
+    async def _speak(self, text: str, speech_end: float | None, stamps: dict[str, float]) -> None:
+        voice = self.call.agent.voice
+        synthesis = self.tts.synthesize(
+            text, voice=voice.voice_profile, emotion=voice.emotion_default
+        )
+        async with _closing(synthesis) as chunks:
+            async for chunk in chunks:
+                if speech_end is not None and "tts_first_audio" not in stamps:
+                    stamps["tts_first_audio"] = _ms_since(speech_end)
+                frames = self.encoder.push(chunk.samples, chunk.sample_rate)
+                # Each chunk is a whole clause or sentence: flush so nothing waits in the
+                # resampler for audio that may be a sentence away.
+                frames += self.encoder.flush()
+                self.playout.speak(frames, chunk.text or text)
+
+    async def _finish_reply(
+        self,
+        text: str,
+        speech_end: float | None,
+        stamps: dict[str, float],
+        breaches: list[str],
+        end: EndCall | None,
+    ) -> None:
+        await self.playout.wait_played()
+        if speech_end is not None and self.playout.first_frame_at is not None:
+            stamps["first_frame"] = (self.playout.first_frame_at - speech_end) * 1000
+            observe_turn(stamps)
+        self._record(Speaker.AGENT, text, latency=stamps, breaches=breaches)
+        self.brain.heard(text, interrupted=False)
+        self._idle_since = time.monotonic()
+        if end is not None:
+            self._finish(end.reason or "completed")
+
+    def _allowed(self, text: str, breaches: list[str]) -> str:
+        found = self.rules.validate_response(text)
+        if not found:
+            return text
+        for breach in found:
+            _LOGGER.warning(
+                "call %s: dropped %r: breaks %r (%s)",
+                self.call.call_sid,
+                text,
+                breach.instruction.text,
+                breach.reason,
+            )
+            breaches.append(breach.instruction.text)
+        return ""
+
+    async def _interrupt(self, answer: asyncio.Task[Any] | None, onset: float | None) -> None:
+        """Stop the agent mid-reply (barge-in, keypress, hang-up); record what was heard.
+
+        `answer` is the reply task as it was when the caller spoke, taken synchronously: by the
+        time this runs, a new turn may already be the current answer.
+        """
+        speaking = self.playout.active
+        if answer is not None and answer is not asyncio.current_task() and not answer.done():
+            answer.cancel()
+            await asyncio.wait([answer], timeout=CANCEL_TIMEOUT_S)
+        if not speaking:
+            return
+        heard = await self.playout.clear()
+        self.encoder.reset()
+        if onset is not None:
+            BARGE_IN_SECONDS.observe(max(time.monotonic() - onset, 0.0))
+        self._record(Speaker.AGENT, heard, interrupted=True)
+        self.brain.heard(heard, interrupted=True)
+
+    # -- silence ----------------------------------------------------------------------------------
+
+    async def _watch_silence(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            idle = self._idle_since
+            if idle is None or self.detector.speaking or self.playout.active:
+                continue
+            if time.monotonic() - idle < self.settings.reprompt_after_s:
+                continue
+            self._idle_since = None
+            self._reprompts += 1
+            if self._reprompts == 1:
+                self._answer = self._spawn(self._speak_turn(None, self.brain.reprompt()), "nudge")
+            else:
+                self._answer = self._spawn(
+                    self._speak_turn("caller_silent", GOODBYE_SILENT), "goodbye"
+                )
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        speaker: Speaker,
+        text: str,
+        *,
+        interrupted: bool = False,
+        latency: dict[str, float] | None = None,
+        breaches: list[str] | None = None,
+    ) -> None:
+        self._seq += 1
+        if speaker is Speaker.CALLER:
+            self._reprompts = 0
+        event = TurnEvent(
+            seq=self._seq,
+            speaker=speaker,
+            text=text,
+            interrupted=interrupted,
+            latency_ms={k: round(v, 1) for k, v in (latency or {}).items()},
+            breaches=list(breaches or []),
+        )
+        self.transcript.append(event)
+        self.signals.turn(event)
+
+    def _finish(self, reason: str) -> None:
+        if self.end_reason is not None:
+            return
+        self.end_reason = reason
+        self.signals.ended(reason)
+        self.finished.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Every task of the session is named, tracked and logged if it fails."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            _LOGGER.error(
+                "call %s: task %s failed", self.call.call_sid, task.get_name(), exc_info=exc
+            )
+
+
+def _ms_since(start: float) -> float:
+    return (time.monotonic() - start) * 1000
