@@ -1,0 +1,51 @@
+"""A whole booking call, by phone audio, through the real platform."""
+
+from __future__ import annotations
+
+import asyncio
+
+from standardwebhooks import Webhook
+
+from tests.scenarios.conftest import PlatformFactory
+
+BOOKING = [
+    {"say": "Hi, my name is Jane Smith."},
+    {"say": "My number is five five five, one two three, four five six seven."},
+    {"say": "Next Tuesday, please."},
+    {"say": "At three in the afternoon."},
+    {"say": "A teeth cleaning."},
+    {"say": "Yes, that's right."},
+]
+
+
+async def test_a_booking_call_completes_the_goal_and_sends_signed_webhooks(
+    platform: PlatformFactory,
+) -> None:
+    world = await platform()
+    report = await world.call(BOOKING)
+
+    agent_lines = [t.text.lower() for t in report.transcript if t.speaker == "agent"]
+    assert report.ended_by == "agent", report
+    assert any("goodbye" in line for line in agent_lines[-1:]), agent_lines
+    goal = await world.receiver.wait_for("/goal", timeout=30)
+    done = await world.receiver.wait_for("/call", timeout=60)
+    secret = world.settings.webhook_signing_secret.get_secret_value()
+    for received in (goal[-1], done[-1]):
+        Webhook(secret).verify(received.body, received.headers)  # raises if unsigned or forged
+    assert goal[-1].json["type"] == "goal.completed"
+    body = done[-1].json
+    assert body["type"] == "call.completed"
+    extracted = body["data"]["extracted_data"] if "extracted_data" in body["data"] else body["data"]
+    assert "preferred_date" in str(extracted)
+
+    # The API's transcript is the call as it was spoken: caller lines in order.
+    for _ in range(100):
+        call = (await world.api.get(f"/api/calls/{report.call_sid}")).json()
+        if call.get("status") == "completed":
+            break
+        await asyncio.sleep(0.2)
+    said = [t["text"].lower() for t in call["transcript"] if t["speaker"] == "caller"]
+    assert len(said) == len(BOOKING), said
+    assert "smith" in said[0] and "tuesday" in said[2]
+    answers = [t for t in call["transcript"] if t["speaker"] == "agent" and t["latency"]]
+    assert answers and all(a["latency"]["first_frame"] > 0 for a in answers)
