@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_api_key: SecretStr | None = Field(None, alias="LLM_API_KEY")
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
+    llm_first_token_timeout_s: float = Field(1.2, alias="LLM_FIRST_TOKEN_TIMEOUT_S", gt=0)
 
     brain: BrainName = Field(BrainName.GUIDED, alias="BRAIN")
     stt_engine: SttEngineName = Field(SttEngineName.WHISPER, alias="STT_ENGINE")

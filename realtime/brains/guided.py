@@ -119,6 +119,29 @@ class GuidedBrain(Brain):
         nudge = "Are you still there?"
         return nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}"
 
+    def capture(self, caller_text: str) -> tuple[dict[str, FieldScalar], dict[str, str]]:
+        """Track what `caller_text` clearly states into the manager, with no reply.
+
+        Returns the captured and the rejected fields. A backstop for a brain whose model may not
+        report what it heard: stricter than `respond`, because the words may answer a question
+        other than the one the GoalManager would ask. Free text (names too) counts only when the
+        caller labels it ("my name is Ana"); a typed field being asked for is read as the answer;
+        confirmed fields are left alone. Conversation state (reprompt counts) is untouched.
+        """
+        action = self.manager.get_next_action()
+        target = action.field if action.kind == "ask" else None
+        if target is not None and self._fields[target].type is FieldType.TEXT:
+            target = None
+        confirmed = self.manager.confirmed
+        unconfirmed = [n for n in self.manager.field_names if n not in confirmed]
+        turn = self._extract(caller_text, target=target, others=unconfirmed)
+        return turn.captured, turn.rejected
+
+    def next_line(self, captured: Mapping[str, FieldScalar] | None = None) -> str:
+        """What this brain says next: an acknowledgement of `captured`, then the open question,
+        the read-back or the closing line."""
+        return self._reply(_Turn(captured=dict(captured or {}))).text
+
     def respond(self, caller_text: str) -> BrainReply:
         """The agent's reply to one caller utterance (never empty)."""
         text = caller_text.strip()
