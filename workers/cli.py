@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 
 from core.settings import Settings, get_settings
+from workers.caller.command import call
 from workers.services import PortBusyError, ServiceError, find_free_port
 from workers.stack import DevStack, StackPorts, settings_for_stack
 
@@ -279,6 +280,9 @@ def realtime(
         )
     )
     _exit(0)
+
+
+app.command("call")(call)
 
 
 def _database_url(settings: Settings, data_dir: Path | None) -> str:

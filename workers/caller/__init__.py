@@ -1,0 +1,18 @@
+"""The simulated caller: phone calls placed against the running platform exactly as Twilio
+places them, for `callwright call`, the demo, scenario tests and the latency benchmark.
+
+    caller.py        SimulatedCaller: ring, follow the script, report
+    line.py          PhoneLine: the Media Streams WebSocket, paced at 20 ms; playback and marks
+    answer.py        the signed POST /twilio/voice and its TwiML
+    protocol.py      Media Streams messages from Twilio's side
+    playback.py      Twilio's playback buffer (marks, clear)
+    conversation.py  turn detection and the caller-side measurements
+    voice.py         Piper speech for the caller, Whisper for the agent's words
+    script.py        script steps: say, dtmf, silence, hangup
+    report.py        CallReport and its rich rendering
+    sink.py          a loopback webhook receiver that checks signatures
+    command.py       `callwright call`
+
+Import from the modules themselves; this package imports nothing, so that registering the CLI
+command loads no speech engine.
+"""

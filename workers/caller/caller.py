@@ -1,0 +1,342 @@
+"""`SimulatedCaller`: a phone call placed against the running platform, with Twilio's side
+played exactly: the signed voice webhook, then a bidirectional Media Stream on a real WebSocket.
+
+The line itself (20 ms pacing, playback, marks, `clear`) is `PhoneLine`; this module rings,
+runs the script against what the caller hears, and writes the report. Speech is synthesized
+before ringing and agent turns are transcribed on worker threads, so neither touches the line's
+20 ms clock.
+
+    report = await SimulatedCaller(
+        "http://127.0.0.1:8000",
+        parse_script([{"say": "Hi, I need a cleaning next week."}]),
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        agent_id=1,
+    ).run()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine, Sequence
+from typing import Any, Final
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake, InvalidURI
+
+from workers.caller.answer import StreamAnswer, answer_call, voice_form
+from workers.caller.conversation import AgentTurn
+from workers.caller.errors import MediaStreamError
+from workers.caller.line import FRAME_S, PhoneLine
+from workers.caller.protocol import new_sid
+from workers.caller.report import CallerTurnKind, CallReport, EndedBy
+from workers.caller.script import DtmfStep, HangupStep, SayStep, ScriptStep, SilenceStep
+from workers.caller.voice import (
+    AgentTranscriber,
+    CallerUtterance,
+    CallerVoice,
+    shared_caller_voice,
+)
+
+__all__ = ["DEFAULT_FROM_NUMBER", "DEFAULT_TO_NUMBER", "SimulatedCaller"]
+
+_LOGGER = logging.getLogger(__name__)
+
+# Numbers from the range reserved for fiction (555-01xx).
+DEFAULT_FROM_NUMBER: Final = "+14155550100"
+DEFAULT_TO_NUMBER: Final = "+14155550199"
+# A person answers a beat after the question ends; with the turn-end gap (AGENT_TURN_GAP_S)
+# the caller takes the floor about 0.9 s after the agent's last sound.
+REPLY_PAUSE_S: Final = 0.2
+# An agent turn longer than this is a stuck stream, not a turn; the script moves on.
+MAX_AGENT_TURN_S: Final = 120.0
+# Every wait at the end of a call is bounded: a server that never closes cannot hang the caller.
+CLOSE_TIMEOUT_S: Final = 5.0
+TRANSCRIBE_TIMEOUT_S: Final = 60.0
+
+
+class SimulatedCaller:
+    """One simulated phone call to the platform; `run()` places it and returns its report.
+
+    `api_url` is where the voice webhook is posted; `public_base_url` (default `api_url`) is the
+    URL the platform believes Twilio called, which the signature covers. The agent is chosen by
+    `agent_id` (`?agent=`) or by the number called (`to_number`). `media_url` replaces the
+    TwiML's stream URL (for a public `wss://` address the caller cannot reach). `http` is the
+    transport seam: any `httpx.AsyncClient`, e.g. one on an ASGI app. `voice` and `transcriber`
+    default to the process's caller voice (shared Piper model, lines cached across calls) and a
+    one-thread Whisper; `transcribe=False` skips
+    transcription (benchmarks that want every core for the server). `answer_timeout_s` bounds
+    each wait for the agent to start a turn; `max_call_s` bounds the whole call.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        script: Sequence[ScriptStep],
+        *,
+        auth_token: str,
+        agent_id: int | None = None,
+        to_number: str | None = None,
+        from_number: str = DEFAULT_FROM_NUMBER,
+        public_base_url: str | None = None,
+        media_url: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        voice: CallerVoice | None = None,
+        transcriber: AgentTranscriber | None = None,
+        transcribe: bool = True,
+        answer_timeout_s: float = 20.0,
+        max_call_s: float = 300.0,
+    ) -> None:
+        if agent_id is None and not to_number:
+            raise ValueError("say which agent to call: agent_id or to_number")
+        self.api_url = api_url
+        self.script = list(script)
+        self.agent_id = agent_id
+        self.to_number = to_number or DEFAULT_TO_NUMBER
+        self.from_number = from_number
+        self.public_base_url = public_base_url or api_url
+        self.media_url = media_url
+        self.answer_timeout_s = answer_timeout_s
+        self.max_call_s = max_call_s
+        self.call_sid = new_sid("CA")
+        self.account_sid = new_sid("AC")
+        self.stream_sid = new_sid("MZ")
+        self._auth_token = auth_token
+        self._http = http
+        self._voice = voice or shared_caller_voice()
+        self._transcriber = (transcriber or AgentTranscriber()) if transcribe else None
+        self._ran = False
+        self._utterances: dict[str, CallerUtterance] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._transcriptions: list[asyncio.Task[None]] = []
+        # Agent turns the caller had already heard when it last spoke or pressed keys: the
+        # agent has answered once there are more.
+        self._expect_after = 0
+        self._steps_run = 0
+        self._notes: list[str] = []
+
+    async def run(self) -> CallReport:
+        """Place the call, follow the script, hang up (or be hung up on); report what happened.
+
+        Raises a `CallerError` if the call never got a media stream; from then on, whatever the
+        server does is recorded in the report instead.
+        """
+        if self._ran:
+            raise RuntimeError("a SimulatedCaller places one call; make another for the next")
+        self._ran = True
+        lines = sorted({step.say for step in self.script if isinstance(step, SayStep)})
+        # Synthesized (and Whisper loaded) before ringing: nothing slow may happen mid-call.
+        spoken = await asyncio.gather(*(self._voice.utterance(line) for line in lines))
+        self._utterances = dict(zip(lines, spoken, strict=True))
+        if self._transcriber is not None:
+            await self._transcriber.load()
+        answer = await self._answer()
+        url = self.media_url or answer.url
+        try:
+            ws = await connect(url, compression=None, open_timeout=10, close_timeout=2)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise MediaStreamError(f"could not open the media stream at {url}: {exc}") from exc
+        line = PhoneLine(
+            ws,
+            stream_sid=self.stream_sid,
+            call_sid=self.call_sid,
+            account_sid=self.account_sid,
+            on_turn_end=self._transcribe,
+            on_note=self._note,
+        )
+        try:
+            ended_by = await self._converse(line, answer)
+        finally:
+            await self._shutdown(line)
+        return await self._report(line, answer, ended_by)
+
+    async def _answer(self) -> StreamAnswer:
+        form = voice_form(
+            call_sid=self.call_sid,
+            account_sid=self.account_sid,
+            from_number=self.from_number,
+            to_number=self.to_number,
+        )
+        kwargs: dict[str, Any] = {
+            "api_url": self.api_url,
+            "public_base_url": self.public_base_url,
+            "auth_token": self._auth_token,
+            "form": form,
+            "agent_id": self.agent_id,
+        }
+        if self._http is not None:
+            return await answer_call(self._http, **kwargs)
+        async with httpx.AsyncClient() as http:
+            return await answer_call(http, **kwargs)
+
+    async def _converse(self, line: PhoneLine, answer: StreamAnswer) -> EndedBy:
+        await line.start(answer.parameters)
+        pacing = self._spawn(line.pace(), "pace")
+        pending = {pacing, self._spawn(line.receive(), "receive")}
+        pending.add(self._spawn(self._run_script(line), "script"))
+        deadline = time.monotonic() + self.max_call_s
+        # The line is up until the pacing loop ends: after the caller's `stop`, or once the
+        # server has closed the socket. A task that fails fails the call (a bug, not a finding).
+        while not pacing.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._note(f"the call passed its {self.max_call_s:.0f} s limit; hanging up")
+                line.hangup_requested.set()
+                await asyncio.wait({pacing}, timeout=CLOSE_TIMEOUT_S)
+                return "timeout"
+            done, pending = await asyncio.wait(
+                pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+        return "agent" if line.closed else "caller"
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Start a task named after the call, tracked so that shutdown can stop it."""
+        task = asyncio.create_task(coro, name=f"caller-{self.call_sid[:10]}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _shutdown(self, line: PhoneLine) -> None:
+        if not line.closed:
+            line.hanging_up = True  # whatever closes the socket from here on, it was us
+        await line.ws.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+
+    # --- the script -------------------------------------------------------------------------
+
+    async def _run_script(self, line: PhoneLine) -> None:
+        for number, step in enumerate(self.script, start=1):
+            if line.closed:
+                break
+            if isinstance(step, HangupStep):
+                await self._wait_for_agent(line, number, into_turn_ms=step.after_ms)
+                self._steps_run += 1
+                break
+            if isinstance(step, SayStep):
+                utterance = self._utterances[step.say]
+                # Barging in at N ms means the caller's first sound is heard at N ms.
+                await self._wait_for_agent(
+                    line,
+                    number,
+                    into_turn_ms=step.barge_in_after_ms,
+                    lead_in_s=utterance.first_audible * FRAME_S,
+                )
+                kind: CallerTurnKind = "say" if step.barge_in_after_ms is None else "barge_in"
+                turn = line.conversation.caller_turn(kind, step.say)
+                await line.speak(utterance, turn)
+                self._expect_after = len(line.conversation.agent_turns)
+            elif isinstance(step, DtmfStep):
+                await self._wait_for_agent(line, number)
+                await line.press(
+                    step.dtmf, line.conversation.caller_turn("dtmf", f"DTMF {step.dtmf}")
+                )
+                self._expect_after = len(line.conversation.agent_turns)
+            elif isinstance(step, SilenceStep):
+                # Not an action: the agent's answer to the last one still counts afterwards.
+                await self._wait_for_agent(line, number)
+                await asyncio.sleep(step.silence)
+            self._steps_run += 1
+        else:
+            await self._wait_for_agent(line, len(self.script) + 1, pause=False)
+        line.hangup_requested.set()
+
+    async def _wait_for_agent(
+        self,
+        line: PhoneLine,
+        step: int,
+        *,
+        into_turn_ms: int | None = None,
+        lead_in_s: float = 0.0,
+        pause: bool = True,
+    ) -> None:
+        """Wait for the agent's answer to the caller's last action: until it has finished and a
+        short pause has passed or, with `into_turn_ms`, until that far into its audio."""
+        conversation = line.conversation
+        expected = self._expect_after
+        answered = await line.until(
+            lambda: len(conversation.agent_turns) > expected or line.closed,
+            self.answer_timeout_s,
+        )
+        if line.closed:
+            return
+        if not answered:
+            self._note(f"step {step}: the agent did not speak within {self.answer_timeout_s:.0f} s")
+            return
+        if into_turn_ms is not None:
+            at = conversation.agent_turns[expected].started_at + into_turn_ms / 1000.0 - lead_in_s
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            return
+        finished = await line.until(
+            lambda: conversation.open_turn is None or line.closed, MAX_AGENT_TURN_S
+        )
+        if not finished:
+            self._note(f"step {step}: the agent was still talking after {MAX_AGENT_TURN_S:.0f} s")
+        if pause:
+            await asyncio.sleep(REPLY_PAUSE_S)
+
+    # --- results ----------------------------------------------------------------------------
+
+    def _note(self, note: str) -> None:
+        _LOGGER.info("call %s: %s", self.call_sid, note)
+        self._notes.append(note)
+
+    def _transcribe(self, turn: AgentTurn) -> None:
+        """Transcribe a finished agent turn on a worker thread, off the pacing loop."""
+        transcriber = self._transcriber
+        if transcriber is None:
+            return
+
+        async def transcribe() -> None:
+            try:
+                turn.text = await transcriber.transcribe(bytes(turn.heard))
+            except Exception as exc:  # a transcript is a nicety; the report must still come
+                self._note(f"agent turn {turn.index + 1} could not be transcribed: {exc}")
+
+        # Not through `_spawn`: shutdown must not cancel these; `_report` waits for them.
+        self._transcriptions.append(asyncio.create_task(transcribe()))
+
+    async def _report(self, line: PhoneLine, answer: StreamAnswer, ended_by: EndedBy) -> CallReport:
+        conversation = line.conversation
+        now = time.monotonic()
+        last = conversation.hang_up(now, audio_pending=not line.playback.empty)
+        if last is not None:
+            self._transcribe(last)
+        if self._transcriptions:
+            _, late = await asyncio.wait(self._transcriptions, timeout=TRANSCRIBE_TIMEOUT_S)
+            if late:
+                self._note(f"{len(late)} agent turns were not transcribed in time")
+        return CallReport(
+            call_sid=self.call_sid,
+            stream_sid=self.stream_sid,
+            custom_parameters=_redacted(answer.parameters),
+            transcript=conversation.transcript(),
+            turns=conversation.latencies(),
+            marks=conversation.marks,
+            clears=conversation.clears,
+            ended_by=ended_by,
+            closed_by_server=ended_by == "agent",
+            close_code=line.ws.close_code,
+            close_reason=line.ws.close_reason or "",
+            duration_ms=conversation.ms(now),
+            frames_sent=line.frames_sent,
+            max_send_lag_ms=round(line.max_lag_s * 1000.0, 1),
+            steps_run=self._steps_run,
+            steps_total=len(self.script),
+            notes=self._notes,
+        )
+
+
+# `<Parameter>`s that are credentials: a report is printed and saved, the call token is not.
+SECRET_PARAMETERS: Final = frozenset({"token"})
+
+
+def _redacted(parameters: dict[str, str]) -> dict[str, str]:
+    return {k: "<redacted>" if k in SECRET_PARAMETERS else v for k, v in parameters.items()}
