@@ -25,6 +25,7 @@ per-call state (VAD state, encoder, playout, brain).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -66,6 +67,54 @@ async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_
             await close()
 
 
+@dataclass
+class _Reply:
+    """One answer in the making: the brain giving it, its latency stamps, and whether its
+    effects (speech, records, signals) may reach the world yet. A speculative reply holds them
+    until the turn really ends the way it guessed; then `commit` releases them in order."""
+
+    brain: Brain
+    committed: asyncio.Event
+    stamps: dict[str, float] = field(default_factory=dict)
+    held: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def now(cls, brain: Brain) -> _Reply:
+        """A reply that acts at once."""
+        reply = cls(brain, asyncio.Event())
+        reply.committed.set()
+        return reply
+
+    def do(self, action: Callable[[], None]) -> None:
+        """Run `action` now if committed, else when committed."""
+        if self.committed.is_set():
+            action()
+        else:
+            self.held.append(action)
+
+    def commit(self) -> None:
+        """Release everything held, in order; act at once from now on."""
+        held, self.held = self.held, []
+        for action in held:
+            action()
+        self.committed.set()
+
+
+@dataclass
+class _Early:
+    """Work started at the caller's pause: the transcript, and maybe a speculative answer."""
+
+    audio_samples: int
+    transcript: asyncio.Task[str]
+    reply: _Reply | None = None
+    answer: asyncio.Task[None] | None = None
+
+    def cancel(self) -> None:
+        self.transcript.cancel()
+        if self.answer is not None:
+            self.answer.cancel()
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     """Conversation timing of a call."""
@@ -101,7 +150,6 @@ class CallSession:
         self.signals = signals
         self.settings = settings or SessionSettings()
         self.playout = Playout(send, stream_sid, lead_s=self.settings.playout_lead_s)
-        self.encoder = TwilioAudioEncoder()
         self.rules = InstructionEngine(call.agent.instructions)
         self.finished = asyncio.Event()
         """Set when the call is over (the agent closed it or the caller left)."""
@@ -110,7 +158,7 @@ class CallSession:
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._answer: asyncio.Task[Any] | None = None
-        self._early: tuple[int, asyncio.Task[str]] | None = None
+        self._early: _Early | None = None
         self._dtmf: list[str] = []
         self._dtmf_timer: asyncio.Task[None] | None = None
         self._idle_since: float | None = None
@@ -161,12 +209,11 @@ class CallSession:
                 self._spawn(self._interrupt(answer, onset=onset), "barge-in")
                 self._idle_since = None
             elif isinstance(event, Paused):
-                self._start_early_transcript(event.audio)
+                self._start_early(event.audio, event.speech_end + self._clock_offset)
             elif isinstance(event, Resumed):
-                self._drop_early_transcript()
+                self._drop_early()
             elif isinstance(event, TurnEnded):
-                speech_end = event.speech_end + self._clock_offset
-                self._answer = self._spawn(self._caller_turn(event, speech_end), "turn")
+                self._end_turn(event, event.speech_end + self._clock_offset)
 
     def on_mark(self, name: str) -> None:
         """Twilio played up to this mark."""
@@ -176,6 +223,7 @@ class CallSession:
         """A keypress: interrupts the agent; digits are answered after a short gap (or `#`)."""
         if self.end_reason is not None:
             return
+        self._drop_early()
         answer, self._answer = self._answer, None
         self._spawn(self._interrupt(answer, onset=time.monotonic()), "barge-in")
         self._idle_since = None
@@ -188,15 +236,39 @@ class CallSession:
 
     # -- turns ------------------------------------------------------------------------------------
 
-    def _start_early_transcript(self, audio: Audio) -> None:
-        self._drop_early_transcript()
-        task = self._spawn(self._transcribe(audio), "early-stt")
-        self._early = (len(audio), task)
+    def _start_early(self, audio: Audio, speech_end: float) -> None:
+        """At a pause: transcribe what was said and, if the brain can fork, answer it
+        speculatively, so the reply is (nearly) ready if the pause turns out to end the turn."""
+        self._drop_early()
+        early = _Early(audio.size, self._spawn(self._transcribe(audio), "early-stt"))
+        idle = self._answer is None or self._answer.done()
+        fork = self.brain.fork() if idle else None
+        if fork is not None:
+            early.reply = _Reply(fork, asyncio.Event())
+            early.answer = self._spawn(
+                self._speculate(early.transcript, speech_end, early.reply), "speculative-turn"
+            )
+        self._early = early
 
-    def _drop_early_transcript(self) -> None:
+    def _drop_early(self) -> None:
         if self._early is not None:
-            self._early[1].cancel()
+            self._early.cancel()
             self._early = None
+
+    def _end_turn(self, event: TurnEnded, speech_end: float) -> None:
+        early, self._early = self._early, None
+        if early is not None and early.audio_samples != event.audio.size:
+            early.cancel()
+            early = None
+        if early is not None and early.reply is not None and early.answer is not None:
+            # The turn ended as guessed at the pause: adopt the speculative answer.
+            early.reply.stamps["end_of_turn"] = _ms_since(speech_end)
+            self.brain = early.reply.brain
+            early.reply.commit()
+            self._answer = early.answer
+            return
+        transcript = early.transcript if early is not None else None
+        self._answer = self._spawn(self._caller_turn(event, speech_end, transcript), "turn")
 
     async def _transcribe(self, audio: Audio) -> str:
         # The detector keeps VAD-rate audio (8 kHz); Whisper wants 16 kHz, resampled in one
@@ -208,26 +280,36 @@ class CallSession:
         )
         return (await self.stt.transcribe(samples)).text.strip()
 
-    async def _caller_turn(self, event: TurnEnded, speech_end: float) -> None:
-        stamps = {"end_of_turn": _ms_since(speech_end)}
-        early, self._early = self._early, None
+    async def _speculate(
+        self, transcript: asyncio.Task[str], speech_end: float, reply: _Reply
+    ) -> None:
+        text = await transcript
+        reply.stamps["stt"] = _ms_since(speech_end)
+        await self._answer_text(text, speech_end, reply)
+
+    async def _caller_turn(
+        self, event: TurnEnded, speech_end: float, early: asyncio.Task[str] | None
+    ) -> None:
+        reply = _Reply.now(self.brain)
+        reply.stamps["end_of_turn"] = _ms_since(speech_end)
         text: str | None = None
-        if early is not None and early[0] == len(event.audio):
+        if early is not None:
             try:
-                text = await early[1]
+                text = await early
             except Exception:  # noqa: BLE001 - transcribe again below rather than lose the turn
                 _LOGGER.warning("call %s: early transcription failed", self.call.call_sid)
-        elif early is not None:
-            early[1].cancel()
         if text is None:
             text = await self._transcribe(event.audio)
-        stamps["stt"] = _ms_since(speech_end)
+        reply.stamps["stt"] = _ms_since(speech_end)
+        await self._answer_text(text, speech_end, reply)
+
+    async def _answer_text(self, text: str, speech_end: float, reply: _Reply) -> None:
         if not text:
             _LOGGER.info("call %s: an utterance with no words; ignored", self.call.call_sid)
-            self._idle_since = time.monotonic()
+            reply.do(self._mark_idle)
             return
-        self._record(Speaker.CALLER, text)
-        await self._respond(CallerTurn(text=text), speech_end, stamps)
+        reply.do(lambda: self._record(Speaker.CALLER, text))
+        await self._respond(CallerTurn(text=text), speech_end, reply)
 
     async def _flush_dtmf(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -237,22 +319,22 @@ class CallSession:
         self._record(Speaker.CALLER, f"[keypad {digits}]")
         self.detector.reset()
         self._answer = asyncio.current_task()
-        await self._respond(CallerTurn(digits=digits), time.monotonic(), {})
+        await self._respond(CallerTurn(digits=digits), time.monotonic(), _Reply.now(self.brain))
 
-    async def _respond(self, turn: CallerTurn, speech_end: float, stamps: dict[str, float]) -> None:
-        caller_seq = self._seq
+    async def _respond(self, turn: CallerTurn, speech_end: float, reply: _Reply) -> None:
         said: list[str] = []
         breaches: list[str] = []
         end: EndCall | None = None
-        self.playout.new_reply()
-        async with _closing(self.brain.reply(turn)) as events:
+        stamps = reply.stamps
+        reply.do(self.playout.new_reply)
+        async with _closing(reply.brain.reply(turn)) as events:
             async for event in events:
                 if isinstance(event, FirstToken):
                     stamps["brain_first_token"] = _ms_since(speech_end)
-                    if event.source == "guided" and not isinstance(self.brain, GuidedBrain):
+                    if event.source == "guided" and not isinstance(reply.brain, GuidedBrain):
                         LLM_FALLBACKS_TOTAL.inc()
                 elif isinstance(event, Captured):
-                    self.signals.field(FieldEvent(event.name, event.value, turn_seq=caller_seq))
+                    reply.do(functools.partial(self._signal_field, event))
                 elif isinstance(event, Rejected):
                     _LOGGER.info(
                         "call %s: %s not taken: %s", self.call.call_sid, event.name, event.reason
@@ -263,50 +345,63 @@ class CallSession:
                     text = self._allowed(event.text, breaches)
                     if text:
                         said.append(text)
-                        await self._speak(text, speech_end, stamps)
+                        await self._speak(text, speech_end, reply)
         if not said:
             said.append(CANNOT_SAY)
-            await self._speak(CANNOT_SAY, speech_end, stamps)
-        await self._finish_reply(" ".join(said), speech_end, stamps, breaches, end)
+            await self._speak(CANNOT_SAY, speech_end, reply)
+        await self._finish_reply(" ".join(said), speech_end, reply, breaches, end)
 
     async def _speak_turn(self, end_reason: str | None, text: str) -> None:
         """Say `text` as a turn of its own (greeting, reprompt, goodbye)."""
+        reply = _Reply.now(self.brain)
         self.playout.new_reply()
-        await self._speak(text, None, {})
-        await self._finish_reply(text, None, {}, [], EndCall(end_reason) if end_reason else None)
+        await self._speak(text, None, reply)
+        await self._finish_reply(text, None, reply, [], EndCall(end_reason) if end_reason else None)
 
-    async def _speak(self, text: str, speech_end: float | None, stamps: dict[str, float]) -> None:
+    async def _speak(self, text: str, speech_end: float | None, reply: _Reply) -> None:
         voice = self.call.agent.voice
         synthesis = self.tts.synthesize(
             text, voice=voice.voice_profile, emotion=voice.emotion_default
         )
+        # An encoder per utterance: each TTS chunk is flushed whole, so nothing carries over,
+        # and a speculative reply never shares state with one being spoken.
+        encoder = TwilioAudioEncoder()
         async with _closing(synthesis) as chunks:
             async for chunk in chunks:
-                if speech_end is not None and "tts_first_audio" not in stamps:
-                    stamps["tts_first_audio"] = _ms_since(speech_end)
-                frames = self.encoder.push(chunk.samples, chunk.sample_rate)
+                if speech_end is not None and "tts_first_audio" not in reply.stamps:
+                    reply.stamps["tts_first_audio"] = _ms_since(speech_end)
+                frames = encoder.push(chunk.samples, chunk.sample_rate)
                 # Each chunk is a whole clause or sentence: flush so nothing waits in the
                 # resampler for audio that may be a sentence away.
-                frames += self.encoder.flush()
-                self.playout.speak(frames, chunk.text or text)
+                frames += encoder.flush()
+                reply.do(functools.partial(self.playout.speak, frames, chunk.text or text))
 
     async def _finish_reply(
         self,
         text: str,
         speech_end: float | None,
-        stamps: dict[str, float],
+        reply: _Reply,
         breaches: list[str],
         end: EndCall | None,
     ) -> None:
+        await reply.committed.wait()
         await self.playout.wait_played()
+        stamps = reply.stamps
         if speech_end is not None and self.playout.first_frame_at is not None:
             stamps["first_frame"] = (self.playout.first_frame_at - speech_end) * 1000
             observe_turn(stamps)
         self._record(Speaker.AGENT, text, latency=stamps, breaches=breaches)
-        self.brain.heard(text, interrupted=False)
-        self._idle_since = time.monotonic()
+        reply.brain.heard(text, interrupted=False)
+        self._mark_idle()
         if end is not None:
             self._finish(end.reason or "completed")
+
+    def _signal_field(self, event: Captured) -> None:
+        # After the caller's turn is recorded, so `_seq` is that turn.
+        self.signals.field(FieldEvent(event.name, event.value, turn_seq=self._seq))
+
+    def _mark_idle(self) -> None:
+        self._idle_since = time.monotonic()
 
     def _allowed(self, text: str, breaches: list[str]) -> str:
         found = self.rules.validate_response(text)
@@ -336,7 +431,6 @@ class CallSession:
         if not speaking:
             return
         heard = await self.playout.clear()
-        self.encoder.reset()
         if onset is not None:
             BARGE_IN_SECONDS.observe(max(time.monotonic() - onset, 0.0))
         self._record(Speaker.AGENT, heard, interrupted=True)

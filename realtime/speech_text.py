@@ -12,6 +12,10 @@ from typing import Final
 
 # A first clause shorter than this sounds clipped on its own ("Sure,"), and saves little time.
 MIN_FIRST_CLAUSE_WORDS: Final = 3
+# A sentence longer than this is also split at its commas. A read-back of five details is one
+# long sentence; synthesized whole, it can take longer than the piece before it takes to play,
+# and the caller hears a gap (and may take the floor). Clauses keep the pipeline ahead.
+LONG_SENTENCE_WORDS: Final = 12
 # Sentence ends: terminal punctuation (and any closing quotes or brackets) before whitespace.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 # Words whose trailing period does not end a sentence.
@@ -48,6 +52,22 @@ def split_for_speech(text: str, *, min_clause_words: int = MIN_FIRST_CLAUSE_WORD
         head, tail = first[: match.end()].strip(), first[match.end() :].strip()
         if len(head.split()) >= min_clause_words:
             if tail:
-                return [head, tail, *pieces[1:]]
+                pieces = [head, tail, *pieces[1:]]
             break
-    return pieces
+    return [clause for piece in pieces for clause in _clauses(piece, min_clause_words)]
+
+
+def _clauses(sentence: str, min_words: int) -> list[str]:
+    """A long sentence as comma clauses of at least `min_words` words; a short one whole."""
+    if len(sentence.split()) <= LONG_SENTENCE_WORDS:
+        return [sentence]
+    clauses: list[str] = []
+    start = 0
+    for match in _CLAUSE_COMMA.finditer(sentence):
+        head = sentence[start : match.end()].strip()
+        rest = sentence[match.end() :].strip()
+        if len(head.split()) >= min_words and len(rest.split()) >= min_words:
+            clauses.append(head)
+            start = match.end()
+    clauses.append(sentence[start:].strip())
+    return clauses

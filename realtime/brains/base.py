@@ -87,5 +87,10 @@ class Brain(ABC):
         """What to say when the caller has gone quiet."""
         return "Are you still there?"
 
+    def fork(self) -> Brain | None:
+        """An independent copy to answer a turn speculatively (before the caller has surely
+        finished), adopted if the turn ends as guessed; None if this brain cannot fork."""
+        return None
+
     def heard(self, text: str, *, interrupted: bool) -> None:  # noqa: B027 - optional hook
         """What the caller actually heard of the last reply (less than it said, if interrupted)."""

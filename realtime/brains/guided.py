@@ -12,6 +12,7 @@ against the wall clock, so a test (or a replay) hears the same answer every time
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -112,6 +113,13 @@ class GuidedBrain(Brain):
         answer = self.respond_dtmf(turn.digits) if turn.digits else self.respond(turn.text)
         for event in reply_events(answer):
             yield event
+
+    def fork(self) -> GuidedBrain:
+        """A copy with its own goal progress and conversation state (the agent is shared)."""
+        clone = copy.copy(self)
+        clone.manager = copy.deepcopy(self.manager)
+        clone._failures = dict(self._failures)
+        return clone
 
     def reprompt(self) -> str:
         """What to say when the caller has gone quiet: a nudge, then the open question again."""

@@ -193,6 +193,18 @@ def test_split_for_speech() -> None:
         "what day works?",
         "We open at nine.",
     ]
+    # A long sentence (a read-back) is spoken clause by clause, none under three words.
+    assert split_for_speech(
+        "Got it. Let me confirm: name Jane Smith, phone number 555-123-4567, preferred date "
+        "Tuesday, December 1st, and service type a teeth cleaning. Is that right?"
+    ) == [
+        "Got it.",
+        "Let me confirm: name Jane Smith,",
+        "phone number 555-123-4567,",
+        "preferred date Tuesday,",
+        "December 1st, and service type a teeth cleaning.",
+        "Is that right?",
+    ]
     # A short opener stays with its sentence; only the first sentence is split.
     assert split_for_speech("Sure, Tuesday works. Then, at nine, we start.") == [
         "Sure, Tuesday works.",

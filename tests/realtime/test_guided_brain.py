@@ -192,3 +192,12 @@ def test_phone_time_date_name_yes_no_units() -> None:
     assert extract_yes_no("yep") is True
     assert extract_yes_no("that's not right") is False
     assert extract_yes_no("banana") is None
+
+
+def test_a_fork_answers_without_touching_the_original() -> None:
+    brain = GuidedBrain(scheduler(), today=TODAY)
+    fork = brain.fork()
+    fork.respond("My name is Jane Smith.")
+    assert "customer_name" in fork.manager.captured
+    assert brain.manager.captured == {}
+    assert brain.respond("My name is Ann Lee.").captured == {"customer_name": "Ann Lee"}
