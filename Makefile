@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= embedded,cpu,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev test lint typecheck unit fuzz clean
+.PHONY: install demo dev test lint typecheck unit fuzz bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: lint typecheck unit
 # A longer schemathesis run than the one in `make test`.
 fuzz: install
 	FUZZ_MAX_EXAMPLES=100 $(BIN)/pytest -q tests/api/test_fuzz.py
+
+# Latency and memory of the realtime process, by simulated phone calls (BENCHMARKS.md).
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m workers.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

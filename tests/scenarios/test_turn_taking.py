@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from tests.scenarios.conftest import Platform, PlatformFactory
@@ -69,3 +70,31 @@ async def test_caller_hanging_up_mid_sentence(platform: PlatformFactory) -> None
     assert call["end_reason"] == "caller_hung_up", call
     last = call["transcript"][-1]
     assert last["speaker"] == "agent" and last["interrupted"], call["transcript"]
+
+
+async def test_a_correction_at_the_read_back_changes_the_booking(
+    platform: PlatformFactory,
+) -> None:
+    world = await platform()
+    report = await world.call(
+        [
+            NAME,
+            {"say": "My number is five five five, one two three, four five six seven."},
+            {"say": "Next Tuesday, please."},
+            {"say": "At three in the afternoon."},
+            {"say": "A teeth cleaning."},
+            {"say": "No, make it Wednesday."},
+            {"say": "Yes, that's right."},
+        ]
+    )
+    assert report.ended_by == "agent", report.transcript
+    call = await finished_call(world, report.call_sid)
+    agent = [t["text"] for t in call["transcript"] if t["speaker"] == "agent"]
+    # The second read-back says Wednesday; the booking keeps it.
+    assert any("Wednesday" in line and "confirm" in line.lower() for line in agent), agent
+    wednesday = next(line for line in agent if "Wednesday" in line and "confirm" in line.lower())
+    assert "Tuesday" not in wednesday, wednesday
+    # The business system receives the corrected date: a Wednesday.
+    done = (await world.receiver.wait_for("/call", timeout=60))[-1].json
+    booked = dt.date.fromisoformat(done["data"]["extracted_data"]["preferred_date"])
+    assert booked.weekday() == 2, booked

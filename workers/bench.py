@@ -1,0 +1,279 @@
+"""`make bench`: response latency and memory of the realtime process, measured by phone calls.
+
+Starts a throw-away embedded stack (Temporal, PostgreSQL, Redis, API, worker, realtime — each its
+own process, as in production), creates the seed's Appointment Scheduler, then places scripted
+booking calls through the simulated caller: first one call at a time, then `--concurrency` calls
+at once. For every answered caller turn it reports
+
+- **response**: the caller's last audible word → the first agent audio received, measured on the
+  caller's side of the WebSocket (what a person on the phone would feel, minus the network);
+- **the server's stage timeline** for the same turn, from the turn event the realtime process
+  sent to the workflow (end of speech → end of turn, transcript, brain first token, first TTS
+  audio, first frame sent);
+
+as per-turn rows and p50/p95, plus the realtime process's resident memory (peak RSS, sampled
+every 100 ms from /proc) while serving 1 and N calls. The callers skip transcribing the agent, so
+the measurement leaves both cores to the server; they still synthesize their lines with Piper
+before ringing.
+
+    .venv/bin/python -m workers.bench [--rounds 3] [--concurrency 8] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import get_settings
+from realtime.metrics import STAGES
+from workers.caller.caller import SimulatedCaller
+from workers.caller.report import CallReport
+from workers.caller.script import parse_script
+from workers.services import find_free_port
+from workers.stack import DevStack, StackPorts
+
+console = Console(stderr=True)
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "appointment_scheduler.json"
+
+BOOKING = [
+    {"say": "Hi, my name is Jane Smith."},
+    {"say": "My number is five five five, one two three, four five six seven."},
+    {"say": "Next Tuesday, please."},
+    {"say": "At three in the afternoon."},
+    {"say": "A teeth cleaning."},
+    {"say": "Yes, that's right."},
+]
+
+
+@dataclass
+class TurnRow:
+    """One answered caller turn."""
+
+    concurrency: int
+    call: int
+    turn: int
+    said: str
+    response_ms: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    """Everything measured."""
+
+    rows: list[TurnRow] = field(default_factory=list)
+    peak_rss_mb: dict[int, float] = field(default_factory=dict)
+    idle_rss_mb: float = 0.0
+    calls_completed: dict[int, int] = field(default_factory=dict)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def sample_peak_rss(pid: int, stop: asyncio.Event) -> float:
+    """The highest RSS seen every 100 ms until `stop` is set."""
+    peak = rss_mb(pid)
+    while not stop.is_set():
+        peak = max(peak, rss_mb(pid))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.1)
+        except TimeoutError:
+            pass
+    return peak
+
+
+async def server_stages(api: httpx.AsyncClient, call_sid: str) -> list[dict[str, float]]:
+    """The latency breakdown of each answered turn, as the workflow recorded it."""
+    for _ in range(150):
+        call = (await api.get(f"/api/calls/{call_sid}")).json()
+        if call.get("status") == "completed":
+            return [
+                t["latency"]
+                for t in call["transcript"]
+                if t["speaker"] == "agent" and t["latency"] and "first_frame" in t["latency"]
+            ]
+        await asyncio.sleep(0.2)
+    return []
+
+
+async def place(api_url: str, token: str, agent_id: int) -> CallReport:
+    """One scripted booking call, not transcribing the agent (cores stay with the server)."""
+    caller = SimulatedCaller(
+        api_url, parse_script(BOOKING), auth_token=token, agent_id=agent_id, transcribe=False
+    )
+    return await caller.run()
+
+
+async def run_round(
+    stack: DevStack, api: httpx.AsyncClient, token: str, agent_id: int, concurrency: int
+) -> tuple[list[TurnRow], float, int]:
+    """`concurrency` simultaneous calls: their turns, the server's peak RSS, calls completed."""
+    assert stack.info is not None and stack.realtime_process is not None
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_peak_rss(stack.realtime_process.pid, stop))
+    reports = await asyncio.gather(
+        *(place(stack.info.api_url, token, agent_id) for _ in range(concurrency))
+    )
+    stop.set()
+    peak = await sampler
+    rows: list[TurnRow] = []
+    completed = 0
+    for index, report in enumerate(reports):
+        completed += report.ended_by == "agent"
+        stages = await server_stages(api, report.call_sid)
+        answered = [t for t in report.turns if t.response_ms is not None]
+        for number, turn in enumerate(answered):
+            assert turn.response_ms is not None
+            rows.append(
+                TurnRow(
+                    concurrency=concurrency,
+                    call=index + 1,
+                    turn=number + 1,
+                    said=turn.text,
+                    response_ms=turn.response_ms,
+                    stages=stages[number] if number < len(stages) else {},
+                )
+            )
+    return rows, peak, completed
+
+
+async def bench(rounds: int, concurrency: int) -> Results:
+    """Start the stack, measure, stop it."""
+    settings = get_settings().model_copy(update={"database_url": None, "redis_url": None})
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="callwright-bench-") as tmp:
+        ports = StackPorts(*(find_free_port() for _ in range(6)))
+        stack = DevStack(
+            settings, data_dir=Path(tmp), ports=ports, headless=True, child_env={"BRAIN": "guided"}
+        )
+        stack.start()
+        try:
+            assert stack.info is not None and stack.dev_key is not None
+            assert stack.realtime_process is not None
+            headers = {"Authorization": f"Bearer {stack.dev_key}"}
+            async with httpx.AsyncClient(
+                base_url=stack.info.api_url, headers=headers, timeout=30
+            ) as api:
+                created = await api.post("/api/agents", json=json.loads(EXAMPLE.read_text()))
+                created.raise_for_status()
+                agent_id = int(created.json()["id"])
+                token = settings.twilio_auth_token.get_secret_value()
+                # One call to warm every path (first-use costs are not what we measure).
+                await place(stack.info.api_url, token, agent_id)
+                results.idle_rss_mb = rss_mb(stack.realtime_process.pid)
+                for level in (1, concurrency):
+                    for number in range(rounds if level == 1 else 1):
+                        console.print(f"round {number + 1}: {level} concurrent call(s)…")
+                        rows, peak, completed = await run_round(stack, api, token, agent_id, level)
+                        results.rows.extend(rows)
+                        results.peak_rss_mb[level] = max(results.peak_rss_mb.get(level, 0), peak)
+                        results.calls_completed[level] = (
+                            results.calls_completed.get(level, 0) + completed
+                        )
+        finally:
+            stack.stop()
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (inclusive method), or NaN with no values."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summary_markdown(results: Results, command: str) -> str:
+    """The figures as Markdown, for BENCHMARKS.md."""
+    lines = [f"Command: `{command}`", ""]
+    lines += [
+        "| calls at once | turns | response p50 | response p95 | "
+        + " | ".join(f"{s} p50" for s in STAGES)
+        + " | realtime peak RSS |",
+        "| --- " * (5 + len(STAGES)) + "|",
+    ]
+    for level in sorted({r.concurrency for r in results.rows}):
+        rows = [r for r in results.rows if r.concurrency == level]
+        response = [r.response_ms for r in rows]
+        stage_p50 = [percentile([r.stages[s] for r in rows if s in r.stages], 50) for s in STAGES]
+        lines.append(
+            f"| {level} | {len(rows)} | {percentile(response, 50):.0f} ms | "
+            f"{percentile(response, 95):.0f} ms | "
+            + " | ".join(f"{v:.0f} ms" for v in stage_p50)
+            + f" | {results.peak_rss_mb.get(level, 0):.0f} MB |"
+        )
+    lines += ["", f"Realtime RSS after warm-up, idle: {results.idle_rss_mb:.0f} MB.", ""]
+    lines += ["Per turn (1 call at a time):", ""]
+    lines += [
+        "| call | turn | caller said | response | " + " | ".join(STAGES) + " |",
+        "| --- " * (4 + len(STAGES)) + "|",
+    ]
+    for row in (r for r in results.rows if r.concurrency == 1):
+        stages = " | ".join(f"{row.stages[s]:.0f}" if s in row.stages else "—" for s in STAGES)
+        lines.append(
+            f"| {row.call} | {row.turn} | {row.said} | {row.response_ms:.0f} ms | {stages} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render(results: Results) -> None:
+    """A terminal table of the summary."""
+    table = Table(title="Caller's last word → first agent audio (ms)")
+    for column in ("calls at once", "turns", "p50", "p95", "peak RSS (MB)", "calls completed"):
+        table.add_column(column, justify="right")
+    for level in sorted({r.concurrency for r in results.rows}):
+        response = [r.response_ms for r in results.rows if r.concurrency == level]
+        table.add_row(
+            str(level),
+            str(len(response)),
+            f"{percentile(response, 50):.0f}",
+            f"{percentile(response, 95):.0f}",
+            f"{results.peak_rss_mb.get(level, 0):.0f}",
+            str(results.calls_completed.get(level, 0)),
+        )
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of `make bench`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="one-call rounds (default 3)")
+    parser.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
+    parser.add_argument("--markdown", type=Path, help="also write the figures here (Markdown)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    started = time.perf_counter()
+    results = asyncio.run(bench(args.rounds, args.concurrency))
+    render(results)
+    command = "make bench" + (
+        f" BENCH_ARGS='--rounds {args.rounds} --concurrency {args.concurrency}'"
+        if (args.rounds, args.concurrency) != (3, 8)
+        else ""
+    )
+    markdown = summary_markdown(results, command)
+    if args.markdown:
+        args.markdown.write_text(markdown)
+    sys.stdout.write(markdown)
+    console.print(f"bench took {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
