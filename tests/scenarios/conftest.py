@@ -74,17 +74,18 @@ async def platform(
     engines: Engines,
     temporal_server: EmbeddedTemporal,
 ) -> AsyncIterator[PlatformFactory]:
-    """`await platform(**session_settings)` starts everything; all of it stops after the test."""
+    """`await platform(brain_for=…, **session_settings)` starts everything (a brain factory and
+    conversation timing replace the defaults); all of it stops after the test."""
     stack: list[Any] = []
 
-    async def start(**session: Any) -> Platform:
+    async def start(brain_for: Any = None, **session: Any) -> Platform:
         temporal = await connect_temporal(temporal_server.address, "default")
         queue = f"calls-{uuid.uuid4().hex[:8]}"
         base = settings.model_copy(update={"temporal_task_queue": queue})
-        tuned = (
-            dataclasses.replace(engines, session=dataclasses.replace(engines.session, **session))
-            if session
-            else engines
+        tuned = dataclasses.replace(
+            engines,
+            session=dataclasses.replace(engines.session, **session),
+            brain_for=brain_for or engines.brain_for,
         )
         server = MediaServer(settings=base, engines=tuned, temporal=temporal)
         receiver_cm = run_receiver()

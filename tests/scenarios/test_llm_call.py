@@ -1,0 +1,65 @@
+"""A call answered by the LLM brain (a local server speaking the streamed chat-completions
+protocol), with one turn falling back to the guided brain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.calls.types import CallInput
+from realtime.brains.openai_chat import OpenAIChatBrain
+from realtime.metrics import LLM_FALLBACKS_TOTAL
+from tests.fake_llm import FakeLLM, Reply, ToolCall, run_fake_llm
+from tests.scenarios.conftest import PlatformFactory
+from tests.scenarios.test_turn_taking import finished_call
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLM]:
+    async with run_fake_llm() as fake:
+        yield fake
+
+
+async def test_the_llm_answers_records_fields_and_falls_back(
+    platform: PlatformFactory, llm: FakeLLM
+) -> None:
+    llm.script(
+        Reply(
+            text=["Nice to meet you, Jane.", " What number can I reach you on?"],
+            tool_calls=[
+                ToolCall("record_field", '{"name": "customer_name", "value": "Jane Smith"}')
+            ],
+            delay=0.05,
+        ),
+        Reply(status=500),
+    )
+
+    def brain_for(call: CallInput) -> OpenAIChatBrain:
+        settings = world_settings.model_copy(
+            update={"llm_base_url": llm.url, "llm_model": "fake", "brain": "openai"}
+        )
+        return OpenAIChatBrain.from_settings(settings, call, today=dt.date(2026, 11, 25))
+
+    fallbacks = LLM_FALLBACKS_TOTAL._value.get()  # noqa: SLF001
+    world = await platform(brain_for=brain_for)
+    world_settings = world.settings
+    report = await world.call(
+        [
+            {"say": "Hi, my name is Jane Smith."},
+            {"say": "My number is five five five, one two three, four five six seven."},
+            {"hangup": True},
+        ]
+    )
+    assert report.ended_by == "caller"
+    call = await finished_call(world, report.call_sid)
+    agent = [t["text"] for t in call["transcript"] if t["speaker"] == "agent"]
+    # The LLM's words were spoken; the failed turn was answered by the guided brain, which
+    # took the phone number and asks for the date: the name the LLM recorded with its tool call
+    # is in the same goal progress, so it is not asked again.
+    assert "Nice to meet you, Jane." in agent[1], agent
+    assert "555" in agent[2].replace(" ", "") and "date" in agent[2].lower(), agent
+    assert LLM_FALLBACKS_TOTAL._value.get() == fallbacks + 1  # noqa: SLF001
+    # The compiled prompt reached the model.
+    assert world.agent["name"] in llm.exchanges[0].system
