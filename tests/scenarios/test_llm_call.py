@@ -63,3 +63,35 @@ async def test_the_llm_answers_records_fields_and_falls_back(
     assert LLM_FALLBACKS_TOTAL._value.get() == fallbacks + 1  # noqa: SLF001
     # The compiled prompt reached the model.
     assert world.agent["name"] in llm.exchanges[0].system
+
+
+async def test_a_sentence_breaking_a_dont_is_never_spoken_and_is_signalled(
+    platform: PlatformFactory, llm: FakeLLM
+) -> None:
+    llm.script(Reply(text=["A cleaning costs fifty dollars.", " What number can I reach you on?"]))
+
+    def brain_for(call: CallInput) -> OpenAIChatBrain:
+        settings = world.settings.model_copy(update={"llm_base_url": llm.url, "llm_model": "m"})
+        return OpenAIChatBrain.from_settings(settings, call, today=dt.date(2026, 11, 25))
+
+    world = await platform(brain_for=brain_for)
+    report = await world.call([{"say": "Hi, my name is Jane Smith."}, {"hangup": True}])
+    call = await finished_call(world, report.call_sid)
+    agent = [t["text"] for t in call["transcript"] if t["speaker"] == "agent"]
+    assert agent[1] == "What number can I reach you on?", agent
+    heard = " ".join(t.text for t in report.transcript if t.speaker == "agent").lower()
+    assert "dollars" not in heard and "fifty" not in heard, heard
+    # The breach travelled with the turn to the workflow (visible in the Temporal UI).
+    handle = world.temporal.get_workflow_handle(f"call-{report.call_sid}")
+    signals = [
+        event.workflow_execution_signaled_event_attributes
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    payloads = " ".join(
+        p.data.decode()
+        for s in signals
+        if s.signal_name == "turn_completed"
+        for p in s.input.payloads
+    )
+    assert "Don't discuss pricing" in payloads, payloads[:500]
