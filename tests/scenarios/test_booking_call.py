@@ -6,7 +6,11 @@ import asyncio
 
 from standardwebhooks import Webhook
 
+from realtime.engines.piper_tts import PiperModel
+from realtime.engines.silero_vad import SileroModel
+from realtime.engines.whisper_stt import WhisperRunner
 from tests.scenarios.conftest import PlatformFactory
+from workers.caller.voice import AgentTranscriber
 
 BOOKING = [
     {"say": "Hi, my name is Jane Smith."},
@@ -22,7 +26,11 @@ async def test_a_booking_call_completes_the_goal_and_sends_signed_webhooks(
     platform: PlatformFactory,
 ) -> None:
     world = await platform()
+    await AgentTranscriber().load()  # the caller's own model (not the server's), loaded now
+    loads = (SileroModel.loads, WhisperRunner.loads, PiperModel.loads)
     report = await world.call(BOOKING)
+    # Models are loaded once per process, never per call.
+    assert (SileroModel.loads, WhisperRunner.loads, PiperModel.loads) == loads
 
     assert report.ended_by == "agent", report
     goal = await world.receiver.wait_for("/goal", timeout=30)
