@@ -1,7 +1,8 @@
 """The `callwright` command: run the platform's processes and administer it.
 
 callwright dev              the whole stack on this machine (Ctrl-C stops it)
-callwright demo             start, build the seed's example agents, print their prompts, stop
+callwright demo             start, build the example agents, print their prompts, place a
+                            simulated booking call, show its transcript and webhooks, stop
 callwright api              the API server alone (production)
 callwright worker           a Temporal worker for calls and webhooks (production)
 callwright realtime         the media server for Twilio streams (production)
@@ -12,7 +13,6 @@ callwright apikey create    a new admin API key, printed alone on stdout
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -29,6 +29,7 @@ from rich.console import Console
 
 from core.settings import Settings, get_settings
 from workers.caller.command import call
+from workers.demo import DEMO_AGENT_FILE, DemoError, demo_child_env, print_failure, run_demo
 from workers.services import PortBusyError, ServiceError, find_free_port
 from workers.stack import DevStack, StackPorts, settings_for_stack
 
@@ -130,11 +131,19 @@ def dev(
     temporal_ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     postgres_port: Annotated[int, typer.Option(help="Embedded PostgreSQL port")] = 55432,
     redis_port: Annotated[int, typer.Option(help="Embedded Redis port")] = 56379,
+    realtime_port: Annotated[int, typer.Option(help="Realtime media server port")] = 8765,
     headless: Annotated[bool, typer.Option(help="Run Temporal without its Web UI")] = False,
 ) -> None:
     """Run the whole platform on this machine, on loopback, until Ctrl-C or SIGTERM."""
     settings = _settings()
-    ports = StackPorts(api_port, temporal_port, temporal_ui_port, postgres_port, redis_port)
+    ports = StackPorts(
+        api=api_port,
+        temporal=temporal_port,
+        temporal_ui=temporal_ui_port,
+        postgres=postgres_port,
+        redis=redis_port,
+        realtime=realtime_port,
+    )
     stack = DevStack(
         settings, data_dir=data_dir or settings.data_dir, ports=ports, headless=headless
     )
@@ -146,6 +155,7 @@ def dev(
         console.print(
             "[bold green]Callwright is running[/bold green]\n"
             f"  API          {stack.info.api_url}  (docs at {stack.info.api_url}/docs)\n"
+            f"  Realtime     {stack.info.realtime_url}  (Twilio media at /twilio/media)\n"
             f"  Temporal     {stack.info.temporal_address}"
             + (f"  (UI at {stack.info.temporal_ui_url})" if stack.info.temporal_ui_url else "")
             + f"\n  Database     {stack.info.database_url}\n"
@@ -170,36 +180,19 @@ def dev(
     _exit(code)
 
 
-def _print_prompts(api_url: str, key: str, documents: list[Path]) -> None:
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
-        for path in documents:
-            document: dict[str, Any] = json.loads(path.read_text())
-            created = client.post("/api/agents", json=document)
-            if created.status_code != 201:
-                raise RuntimeError(
-                    f"POST /api/agents with {path.name} answered {created.status_code}: "
-                    + created.text
-                )
-            agent = created.json()
-            prompt = client.get(f"/api/agents/{agent['id']}/prompt").raise_for_status().json()
-            print(f"===== {agent['name']} (agent {agent['id']}, from {path.name}) =====")
-            print(prompt["prompt"])
-            print()
-
-
 @app.command()
 def demo(
     examples_dir: Annotated[
         Path, typer.Option(help="Folder of agent documents to create")
     ] = EXAMPLES_DIR,
 ) -> None:
-    """Start a throw-away stack, create the seed's example agents through the API, print their
-    compiled prompts, stop everything."""
+    """Start a throw-away stack, create the example agents through the API and print their
+    compiled prompts, place a simulated booking call to the Appointment Scheduler, show its
+    transcript, latencies and webhooks, stop everything."""
     settings = _settings()
     documents = sorted(examples_dir.glob("*.json"))
-    if not documents:
-        console.print(f"[red]no agent documents (*.json) in {examples_dir}[/red]")
+    if not any(path.name == DEMO_AGENT_FILE for path in documents):
+        console.print(f"[red]the demo calls the agent in {DEMO_AGENT_FILE}; none in {examples_dir}")
         _exit(2)
     with tempfile.TemporaryDirectory(prefix="callwright-demo-") as tmp:
         code = _run_demo(settings, Path(tmp), documents)
@@ -208,19 +201,22 @@ def demo(
 
 
 def _run_demo(settings: Settings, data_dir: Path, documents: list[Path]) -> int:
-    ports = StackPorts(*(find_free_port() for _ in range(5)))
+    ports = StackPorts(*(find_free_port() for _ in range(6)))
     demo_settings = settings.model_copy(update={"database_url": None, "redis_url": None})
-    stack = DevStack(demo_settings, data_dir=data_dir, ports=ports)
+    stack = DevStack(demo_settings, data_dir=data_dir, ports=ports, child_env=demo_child_env(ports))
     _stop_on_signals()
     try:
         started = time.perf_counter()
         stack.start()
         assert stack.info is not None and stack.dev_key is not None
         console.print(f"stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}")
-        _print_prompts(stack.info.api_url, stack.dev_key, documents)
+        asyncio.run(run_demo(demo_settings, stack.info, stack.dev_key, documents))
         return 0
     except (KeyboardInterrupt, _Stop):
         return 130
+    except DemoError as exc:
+        print_failure(exc, stack.log_dir, console)
+        return 1
     except (ServiceError, PortBusyError, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1

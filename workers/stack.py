@@ -1,9 +1,9 @@
 """The embedded development stack: everything `callwright dev` runs, as child processes.
 
 Temporal (with its UI and the platform's search attributes), PostgreSQL with pgvector unless
-DATABASE_URL is set, Redis unless REDIS_URL is set, then migrations, then the API. What is
-running is written to `<data_dir>/stack.json` so other commands (`callwright apikey`, later
-`call`) find it; the file goes when the stack stops.
+DATABASE_URL is set, Redis unless REDIS_URL is set, then migrations, then the API, a worker and
+the realtime media server. What is running is written to `<data_dir>/stack.json` so other
+commands (`callwright apikey`, `call`) find it; the file goes when the stack stops.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +46,9 @@ STACK_FILE = "stack.json"
 DEV_KEY_FILE = "dev-api-key"
 DEV_KEY_NAME = "development"
 API_START_TIMEOUT_S = 60.0
+# The realtime server loads and warms its speech models before it listens: seconds on a laptop,
+# longer on a busy two-core machine, never minutes.
+REALTIME_START_TIMEOUT_S = 180.0
 CHILD_STOP_TIMEOUT_S = 25.0  # the worker's graceful shutdown is 20 s
 
 
@@ -57,6 +61,7 @@ class StackPorts:
     temporal_ui: int = 8233
     postgres: int = 55432
     redis: int = 56379
+    realtime: int = 8765
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class StackInfo:
     """Where a running stack's parts are; what `stack.json` holds."""
 
     api_url: str
+    realtime_url: str
     database_url: str
     redis_url: str
     temporal_address: str
@@ -104,18 +110,30 @@ def settings_for_stack(settings: Settings, data_dir: Path) -> Settings:
 
 
 class DevStack:
-    """Starts and stops the embedded stack under one data folder."""
+    """Starts and stops the embedded stack under one data folder.
+
+    `child_env` is laid over the environment the API, worker and realtime children get, after
+    the stack's own defaults: the demo uses it to pin the brain and the loopback URLs.
+    """
 
     def __init__(
-        self, settings: Settings, *, data_dir: Path, ports: StackPorts, headless: bool = False
+        self,
+        settings: Settings,
+        *,
+        data_dir: Path,
+        ports: StackPorts,
+        headless: bool = False,
+        child_env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir.resolve()
         self.ports = ports
         self.headless = headless
+        self.child_env = dict(child_env or {})
         self.services: list[EmbeddedService] = []
         self.api_process: subprocess.Popen[bytes] | None = None
         self.worker_process: subprocess.Popen[bytes] | None = None
+        self.realtime_process: subprocess.Popen[bytes] | None = None
         self.info: StackInfo | None = None
         self.log_dir = self.data_dir / "logs"
         self.dev_key: str | None = None
@@ -124,6 +142,9 @@ class DevStack:
         """Fail early, and clearly, when a port the stack needs is taken."""
         check_port_free("127.0.0.1", self.ports.api, "the API", "--api-port")
         check_port_free("127.0.0.1", self.ports.temporal, "Temporal", "--temporal-port")
+        check_port_free(
+            "127.0.0.1", self.ports.realtime, "the realtime media server", "--realtime-port"
+        )
         if not self.headless:
             check_port_free(
                 "127.0.0.1", self.ports.temporal_ui, "the Temporal UI", "--temporal-ui-port"
@@ -134,7 +155,8 @@ class DevStack:
             check_port_free("127.0.0.1", self.ports.redis, "Redis", "--redis-port")
 
     def start(self) -> StackInfo:
-        """Start every part, migrate, serve the API; on any failure stop what started."""
+        """Start every part, migrate, serve the API and the media server; on any failure stop
+        what started."""
         existing = read_stack_info(self.data_dir)
         if existing is not None:
             raise ServiceError(
@@ -178,6 +200,7 @@ class DevStack:
         logger.info("migrations applied in %.1f s", time.perf_counter() - started)
 
         api_url = f"http://127.0.0.1:{self.ports.api}"
+        realtime_url = f"http://127.0.0.1:{self.ports.realtime}"
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -187,16 +210,29 @@ class DevStack:
             "CALLWRIGHT_DATA_DIR": str(self.data_dir),
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
+        # The TwiML the API answers points Twilio's media stream here (a user's tunnel wins).
+        env.setdefault("REALTIME_PUBLIC_URL", realtime_url)
         if temporal.ui_url:
             env.setdefault("TEMPORAL_UI_URL", temporal.ui_url)
+        env.update(self.child_env)
+        # Started first: its models load while the API and the worker come up.
+        self.realtime_process = self._spawn(
+            "realtime",
+            ["realtime", "--host", "127.0.0.1", "--port", str(self.ports.realtime)],
+            env,
+        )
         self.api_process = self._spawn(
             "api", ["api", "--host", "127.0.0.1", "--port", str(self.ports.api)], env
         )
-        self._wait_for_api(api_url, self.log_dir / "api.log")
+        self._wait_for_health("api", "the API", f"{api_url}/healthz", API_START_TIMEOUT_S)
         self.worker_process = self._spawn("worker", ["worker"], env)
         self.dev_key = ensure_dev_key(database_url, self.data_dir / DEV_KEY_FILE)
+        self._wait_for_health(
+            "realtime", "the realtime server", f"{realtime_url}/health", REALTIME_START_TIMEOUT_S
+        )
         self.info = StackInfo(
             api_url=api_url,
+            realtime_url=realtime_url,
             database_url=database_url,
             redis_url=redis_url,
             temporal_address=temporal.address,
@@ -228,18 +264,21 @@ class DevStack:
         service.start()
         logger.info("%s ready in %.1f s", service.name, time.perf_counter() - started)
 
-    def _wait_for_api(self, api_url: str, log_path: Path) -> None:
-        deadline = time.monotonic() + API_START_TIMEOUT_S
-        assert self.api_process is not None
+    def _wait_for_health(self, child: str, name: str, url: str, timeout_s: float) -> None:
+        """Wait until the child `child` (called `name` in messages) answers 200 at `url`; one
+        that exits or stays unhealthy is an error carrying the tail of its log."""
+        process = dict(self._children())[child]
+        assert process is not None
+        log_path = self.log_dir / f"{child}.log"
+        deadline = time.monotonic() + timeout_s
+        last = "no answer yet"
         while time.monotonic() < deadline:
-            if self.api_process.poll() is not None:
+            if process.poll() is not None:
                 raise ServiceStartError(
-                    f"the API exited with code {self.api_process.returncode}",
-                    log_path,
-                    _tail(log_path),
+                    f"{name} exited with code {process.returncode}", log_path, log_tail(log_path)
                 )
             try:
-                response = httpx.get(f"{api_url}/healthz", timeout=5)
+                response = httpx.get(url, timeout=5)
                 if response.status_code == 200:
                     return
                 last = response.text
@@ -247,14 +286,14 @@ class DevStack:
                 last = str(exc)
             time.sleep(0.2)
         raise ServiceStartError(
-            f"the API was not healthy within {API_START_TIMEOUT_S:.0f} s: {last}",
+            f"{name} was not healthy within {timeout_s:.0f} s: {last}",
             log_path,
-            _tail(log_path),
+            log_tail(log_path),
         )
 
     def failed_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""
-        for name, process in (("api", self.api_process), ("worker", self.worker_process)):
+        for name, process in self._children():
             if process is not None and process.poll() is not None:
                 return name
         for service in self.services:
@@ -262,13 +301,23 @@ class DevStack:
                 return service.name
         return None
 
+    def _children(self) -> list[tuple[str, subprocess.Popen[bytes] | None]]:
+        """The `callwright` children by log name, the ones to stop first first."""
+        return [
+            ("worker", self.worker_process),
+            ("api", self.api_process),
+            ("realtime", self.realtime_process),
+        ]
+
     def stop(self) -> None:
-        """Stop the worker and the API, then every server, newest first; safe to call more
-        than once."""
-        for process in (self.worker_process, self.api_process):
+        """Stop the worker, the API and the realtime server, then every server, newest first;
+        safe to call more than once."""
+        children = [process for _, process in self._children()]
+        # All at once: the worker's drain and the realtime server's goodbyes overlap.
+        for process in children:
             if process is not None and process.poll() is None:
                 process.terminate()
-        for process in (self.worker_process, self.api_process):
+        for process in children:
             if process is None:
                 continue
             try:
@@ -312,7 +361,8 @@ async def _check_or_replace_dev_key(database_url: str, kept: str | None) -> str:
     return key
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last `lines` lines of a log file ("" if it cannot be read)."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

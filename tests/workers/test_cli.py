@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import EXAMPLES_DIR
+from workers.demo import BOOKING_LINES
 from workers.services import find_free_port
 
 CLI = [sys.executable, "-m", "workers.cli"]
@@ -29,9 +31,15 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=clean_env()
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**clean_env(), **(env or {})},
     )
 
 
@@ -54,6 +62,7 @@ def port_open(port: int) -> bool:
         ["apikey", "list"],
         ["apikey", "revoke"],
         ["worker"],
+        ["realtime"],
     ],
     ids=lambda c: " ".join(c) or "callwright",
 )
@@ -82,7 +91,8 @@ def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.fixture
 def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, int]]]:
     ports = {
-        name: find_free_port() for name in ("api", "temporal", "temporal-ui", "postgres", "redis")
+        name: find_free_port()
+        for name in ("api", "temporal", "temporal-ui", "postgres", "redis", "realtime")
     }
     data_dir = tmp_path / "state"
     args = ["dev", "--data-dir", str(data_dir)]
@@ -96,11 +106,12 @@ def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dic
         env=clean_env(),
         start_new_session=True,  # its own process group, like a program started in a terminal
     )
-    deadline = time.monotonic() + 90
+    # The realtime server loads its speech models before the stack counts as up.
+    deadline = time.monotonic() + 180
     while not (data_dir / "stack.json").exists():
         if process.poll() is not None:
             pytest.fail(f"callwright dev exited {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "the stack did not come up in 90 s"
+        assert time.monotonic() < deadline, "the stack did not come up in 180 s"
         time.sleep(0.2)
     yield process, data_dir, ports
     if process.poll() is None:
@@ -117,11 +128,15 @@ def test_dev_runs_the_stack_and_stops_it_cleanly(
 ) -> None:
     process, data_dir, ports = dev_stack
     api = f"http://127.0.0.1:{ports['api']}"
+    realtime = f"http://127.0.0.1:{ports['realtime']}"
     info = json.loads((data_dir / "stack.json").read_text())
     assert info["api_url"] == api
+    assert info["realtime_url"] == realtime
 
     health = httpx.get(f"{api}/healthz", timeout=10).json()
     assert health["status"] == "ok", health
+    media = httpx.get(f"{realtime}/health", timeout=10).json()
+    assert media["status"] == "ok" and media["active_calls"] == 0, media
     assert httpx.get(f"http://127.0.0.1:{ports['temporal-ui']}/", timeout=10).status_code == 200
 
     worker_log = data_dir / "logs" / "worker.log"
@@ -156,6 +171,27 @@ def test_dev_runs_the_stack_and_stops_it_cleanly(
     assert not (data_dir / "stack.json").exists()
     output = process.stderr.read()  # type: ignore[union-attr]
     assert dev_key in output, "dev prints the development key"
+    assert realtime in output, "dev prints the realtime server's address"
+    assert "Shutting down" in (data_dir / "logs" / "realtime.log").read_text(), (
+        "the realtime server was stopped gracefully, not killed"
+    )
+
+
+def test_dev_fails_clearly_when_the_realtime_server_cannot_start(tmp_path: Path) -> None:
+    ports = {
+        name: find_free_port()
+        for name in ("api", "temporal", "temporal-ui", "postgres", "redis", "realtime")
+    }
+    args = ["dev", "--data-dir", str(tmp_path / "state"), "--headless"]
+    for name, port in ports.items():
+        args += [f"--{name}-port", str(port)]
+    result = run(*args, timeout=180, env={"WHISPER_MODEL_PATH": str(tmp_path / "no-model")})
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "the realtime server exited" in result.stderr, result.stderr[-3000:]
+    unwrapped = "".join(result.stderr.split())  # the terminal width wraps long log paths
+    assert "realtime.log" in unwrapped and "no-model" in unwrapped, result.stderr[-3000:]
+    for name, port in ports.items():
+        assert not port_open(port), f"{name} still listening on {port} after the failed start"
 
 
 def test_dev_stops_everything_on_ctrl_c(
@@ -192,14 +228,39 @@ def test_api_dies_with_a_killed_supervisor(
     assert not still, f"{still} kept running after the supervisor was killed"
 
 
-def test_demo_prints_both_compiled_prompts() -> None:
-    result = run("demo", timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_demo_prints_the_prompts_and_a_whole_booking_call() -> None:
+    result = run("demo", timeout=420)
+    # The call's transcript (stdout) says why a goal was not met; the logs (stderr) say the rest.
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    out = result.stdout
     for path in sorted(EXAMPLES_DIR.glob("*.json")):
         document = json.loads(path.read_text())
-        assert f"===== {document['name']}" in result.stdout
+        assert f"===== {document['name']}" in out
         for text in document["instructions"]["dos"] + document["instructions"]["donts"]:
-            assert text in result.stdout
+            assert text in out
+
+    # The transcript: the caller's first and last lines, and the agent's goodbye once booked.
+    assert BOOKING_LINES[0] in out and BOOKING_LINES[-1] in out
+    assert "Goodbye" in out or "goodbye" in out, out
+    assert "last word → agent audio ms" in out, "the latency table is printed"
+    # Both webhooks, as the sink received them: signed, and their bodies in full.
+    assert "webhook goal.completed: POST /goal (signature valid)" in out, out
+    assert "webhook call.completed: POST /call (signature valid)" in out, out
+    assert '"type": "goal.completed"' in out and '"type": "call.completed"' in out
+    assert '"outcome": "goals_met"' in out, out[-3000:]
+    ui = re.search(
+        r"Temporal UI: (http://127\.0\.0\.1:\d+)/namespaces/default/workflows/call-(CA[0-9a-f]{32})",
+        out,
+    )
+    assert ui is not None, out[-2000:]
+    assert f'"call_sid": "{ui.group(2)}"' in out, "the UI address names the call the webhooks name"
+
+
+def test_demo_needs_the_appointment_scheduler(tmp_path: Path) -> None:
+    (tmp_path / "other.json").write_text("{}")
+    result = run("demo", "--examples-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "appointment_scheduler.json" in result.stderr
 
 
 def test_worker_stops_gracefully_on_sigterm(database_url: str, temporal_server: Any) -> None:
