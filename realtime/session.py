@@ -425,14 +425,20 @@ class CallSession:
         time this runs, a new turn may already be the current answer.
         """
         speaking = self.playout.active
-        if answer is not None and answer is not asyncio.current_task() and not answer.done():
+        # A reply can be between two pieces (all played, the next one still synthesizing):
+        # nothing is playing, yet the caller has heard part of it.
+        answering = answer is not None and not answer.done()
+        if answering and answer is not asyncio.current_task():
+            assert answer is not None
             answer.cancel()
             await asyncio.wait([answer], timeout=CANCEL_TIMEOUT_S)
-        if not speaking:
+        if not (speaking or answering):
             return
-        heard = await self.playout.clear()
-        if onset is not None:
+        heard = await self.playout.clear() if speaking else self.playout.heard()
+        if onset is not None and speaking:
             BARGE_IN_SECONDS.observe(max(time.monotonic() - onset, 0.0))
+        if not heard:
+            return  # nothing of this reply reached the caller: no agent turn to record
         self._record(Speaker.AGENT, heard, interrupted=True)
         self.brain.heard(heard, interrupted=True)
 
