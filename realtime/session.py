@@ -5,9 +5,10 @@
     brain events → Say → InstructionEngine check → TTS → TwilioAudioEncoder → Playout (paced)
 
 What happens when:
-- **The caller pauses**: transcription starts on what was said, so the transcript is usually
-  ready when the pause becomes an end of turn; if the caller goes on, that early result is
-  dropped.
+- **The caller pauses**: transcription starts on what was said and, when the brain can fork
+  (the guided brain), a copy of it answers and the first clause is synthesized, all held back;
+  if the pause becomes the end of the turn, the copy is adopted and its audio goes out at once;
+  if the caller goes on, the copy and the early transcript are dropped.
 - **The turn ends**: the caller's turn is recorded, the brain answers; each `Say` is checked
   against the agent's don'ts (a breaching sentence is dropped, logged and reported on the turn
   event) and spoken at once, sentence by sentence.
@@ -19,7 +20,7 @@ What happens when:
 
 The audio path never waits for Temporal: turn and field events go to `WorkflowSignals`, which
 delivers them in the background. Engines are shared by the process; a session owns only its
-per-call state (VAD state, encoder, playout, brain).
+per-call state (VAD state, playout, brain).
 """
 
 from __future__ import annotations
