@@ -68,10 +68,13 @@ _MIN_PAD_FRAMES: Final = 100
 _TOKENS_PER_SECOND_BOUND: Final = 15
 
 
-def _looks_stuck(text: str, hit_length_bound: bool) -> bool:
-    """A decode that ran into its length bound or says the same sentence twice in a row."""
-    sentences = [s.strip().lower() for s in re.split(r"(?<=[.?!])\s+", text) if s.strip()]
-    return hit_length_bound or any(a == b for a, b in itertools.pairwise(sentences))
+def _before_repeat(text: str) -> str:
+    """`text` up to the first sentence that repeats the one before it ("Yes. Yes. Yes" → "Yes.")."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", text) if s.strip()]
+    for index, (a, b) in enumerate(itertools.pairwise(sentences), start=1):
+        if a.lower() == b.lower():
+            return " ".join(sentences[:index])
+    return text
 
 
 def default_model_path() -> Path:
@@ -146,10 +149,16 @@ class WhisperRunner:
         )
         tokens = [t for t in results[0].sequences_ids[0] if t < self._tokenizer.eot]
         text = str(self._tokenizer.decode(tokens)).strip()
-        if _looks_stuck(text, len(results[0].sequences_ids[0]) >= max_length):
-            # The short window's one failure mode: a decoder that loops on its sentence.
-            # Rare and obvious, so the full window decodes it again rather than guessing.
-            _LOGGER.info("short-context decode looped (%r); decoding the full window", text)
+        # The short window's one failure mode is a decoder that loops on what it heard ("Yes,
+        # that's right. Yes, that's right. Yes."): the words before the loop are the answer, and
+        # cutting there costs nothing. A decode that ran to its length bound without such a
+        # loop is not trusted: the full window decodes it again (≈ 0.5 s, rare).
+        looped = _before_repeat(text)
+        if looped != text:
+            _LOGGER.debug("short-context decode looped (%r); kept %r", text, looped)
+            text = looped
+        elif len(results[0].sequences_ids[0]) >= max_length:
+            _LOGGER.info("short-context decode ran long (%r); decoding the full window", text)
             return self._transcribe_full(audio)
         # CTranslate2's score is the sum of log-probabilities, length-normalised here as
         # faster-whisper's `avg_logprob` is.

@@ -288,3 +288,13 @@ def test_engines_share_loaded_models(
     onnx = piper.model.model_path
     assert PiperEngine(onnx, onnx.with_name(onnx.name + ".json")).model is piper.model
     assert (SileroModel.loads, WhisperRunner.loads, PiperModel.loads) == loads
+
+
+def test_a_looping_decode_is_cut_where_it_starts_repeating() -> None:
+    from realtime.engines.whisper_stt import _before_repeat
+
+    assert _before_repeat("Yes, that's right. Yes, that's right. Yes. Yes. Yes") == (
+        "Yes, that's right."
+    )
+    assert _before_repeat("No. Wednesday. Wednesday.") == "No. Wednesday."
+    assert _before_repeat("Five five five. One two three.") == "Five five five. One two three."
