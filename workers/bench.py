@@ -163,7 +163,8 @@ async def bench(rounds: int, concurrency: int) -> Results:
         stack = DevStack(
             settings, data_dir=Path(tmp), ports=ports, headless=True, child_env={"BRAIN": "guided"}
         )
-        stack.start()
+        # DevStack is synchronous (it runs its own event loop for the dev key): off this loop.
+        await asyncio.to_thread(stack.start)
         try:
             assert stack.info is not None and stack.dev_key is not None
             assert stack.realtime_process is not None
@@ -188,7 +189,7 @@ async def bench(rounds: int, concurrency: int) -> Results:
                             results.calls_completed.get(level, 0) + completed
                         )
         finally:
-            stack.stop()
+            await asyncio.to_thread(stack.stop)
     return results
 
 
