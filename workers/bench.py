@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -47,13 +48,19 @@ from workers.stack import DevStack, StackPorts
 console = Console(stderr=True)
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "appointment_scheduler.json"
 
-BOOKING = [
+BOOKING: list[dict[str, Any]] = [
     {"say": "Hi, my name is Jane Smith."},
     {"say": "My number is five five five, one two three, four five six seven."},
     {"say": "Next Tuesday, please."},
     {"say": "At three in the afternoon."},
     {"say": "A teeth cleaning."},
     {"say": "Yes, that's right."},
+]
+
+
+BARGE_IN: list[dict[str, Any]] = [
+    {"say": "Hi, my name is Jane Smith."},
+    {"say": "Sorry, one moment please.", "barge_in_after_ms": 700},
 ]
 
 
@@ -77,6 +84,8 @@ class Results:
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     idle_rss_mb: float = 0.0
     calls_completed: dict[int, int] = field(default_factory=dict)
+    barge_in_clear_ms: list[float] = field(default_factory=list)
+    barge_in_stopped_ms: list[float] = field(default_factory=list)
 
 
 def rss_mb(pid: int) -> float:
@@ -113,10 +122,12 @@ async def server_stages(api: httpx.AsyncClient, call_sid: str) -> list[dict[str,
     return []
 
 
-async def place(api_url: str, token: str, agent_id: int) -> CallReport:
-    """One scripted booking call, not transcribing the agent (cores stay with the server)."""
+async def place(
+    api_url: str, token: str, agent_id: int, script: list[dict[str, Any]] = BOOKING
+) -> CallReport:
+    """One scripted call, not transcribing the agent (the cores stay with the server)."""
     caller = SimulatedCaller(
-        api_url, parse_script(BOOKING), auth_token=token, agent_id=agent_id, transcribe=False
+        api_url, parse_script(script), auth_token=token, agent_id=agent_id, transcribe=False
     )
     return await caller.run()
 
@@ -179,6 +190,14 @@ async def bench(rounds: int, concurrency: int) -> Results:
                 # One call to warm every path (first-use costs are not what we measure).
                 await place(stack.info.api_url, token, agent_id)
                 results.idle_rss_mb = rss_mb(stack.realtime_process.pid)
+                for _ in range(rounds):
+                    console.print("barge-in call…")
+                    report = await place(stack.info.api_url, token, agent_id, BARGE_IN)
+                    for turn in report.turns:
+                        if turn.kind == "barge_in" and turn.clear_ms is not None:
+                            results.barge_in_clear_ms.append(turn.clear_ms)
+                        if turn.kind == "barge_in" and turn.agent_stopped_ms is not None:
+                            results.barge_in_stopped_ms.append(turn.agent_stopped_ms)
                 for level in (1, concurrency):
                     for number in range(rounds if level == 1 else 1):
                         console.print(f"round {number + 1}: {level} concurrent call(s)…")
@@ -222,6 +241,14 @@ def summary_markdown(results: Results, command: str) -> str:
             + f" | {results.peak_rss_mb.get(level, 0):.0f} MB |"
         )
     lines += ["", f"Realtime RSS after warm-up, idle: {results.idle_rss_mb:.0f} MB.", ""]
+    clear, stopped = results.barge_in_clear_ms, results.barge_in_stopped_ms
+    lines += [
+        f"Barge-in ({len(clear)} calls, caller speaks 700 ms into the agent's answer): "
+        f"caller speech onset → `clear` received p50 {percentile(clear, 50):.0f} ms, "
+        f"max {max(clear, default=float('nan')):.0f} ms; → last agent audio received p50 "
+        f"{percentile(stopped, 50):.0f} ms, max {max(stopped, default=float('nan')):.0f} ms.",
+        "",
+    ]
     lines += ["Per turn (1 call at a time):", ""]
     lines += [
         "| call | turn | caller said | response | " + " | ".join(STAGES) + " |",
