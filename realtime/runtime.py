@@ -99,5 +99,8 @@ def _brain_factory(settings: Settings) -> Callable[[CallInput], Brain]:
     if settings.brain is BrainName.OPENAI:
         from realtime.brains.openai_chat import OpenAIChatBrain
 
-        return lambda call: OpenAIChatBrain.from_settings(settings, call, today=today(call))
+        client = OpenAIChatBrain.client_from_settings(settings)  # one pool for every call
+        return lambda call: OpenAIChatBrain.from_settings(
+            settings, call, today=today(call), client=client
+        )
     return lambda call: GuidedBrain(call.agent, today=today(call))

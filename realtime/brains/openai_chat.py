@@ -129,21 +129,31 @@ class OpenAIChatBrain(Brain):
         self._messages: list[ChatCompletionMessageParam] = []
         self._last_reply: ChatCompletionAssistantMessageParam | None = None
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, call_input: CallInput, *, today: dt.date
-    ) -> OpenAIChatBrain:
-        """A brain for one call, reaching `LLM_BASE_URL` (or OpenAI) with `LLM_MODEL`."""
+    @staticmethod
+    def client_from_settings(settings: Settings) -> AsyncOpenAI:
+        """The client for `LLM_BASE_URL` (or OpenAI); one per process is enough (it pools)."""
         if settings.llm_base_url is None and settings.llm_api_key is None:
             raise ValueError("BRAIN=openai needs LLM_BASE_URL or LLM_API_KEY")
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else NO_KEY
         # Retries off: a retry would blow the first-token deadline; the fallback answers instead.
-        client = AsyncOpenAI(
+        return AsyncOpenAI(
             api_key=key, base_url=settings.llm_base_url, max_retries=0, timeout=STREAM_TIMEOUT_S
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        call_input: CallInput,
+        *,
+        today: dt.date,
+        client: AsyncOpenAI | None = None,
+    ) -> OpenAIChatBrain:
+        """A brain for one call, reaching `LLM_BASE_URL` (or OpenAI) with `LLM_MODEL`; pass the
+        process's `client` to share its connection pool."""
         return cls(
             call_input.compiled_prompt,
-            client=client,
+            client=client or cls.client_from_settings(settings),
             model=settings.llm_model,
             fallback=GuidedBrain(call_input.agent, today=today),
             first_token_timeout_s=settings.llm_first_token_timeout_s,
