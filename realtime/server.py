@@ -222,8 +222,8 @@ class _Stream:
         if self.websocket.application_state is WebSocketState.CONNECTED:
             try:
                 await self.websocket.close(code, reason)
-            except RuntimeError:
-                pass
+            except (WebSocketDisconnect, RuntimeError):
+                pass  # the peer left first: nothing to close
 
     def _bad_frame(self, reason: str, detail: str) -> None:
         BAD_FRAMES_TOTAL.labels(reason=reason).inc()

@@ -258,6 +258,12 @@ class CallSession:
 
     def _end_turn(self, event: TurnEnded, speech_end: float) -> None:
         early, self._early = self._early, None
+        _LOGGER.info(
+            "call %s: caller turn ended: %.2f s of speech%s",
+            self.call.call_sid,
+            event.audio.size / self.detector.sample_rate,
+            ", answer prepared at the pause" if early and early.reply else "",
+        )
         if early is not None and early.audio_samples != event.audio.size:
             early.cancel()
             early = None
