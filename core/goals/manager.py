@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from core.agents.spec import CriterionValue, DataField, GoalSpec, field_description
@@ -143,6 +144,11 @@ class GoalManager:
     def field_names(self) -> tuple[str, ...]:
         """Every known field, in first-declared order."""
         return tuple(self._fields)
+
+    @property
+    def fields(self) -> Mapping[str, DataField]:
+        """Every known field's declaration (the first goal's wins), in first-declared order."""
+        return MappingProxyType(self._fields)
 
     def snapshot(self) -> dict[str, Any]:
         """The captured state as plain JSON-safe data, for `from_snapshot` (goals not included)."""

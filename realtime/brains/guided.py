@@ -92,10 +92,7 @@ class GuidedBrain(Brain):
         self.timezone_name = timezone_name
         """The zone `today` is in; kept for the caller's records (dates carry no zone)."""
         self.manager = GoalManager(agent.goals)
-        self._fields: dict[str, DataField] = {}
-        for goal in agent.goals:
-            for data_field in goal.required_data:
-                self._fields.setdefault(data_field.name, data_field)
+        self._fields = self.manager.fields
         self._failures: dict[str, int] = {}
         self._correcting = False
         self._correcting_field: str | None = None

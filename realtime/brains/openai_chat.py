@@ -31,7 +31,6 @@ from openai.types.chat import (
     ChatCompletionToolParam,
 )
 
-from core.agents.spec import DataField
 from core.calls.types import CallInput
 from core.goals.manager import NextAction
 from core.goals.values import FieldScalar
@@ -121,10 +120,7 @@ class OpenAIChatBrain(Brain):
         self.fallback = fallback
         self.first_token_timeout_s = first_token_timeout_s
         self.manager = fallback.manager
-        self._fields: dict[str, DataField] = {}
-        for goal in fallback.agent.goals:
-            for data_field in goal.required_data:
-                self._fields.setdefault(data_field.name, data_field)
+        self._fields = fallback.manager.fields
         self._tools = _tools(list(self._fields))
         self._messages: list[ChatCompletionMessageParam] = []
         self._last_reply: ChatCompletionAssistantMessageParam | None = None
