@@ -22,7 +22,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from realtime.audio import FRAME_BYTES
@@ -58,11 +58,6 @@ class _Begin:
     piece: _Piece
 
 
-@dataclass
-class _Queue:
-    items: deque[bytes | _Begin | _Piece] = field(default_factory=deque)
-
-
 class Playout:
     """Paces one call's outbound frames and tracks what the caller has heard."""
 
@@ -73,7 +68,7 @@ class Playout:
         self.stream_sid = stream_sid
         self.lead_s = lead_s
         self._mark_prefix = mark_prefix or "cw"
-        self._queue = _Queue()
+        self._queue: deque[bytes | _Begin | _Piece] = deque()
         self._pieces: dict[str, _Piece] = {}
         self._order: list[_Piece] = []  # pieces of the current reply, in order
         self._count = 0
@@ -101,9 +96,9 @@ class Playout:
         piece = _Piece(mark=f"{self._mark_prefix}-{self._count}", text=text, frames=len(frames))
         self._pieces[piece.mark] = piece
         self._order.append(piece)
-        self._queue.items.append(_Begin(piece))
-        self._queue.items.extend(frames)
-        self._queue.items.append(piece)
+        self._queue.append(_Begin(piece))
+        self._queue.extend(frames)
+        self._queue.append(piece)
         self._played.clear()
         self._wakeup.set()
 
@@ -115,7 +110,7 @@ class Playout:
     async def clear(self) -> str:
         """Barge-in: drop everything queued, tell Twilio to drop its buffer; returns `heard()`."""
         heard = self.heard()
-        self._queue.items.clear()
+        self._queue.clear()
         self._play_end = 0.0
         for piece in self._order:
             piece.played = True
@@ -133,7 +128,7 @@ class Playout:
             earlier.played = True
             if earlier is piece:
                 break
-        if not self._pieces and not self._queue.items:
+        if not self._pieces and not self._queue:
             self._played.set()
 
     def heard(self) -> str:
@@ -158,7 +153,7 @@ class Playout:
             try:
                 await asyncio.wait_for(self._played.wait(), timeout=grace)
             except TimeoutError:
-                if not self._queue.items and time.monotonic() >= self._play_end + MARK_GRACE_S:
+                if not self._queue and time.monotonic() >= self._play_end + MARK_GRACE_S:
                     _LOGGER.warning("stream %s: marks not echoed; assuming played", self.stream_sid)
                     self._pieces.clear()
                     self._played.set()
@@ -166,17 +161,17 @@ class Playout:
     async def run(self) -> None:
         """Send queued frames in real time, `lead_s` ahead of the caller's ear; until cancelled."""
         while True:
-            if not self._queue.items:
+            if not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            item = self._queue.items[0]
+            item = self._queue[0]
             if isinstance(item, _Begin):
-                self._queue.items.popleft()
+                self._queue.popleft()
                 item.piece.play_start = max(self._play_end, time.monotonic())
                 continue
             if isinstance(item, _Piece):
-                self._queue.items.popleft()
+                self._queue.popleft()
                 await self._send(mark_message(self.stream_sid, item.mark))
                 continue
             now = time.monotonic()
@@ -184,7 +179,7 @@ class Playout:
             if ahead > self.lead_s:
                 await asyncio.sleep(ahead - self.lead_s)
                 continue
-            self._queue.items.popleft()
+            self._queue.popleft()
             self._play_end = max(self._play_end, now) + FRAME_SECONDS
             if self.first_frame_at is None:
                 self.first_frame_at = now
