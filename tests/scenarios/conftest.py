@@ -5,6 +5,7 @@ simulated caller, which speaks to all of it as Twilio would."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -61,6 +62,16 @@ class Platform:
             **options,
         )
         return await caller.run()
+
+
+async def finished_call(world: Platform, call_sid: str) -> dict[str, Any]:
+    """The call as the API shows it once its workflow has finished."""
+    for _ in range(150):
+        call: dict[str, Any] = (await world.api.get(f"/api/calls/{call_sid}")).json()
+        if call.get("status") == "completed":
+            return call
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"call {call_sid} never completed: {call}")
 
 
 PlatformFactory = Callable[..., Awaitable[Platform]]

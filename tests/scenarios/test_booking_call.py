@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from standardwebhooks import Webhook
 
 from realtime.engines.piper_tts import PiperModel
 from realtime.engines.silero_vad import SileroModel
 from realtime.engines.whisper_stt import WhisperRunner
-from tests.scenarios.conftest import PlatformFactory
+from tests.scenarios.conftest import PlatformFactory, finished_call
 from workers.caller.voice import AgentTranscriber
 
 BOOKING = [
@@ -45,11 +43,7 @@ async def test_a_booking_call_completes_the_goal_and_sends_signed_webhooks(
     assert "preferred_date" in str(extracted)
 
     # The API's transcript is the call as it was spoken: caller lines in order.
-    for _ in range(100):
-        call = (await world.api.get(f"/api/calls/{report.call_sid}")).json()
-        if call.get("status") == "completed":
-            break
-        await asyncio.sleep(0.2)
+    call = await finished_call(world, report.call_sid)
     said = [t["text"].lower() for t in call["transcript"] if t["speaker"] == "caller"]
     assert len(said) == len(BOOKING), said
     assert "smith" in said[0] and "tuesday" in said[2]

@@ -12,8 +12,7 @@ from core.calls.types import CallInput
 from realtime.brains.openai_chat import OpenAIChatBrain
 from realtime.metrics import LLM_FALLBACKS_TOTAL
 from tests.fake_llm import FakeLLM, Reply, ToolCall, run_fake_llm
-from tests.scenarios.conftest import PlatformFactory
-from tests.scenarios.test_turn_taking import finished_call
+from tests.scenarios.conftest import PlatformFactory, finished_call
 
 
 @pytest.fixture

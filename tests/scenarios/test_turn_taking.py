@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from typing import Any
 
-from tests.scenarios.conftest import Platform, PlatformFactory
+from tests.scenarios.conftest import PlatformFactory, finished_call
 
 NAME = {"say": "Hi, my name is Jane Smith."}
-
-
-async def finished_call(world: Platform, call_sid: str) -> dict[str, Any]:
-    """The call as the API shows it once its workflow has finished."""
-    for _ in range(150):
-        call: dict[str, Any] = (await world.api.get(f"/api/calls/{call_sid}")).json()
-        if call.get("status") == "completed":
-            return call
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"call {call_sid} never completed: {call}")
 
 
 async def test_caller_speaking_over_the_agent_stops_its_audio(platform: PlatformFactory) -> None:
