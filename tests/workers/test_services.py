@@ -227,6 +227,17 @@ def test_check_port_free_names_the_flag() -> None:
     check_port_free(LOOPBACK, port, "the API", "--api-port")
 
 
+def test_free_ports_are_distinct_and_outside_the_ephemeral_range() -> None:
+    # An ephemeral port can be taken as the source port of an outgoing connection between
+    # being chosen and being listened on; a stack once failed to start Redis that way.
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [find_free_port() for _ in range(20)]
+    assert len(set(ports)) == len(ports)
+    assert all(not low <= port <= high and port >= 1024 for port in ports), ports
+    for port in ports:
+        check_port_free(LOOPBACK, port, "a test")
+
+
 PARENT_SCRIPT = """
 import json, sys
 from pathlib import Path

@@ -22,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Self
 
+import port_for
+
 __all__ = [
     "DEFAULT_START_TIMEOUT",
     "LOOPBACK",
@@ -87,12 +89,20 @@ def check_port_free(host: str, port: int, what: str, flag: str | None = None) ->
             ) from exc
 
 
-def find_free_port(host: str = LOOPBACK) -> int:
-    """Return a TCP port that is free on `host` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+# Ports handed out by this process, so two services of one stack never get the same one.
+_handed_out: set[int] = set()
+
+
+def find_free_port() -> int:
+    """Return a loopback TCP port that is free now and outside the kernel's ephemeral range.
+
+    A port the OS picks with bind(0) is an ephemeral one: by the time the server that is handed
+    it starts, an outgoing connection may be using it as its source port (a stack starting on a
+    busy machine saw exactly that). port_for picks among unassigned ports outside that range.
+    """
+    port = port_for.select_random(exclude_ports=_handed_out)
+    _handed_out.add(port)
+    return port
 
 
 def _package_dir(package: str, extra: str = "embedded") -> Path:
