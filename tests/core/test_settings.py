@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from core.settings import Settings
+from workers.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRETS = {
@@ -45,6 +47,35 @@ def test_compose_file_runs_the_documented_services() -> None:
     env = compose["services"]["api"]["environment"]
     assert env["CALLWRIGHT_ENV"] == "production"
     assert set(REAL_SECRETS) <= set(env)
+
+
+def compose_commands(service: dict[str, object]) -> list[list[str]]:
+    """The `callwright …` invocations a compose service runs (directly or through `sh -c`)."""
+    command = service.get("command")
+    assert isinstance(command, list)
+    if command[:2] == ["sh", "-c"]:
+        parts = [part.split() for part in command[2].replace("exec ", "").split("&&")]
+    else:
+        parts = [command]
+    return [part[1:] for part in parts if part and part[0] == "callwright"]
+
+
+def test_compose_runs_real_commands_and_the_realtime_has_its_engines() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    runner = CliRunner()
+    invocations = [
+        args for name in ("api", "worker", "realtime") for args in compose_commands(services[name])
+    ]
+    assert ["realtime", "--host", "0.0.0.0", "--port", "8765"] in invocations
+    for args in invocations:
+        # --help after the arguments: an unknown command or option still fails to parse.
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (args, result.output)
+    # The realtime process needs the speech engines, which the image has only with `cpu`.
+    assert "cpu" in services["realtime"]["build"]["args"]["EXTRAS"].split(",")
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'pip install --no-deps "silero-vad' in dockerfile
 
 
 def test_production_refuses_short_or_malformed_secrets() -> None:
