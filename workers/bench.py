@@ -16,7 +16,7 @@ every 100 ms from /proc) while serving 1 and N calls. The callers skip transcrib
 the measurement leaves both cores to the server; they still synthesize their lines with Piper
 before ringing.
 
-    .venv/bin/python -m workers.bench [--rounds 3] [--concurrency 8] [--markdown FILE]
+    .venv/bin/python -m workers.bench [--rounds 3] [--concurrency 8] [--markdown FILE] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import statistics
 import sys
 import tempfile
@@ -86,6 +87,8 @@ class Results:
     calls_completed: dict[int, int] = field(default_factory=dict)
     barge_in_clear_ms: list[float] = field(default_factory=list)
     barge_in_stopped_ms: list[float] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    """Calls the agent did not close, each as the server's transcript (what went wrong)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -122,6 +125,19 @@ async def server_stages(api: httpx.AsyncClient, call_sid: str) -> list[dict[str,
     return []
 
 
+async def server_transcript(api: httpx.AsyncClient, report: CallReport) -> str:
+    """A call as the server heard it, one line per turn, with how it ended."""
+    call = (await api.get(f"/api/calls/{report.call_sid}")).json()
+    lines = [
+        f"call {report.call_sid} (ended by {report.ended_by}; server: {call.get('status')}, "
+        f"{call.get('end_reason')})"
+    ]
+    for turn in call.get("transcript", []):
+        cut = " [interrupted]" if turn.get("interrupted") else ""
+        lines.append(f"  {turn['speaker']}: {turn['text']}{cut}")
+    return "\n".join(lines)
+
+
 async def place(
     api_url: str, token: str, agent_id: int, script: list[dict[str, Any]] = BOOKING
 ) -> CallReport:
@@ -134,8 +150,9 @@ async def place(
 
 async def run_round(
     stack: DevStack, api: httpx.AsyncClient, token: str, agent_id: int, concurrency: int
-) -> tuple[list[TurnRow], float, int]:
-    """`concurrency` simultaneous calls: their turns, the server's peak RSS, calls completed."""
+) -> tuple[list[TurnRow], float, list[str]]:
+    """`concurrency` simultaneous calls: their turns, the server's peak RSS, and the calls the
+    agent did not close (as the server's transcripts)."""
     assert stack.info is not None and stack.realtime_process is not None
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_peak_rss(stack.realtime_process.pid, stop))
@@ -145,10 +162,11 @@ async def run_round(
     stop.set()
     peak = await sampler
     rows: list[TurnRow] = []
-    completed = 0
+    unfinished: list[str] = []
     for index, report in enumerate(reports):
-        completed += report.ended_by == "agent"
-        stages = await server_stages(api, report.call_sid)
+        stages = await server_stages(api, report.call_sid)  # also waits for the call's end
+        if report.ended_by != "agent":
+            unfinished.append(await server_transcript(api, report))
         answered = [t for t in report.turns if t.response_ms is not None]
         for number, turn in enumerate(answered):
             assert turn.response_ms is not None
@@ -162,11 +180,11 @@ async def run_round(
                     stages=stages[number] if number < len(stages) else {},
                 )
             )
-    return rows, peak, completed
+    return rows, peak, unfinished
 
 
-async def bench(rounds: int, concurrency: int) -> Results:
-    """Start the stack, measure, stop it."""
+async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Results:
+    """Start the stack, measure, stop it; with `logs`, keep the processes' logs there."""
     settings = get_settings().model_copy(update={"database_url": None, "redis_url": None})
     results = Results()
     with tempfile.TemporaryDirectory(prefix="callwright-bench-") as tmp:
@@ -201,14 +219,18 @@ async def bench(rounds: int, concurrency: int) -> Results:
                 for level in (1, concurrency):
                     for number in range(rounds if level == 1 else 1):
                         console.print(f"round {number + 1}: {level} concurrent call(s)…")
-                        rows, peak, completed = await run_round(stack, api, token, agent_id, level)
+                        rows, peak, unfinished = await run_round(stack, api, token, agent_id, level)
                         results.rows.extend(rows)
                         results.peak_rss_mb[level] = max(results.peak_rss_mb.get(level, 0), peak)
                         results.calls_completed[level] = (
-                            results.calls_completed.get(level, 0) + completed
+                            results.calls_completed.get(level, 0) + level - len(unfinished)
                         )
+                        results.unfinished += unfinished
         finally:
             await asyncio.to_thread(stack.stop)
+            if logs is not None:
+                shutil.copytree(stack.log_dir, logs, dirs_exist_ok=True)
+                console.print(f"logs kept in {logs}")
     return results
 
 
@@ -278,6 +300,8 @@ def render(results: Results) -> None:
             str(results.calls_completed.get(level, 0)),
         )
     console.print(table)
+    for transcript in results.unfinished:
+        console.print(f"[yellow]not closed by the agent:[/yellow] {transcript}", markup=True)
 
 
 def main() -> None:
@@ -286,10 +310,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="one-call rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
     parser.add_argument("--markdown", type=Path, help="also write the figures here (Markdown)")
+    parser.add_argument("--logs", type=Path, help="keep the stack's process logs in this folder")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
-    results = asyncio.run(bench(args.rounds, args.concurrency))
+    results = asyncio.run(bench(args.rounds, args.concurrency, args.logs))
     render(results)
     command = "make bench" + (
         f" BENCH_ARGS='--rounds {args.rounds} --concurrency {args.concurrency}'"
