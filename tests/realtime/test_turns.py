@@ -59,6 +59,40 @@ def test_speech_after_a_pause_resumes_the_same_turn(speech: np.ndarray) -> None:
     assert kinds == [SpeechStarted, Paused, Resumed, Paused, TurnEnded], kinds
 
 
+CONVERSATION = [
+    "Hi, my name is Jane Smith.",
+    "Next Tuesday, please.",
+    "At three in the afternoon.",
+    "A teeth cleaning.",
+    "Yes, that's right.",
+]
+
+
+def test_every_turn_of_a_call_keeps_its_first_word() -> None:
+    # One detector hears a whole call, lines apart by the agent's turns (silence on the
+    # caller's side). Silero's recurrent state, carried from one utterance to the next, once made
+    # it fire late on later lines ("A teeth cleaning" reached Whisper as "...th cleaning"); each
+    # utterance must still start in the quiet before its first word, whatever the 20 ms frames'
+    # phase against the VAD's 32 ms ones.
+    piper = PiperEngine()
+    lines = [
+        decode_inbound(
+            b"".join(optimize_for_twilio(piper.model.synthesize_blocking(text, 1.0), 22050)), RATE
+        )
+        for text in CONVERSATION
+    ]
+    for phase in range(8):
+        detector = TurnDetector(SileroVAD(RATE))
+        audio = [silence(2.0 + phase * 0.02)]
+        for line in lines:
+            audio += [line, silence(4.0)]
+        turns = [e for _, e in feed(detector, np.concatenate(audio)) if isinstance(e, TurnEnded)]
+        assert len(turns) == len(lines), (phase, len(turns))
+        for text, turn in zip(CONVERSATION, turns, strict=True):
+            lead_in = np.argmax(np.abs(turn.audio) > 0.01) / RATE
+            assert lead_in > 0.02, f"phase {phase}: {text!r} starts mid-word"
+
+
 def test_silence_and_noise_make_no_turn() -> None:
     detector = TurnDetector(SileroVAD(RATE))
     rng = np.random.default_rng(7)
