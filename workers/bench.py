@@ -84,6 +84,7 @@ class Results:
     rows: list[TurnRow] = field(default_factory=list)
     peak_rss_mb: dict[int, float] = field(default_factory=dict)
     idle_rss_mb: float = 0.0
+    calls_placed: dict[int, int] = field(default_factory=dict)
     calls_completed: dict[int, int] = field(default_factory=dict)
     barge_in_clear_ms: list[float] = field(default_factory=list)
     barge_in_stopped_ms: list[float] = field(default_factory=list)
@@ -222,6 +223,7 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
                         rows, peak, unfinished = await run_round(stack, api, token, agent_id, level)
                         results.rows.extend(rows)
                         results.peak_rss_mb[level] = max(results.peak_rss_mb.get(level, 0), peak)
+                        results.calls_placed[level] = results.calls_placed.get(level, 0) + level
                         results.calls_completed[level] = (
                             results.calls_completed.get(level, 0) + level - len(unfinished)
                         )
@@ -249,18 +251,20 @@ def summary_markdown(results: Results, command: str) -> str:
     lines += [
         "| calls at once | turns | response p50 | response p95 | "
         + " | ".join(f"{s} p50" for s in STAGES)
-        + " | realtime peak RSS |",
-        "| --- " * (5 + len(STAGES)) + "|",
+        + " | realtime peak RSS | calls closed by the agent |",
+        "| --- " * (6 + len(STAGES)) + "|",
     ]
     for level in sorted({r.concurrency for r in results.rows}):
         rows = [r for r in results.rows if r.concurrency == level]
         response = [r.response_ms for r in rows]
         stage_p50 = [percentile([r.stages[s] for r in rows if s in r.stages], 50) for s in STAGES]
+        closed = f"{results.calls_completed.get(level, 0)} of {results.calls_placed.get(level, 0)}"
         lines.append(
             f"| {level} | {len(rows)} | {percentile(response, 50):.0f} ms | "
             f"{percentile(response, 95):.0f} ms | "
             + " | ".join(f"{v:.0f} ms" for v in stage_p50)
-            + f" | {results.peak_rss_mb.get(level, 0):.0f} MB |"
+            + f" | {results.peak_rss_mb.get(level, 0):.0f} MB"
+            + f" | {closed} |"
         )
     lines += ["", f"Realtime RSS after warm-up, idle: {results.idle_rss_mb:.0f} MB.", ""]
     clear, stopped = results.barge_in_clear_ms, results.barge_in_stopped_ms
@@ -271,6 +275,9 @@ def summary_markdown(results: Results, command: str) -> str:
         f"{percentile(stopped, 50):.0f} ms, max {max(stopped, default=float('nan')):.0f} ms.",
         "",
     ]
+    for transcript in results.unfinished:
+        lines += ["A call the agent did not close, as the server heard it:", "", "```"]
+        lines += [transcript, "```", ""]
     lines += ["Per turn (1 call at a time):", ""]
     lines += [
         "| call | turn | caller said | response | " + " | ".join(STAGES) + " |",
