@@ -150,10 +150,15 @@ async def place(
 
 
 async def run_round(
-    stack: DevStack, api: httpx.AsyncClient, token: str, agent_id: int, concurrency: int
+    stack: DevStack,
+    api: httpx.AsyncClient,
+    token: str,
+    agent_id: int,
+    concurrency: int,
+    first_call: int = 1,
 ) -> tuple[list[TurnRow], float, list[str]]:
-    """`concurrency` simultaneous calls: their turns, the server's peak RSS, and the calls the
-    agent did not close (as the server's transcripts)."""
+    """`concurrency` simultaneous calls (numbered from `first_call`): their turns, the server's
+    peak RSS, and the calls the agent did not close (as the server's transcripts)."""
     assert stack.info is not None and stack.realtime_process is not None
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_peak_rss(stack.realtime_process.pid, stop))
@@ -174,7 +179,7 @@ async def run_round(
             rows.append(
                 TurnRow(
                     concurrency=concurrency,
-                    call=index + 1,
+                    call=first_call + index,
                     turn=number + 1,
                     said=turn.text,
                     response_ms=turn.response_ms,
@@ -220,10 +225,13 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
                 for level in (1, concurrency):
                     for number in range(rounds if level == 1 else 1):
                         console.print(f"round {number + 1}: {level} concurrent call(s)…")
-                        rows, peak, unfinished = await run_round(stack, api, token, agent_id, level)
+                        placed = results.calls_placed.get(level, 0)
+                        rows, peak, unfinished = await run_round(
+                            stack, api, token, agent_id, level, first_call=placed + 1
+                        )
                         results.rows.extend(rows)
                         results.peak_rss_mb[level] = max(results.peak_rss_mb.get(level, 0), peak)
-                        results.calls_placed[level] = results.calls_placed.get(level, 0) + level
+                        results.calls_placed[level] = placed + level
                         results.calls_completed[level] = (
                             results.calls_completed.get(level, 0) + level - len(unfinished)
                         )
