@@ -41,6 +41,7 @@ from rich.table import Table
 from core.settings import get_settings
 from realtime.metrics import STAGES
 from workers.caller.caller import SimulatedCaller
+from workers.caller.records import finished_call
 from workers.caller.report import CallReport
 from workers.caller.script import parse_script
 from workers.services import find_free_port
@@ -112,23 +113,17 @@ async def sample_peak_rss(pid: int, stop: asyncio.Event) -> float:
     return peak
 
 
-async def server_stages(api: httpx.AsyncClient, call_sid: str) -> list[dict[str, float]]:
+def server_stages(call: dict[str, Any]) -> list[dict[str, float]]:
     """The latency breakdown of each answered turn, as the workflow recorded it."""
-    for _ in range(150):
-        call = (await api.get(f"/api/calls/{call_sid}")).json()
-        if call.get("status") == "completed":
-            return [
-                t["latency"]
-                for t in call["transcript"]
-                if t["speaker"] == "agent" and t["latency"] and "first_frame" in t["latency"]
-            ]
-        await asyncio.sleep(0.2)
-    return []
+    return [
+        t["latency"]
+        for t in call.get("transcript", [])
+        if t["speaker"] == "agent" and t["latency"] and "first_frame" in t["latency"]
+    ]
 
 
-async def server_transcript(api: httpx.AsyncClient, report: CallReport) -> str:
+def server_transcript(call: dict[str, Any], report: CallReport) -> str:
     """A call as the server heard it, one line per turn, with how it ended."""
-    call = (await api.get(f"/api/calls/{report.call_sid}")).json()
     lines = [
         f"call {report.call_sid} (ended by {report.ended_by}; server: {call.get('status')}, "
         f"{call.get('end_reason')})"
@@ -137,6 +132,16 @@ async def server_transcript(api: httpx.AsyncClient, report: CallReport) -> str:
         cut = " [interrupted]" if turn.get("interrupted") else ""
         lines.append(f"  {turn['speaker']}: {turn['text']}{cut}")
     return "\n".join(lines)
+
+
+async def call_record(api: httpx.AsyncClient, call_sid: str) -> dict[str, Any]:
+    """The call's final record; what there is of it if its workflow never finishes."""
+    try:
+        return await finished_call(api, call_sid)
+    except TimeoutError as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        record: dict[str, Any] = (await api.get(f"/api/calls/{call_sid}")).json()
+        return record
 
 
 async def place(
@@ -170,9 +175,10 @@ async def run_round(
     rows: list[TurnRow] = []
     unfinished: list[str] = []
     for index, report in enumerate(reports):
-        stages = await server_stages(api, report.call_sid)  # also waits for the call's end
+        record = await call_record(api, report.call_sid)
+        stages = server_stages(record)
         if report.ended_by != "agent":
-            unfinished.append(await server_transcript(api, report))
+            unfinished.append(server_transcript(record, report))
         answered = [t for t in report.turns if t.response_ms is not None]
         for number, turn in enumerate(answered):
             assert turn.response_ms is not None
@@ -302,7 +308,7 @@ def summary_markdown(results: Results, command: str) -> str:
 def render(results: Results) -> None:
     """A terminal table of the summary."""
     table = Table(title="Caller's last word → first agent audio (ms)")
-    for column in ("calls at once", "turns", "p50", "p95", "peak RSS (MB)", "calls completed"):
+    for column in ("calls at once", "turns", "p50", "p95", "peak RSS (MB)", "closed by the agent"):
         table.add_column(column, justify="right")
     for level in sorted({r.concurrency for r in results.rows}):
         response = [r.response_ms for r in results.rows if r.concurrency == level]

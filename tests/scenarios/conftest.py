@@ -5,7 +5,6 @@ simulated caller, which speaks to all of it as Twilio would."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import uuid
@@ -28,6 +27,7 @@ from tests.local_server import serve
 from tests.webhook_receiver import Receiver, run_receiver
 from tests.workflows.calls import running_worker
 from workers.caller.caller import SimulatedCaller
+from workers.caller.records import finished_call as wait_for_finished_call
 from workers.caller.report import CallReport
 from workers.caller.script import parse_script
 from workers.services import EmbeddedTemporal
@@ -66,12 +66,7 @@ class Platform:
 
 async def finished_call(world: Platform, call_sid: str) -> dict[str, Any]:
     """The call as the API shows it once its workflow has finished."""
-    for _ in range(150):
-        call: dict[str, Any] = (await world.api.get(f"/api/calls/{call_sid}")).json()
-        if call.get("status") == "completed":
-            return call
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"call {call_sid} never completed: {call}")
+    return await wait_for_finished_call(world.api, call_sid)
 
 
 PlatformFactory = Callable[..., Awaitable[Platform]]

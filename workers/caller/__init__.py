@@ -11,6 +11,7 @@ places them, for `callwright call`, the demo, scenario tests and the latency ben
     script.py        script steps: say, dtmf, silence, hangup
     report.py        CallReport and its rich rendering
     sink.py          a loopback webhook receiver that checks signatures
+    records.py       the call as the API records it, once finished
     command.py       `callwright call`
 
 Import from the modules themselves; this package imports nothing, so that registering the CLI
