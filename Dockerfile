@@ -2,7 +2,8 @@
 #   docker build -t callwright .                                  (API, worker)
 #   docker build --build-arg EXTRAS=cpu -t callwright:cpu .       (realtime, CPU speech engines)
 #   docker build --build-arg EXTRAS=cpu,gpu \
-#     --build-arg TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" \
+#     --build-arg TORCH_SPEC="torch==2.13.0 torchaudio==2.13.0 \
+#       --index-url https://download.pytorch.org/whl/cu128" \
 #     -t callwright:gpu .                                         (realtime, Chatterbox on CUDA)
 FROM python:3.11-slim
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core.settings import get_settings
@@ -204,9 +205,10 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
         stack = DevStack(
             settings, data_dir=Path(tmp), ports=ports, headless=True, child_env={"BRAIN": "guided"}
         )
-        # DevStack is synchronous (it runs its own event loop for the dev key): off this loop.
-        await asyncio.to_thread(stack.start)
         try:
+            # DevStack is synchronous (it runs its own event loop for the dev key): off this
+            # loop. Inside the try, so a stack that fails to start still leaves its logs.
+            await asyncio.to_thread(stack.start)
             assert stack.info is not None and stack.dev_key is not None
             assert stack.realtime_process is not None
             headers = {"Authorization": f"Bearer {stack.dev_key}"}
@@ -244,7 +246,7 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
                         results.unfinished += unfinished
         finally:
             await asyncio.to_thread(stack.stop)
-            if logs is not None:
+            if logs is not None and stack.log_dir.is_dir():
                 shutil.copytree(stack.log_dir, logs, dirs_exist_ok=True)
                 console.print(f"logs kept in {logs}")
     return results
@@ -318,11 +320,12 @@ def render(results: Results) -> None:
             f"{percentile(response, 50):.0f}",
             f"{percentile(response, 95):.0f}",
             f"{results.peak_rss_mb.get(level, 0):.0f}",
-            str(results.calls_completed.get(level, 0)),
+            f"{results.calls_completed.get(level, 0)} of {results.calls_placed.get(level, 0)}",
         )
     console.print(table)
     for transcript in results.unfinished:
-        console.print(f"[yellow]not closed by the agent:[/yellow] {transcript}", markup=True)
+        # The transcript is the callers' words: never Rich markup ("[interrupted]" is text).
+        console.print("[yellow]not closed by the agent:[/yellow] " + escape(transcript))
 
 
 def main() -> None:

@@ -69,7 +69,8 @@ def test_compose_runs_real_commands_and_the_realtime_has_its_engines() -> None:
     ]
     assert ["realtime", "--host", "0.0.0.0", "--port", "8765"] in invocations
     for args in invocations:
-        # --help after the arguments: an unknown command or option still fails to parse.
+        # --help after the arguments: an unknown command or option name still fails to parse
+        # (option values are not checked before --help).
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
     # The realtime process needs the speech engines, which the image has only with `cpu`.
