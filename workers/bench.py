@@ -230,7 +230,7 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
                             results.barge_in_clear_ms.append(turn.clear_ms)
                         if turn.kind == "barge_in" and turn.agent_stopped_ms is not None:
                             results.barge_in_stopped_ms.append(turn.agent_stopped_ms)
-                for level in (1, concurrency):
+                for level in sorted({1, concurrency}):
                     for number in range(rounds if level == 1 else 1):
                         console.print(f"round {number + 1}: {level} concurrent call(s)…")
                         placed = results.calls_placed.get(level, 0)
