@@ -8,16 +8,8 @@ from realtime.engines.piper_tts import PiperModel
 from realtime.engines.silero_vad import SileroModel
 from realtime.engines.whisper_stt import WhisperRunner
 from tests.scenarios.conftest import PlatformFactory, finished_call
+from workers.bench import BOOKING  # the benchmark's booking call: one script for both
 from workers.caller.voice import AgentTranscriber
-
-BOOKING = [
-    {"say": "Hi, my name is Jane Smith."},
-    {"say": "My number is five five five, one two three, four five six seven."},
-    {"say": "Next Tuesday, please."},
-    {"say": "At three in the afternoon."},
-    {"say": "A teeth cleaning."},
-    {"say": "Yes, that's right."},
-]
 
 
 async def test_a_booking_call_completes_the_goal_and_sends_signed_webhooks(
