@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from api.schemas.common import Timestamps
-from core.agents.spec import CriterionValue, DataField, GoalSpec, LongText, RowId, ShortText
+from core.agents.spec import CriterionValue, GoalSpec, LongText, RowId, ShortText
+from core.fields import DataField
 
 
 class GoalCreate(GoalSpec):

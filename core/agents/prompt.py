@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.agents.snapshot import AgentSnapshot, DomainSnapshot
-from core.agents.spec import DataField, GoalSpec, VoiceSpec
+from core.agents.spec import GoalSpec, VoiceSpec
+from core.fields import DataField
 from core.goals.criteria import criterion_subject, fields_for_criterion
 from core.instructions.engine import format_for_prompt
 

@@ -21,12 +21,12 @@ from pydantic_core import ErrorDetails
 
 from core.agents.spec import (
     EMOTIONS,
-    FIELD_NAME_PATTERN,
     PITCH_RANGE,
     SPEED_RANGE,
     AgentSpec,
     normalise_instruction,
 )
+from core.fields.declaration import FIELD_NAME_PATTERN
 from core.goals.criteria import fields_for_criterion
 
 

@@ -9,8 +9,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.agents.spec import FieldType, GoalSpec
+from core.agents.spec import GoalSpec
 from core.calls.types import CallAnalysis, GoalResult, Speaker, TurnEvent
+from core.fields import FieldType
 from core.goals.manager import GoalManager
 
 _PATTERNS: dict[FieldType, re.Pattern[str]] = {

@@ -1,5 +1,6 @@
 """Goals: how a goal's success criteria relate to the data it collects."""
 
+from core.fields.values import FieldScalar, FieldValue, normalise_value
 from core.goals.manager import (
     CaptureResult,
     CriterionState,
@@ -7,7 +8,6 @@ from core.goals.manager import (
     GoalState,
     NextAction,
 )
-from core.goals.values import FieldScalar, FieldValue, normalise_value
 
 __all__ = [
     "CaptureResult",

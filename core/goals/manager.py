@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from core.agents.spec import CriterionValue, DataField, GoalSpec, field_description
+from core.agents.spec import CriterionValue, GoalSpec
+from core.fields import DataField, field_description
+from core.fields.values import FieldScalar, normalise_value
 from core.goals.criteria import fields_for_criterion
-from core.goals.values import FieldScalar, normalise_value
 
 SNAPSHOT_VERSION = 1
 

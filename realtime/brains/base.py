@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from core.fields.values import FieldScalar
 from core.goals.manager import GoalManager
-from core.goals.values import FieldScalar
 
 
 @dataclass(frozen=True)

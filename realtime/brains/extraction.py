@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 import dateparser  # type: ignore[import-untyped]
 
-from core.agents.spec import DataField, FieldType
-from core.goals.values import FieldScalar
+from core.fields import DataField, FieldType
+from core.fields.values import FieldScalar
 
 _UNITS = {
     word: n

@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from core.agents.snapshot import AgentSnapshot
-from core.agents.spec import DataField, FieldType
+from core.fields import DataField, FieldType
+from core.fields.values import FieldScalar
 from core.goals.manager import GoalManager, NextAction
-from core.goals.values import FieldScalar
 from realtime.brains.base import (
     Brain,
     BrainEvent,

@@ -32,8 +32,8 @@ from openai.types.chat import (
 )
 
 from core.calls.types import CallInput
+from core.fields.values import FieldScalar
 from core.goals.manager import NextAction
-from core.goals.values import FieldScalar
 from core.settings import Settings
 from realtime.brains.base import (
     Brain,

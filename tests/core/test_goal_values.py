@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from core.agents.spec import DataField, FieldType
-from core.goals.values import FieldValue, normalise_value
+from core.fields import DataField, FieldType
+from core.fields.values import FieldValue, normalise_value
 
 
 def field(field_type: FieldType, options: list[str] | None = None) -> DataField:
@@ -246,8 +246,8 @@ def test_field_value_is_frozen() -> None:
 
 
 def test_numbers_beyond_float_range_are_rejected_not_raised() -> None:
-    from core.agents.spec import DataField, FieldType
-    from core.goals.values import normalise_value
+    from core.fields import DataField, FieldType
+    from core.fields.values import normalise_value
 
     budget = DataField(name="budget", type=FieldType.NUMBER)
     assert not normalise_value(budget, 10**400).accepted

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.agents.snapshot import AgentSnapshot
-from core.agents.spec import AgentSpec, DataField, FieldType, GoalSpec
+from core.agents.spec import AgentSpec, GoalSpec
+from core.fields import DataField, FieldType
 from realtime.brains import GuidedBrain
 from realtime.brains.extraction import (
     extract_date,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from core.agents.spec import DataField, FieldType
+from core.fields.declaration import DataField, FieldType
 
 FieldScalar = str | float | bool
 """A captured value in canonical form (what `GoalManager.captured` holds)."""
