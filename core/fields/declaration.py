@@ -76,6 +76,9 @@ class DataField(BaseModel):
     type: FieldType = FieldType.TEXT
     description: str = Field("", max_length=500)
     options: list[OptionText] = Field(default_factory=list, max_length=50)
+    ask: str | None = Field(None, max_length=300)
+    """The question that asks for this field, as the author wants it said; when absent the agent
+    phrases one from the field's description and type."""
 
     @model_validator(mode="before")
     @classmethod
