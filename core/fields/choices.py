@@ -1,0 +1,260 @@
+"""Reading answers that are words, not quantities: one of a field's options, or free text.
+
+Options are snapped to the nearest one by three kinds of evidence, strongest first: the option's
+words said outright (also run together or split apart: "in doors" → indoors); what it sounds
+like, for the recogniser's slips ("patty oh" → patio), with `rapidfuzz` (edit distance) and
+`jellyfish` (Soundex codes); and, where the caller says it in other words ("outside" → patio),
+a sentence similarity the realtime process supplies from the bundled MiniLM model. A guess that
+is not clearly ahead of the next option is no answer: the agent asks again rather than book the
+wrong thing. Free text is the caller's answer without its fillers and lead-ins ("um, I'd like
+to book a cleaning" → "cleaning"); volunteered before it was asked, only after words that
+introduce it ("I need a filling", "we need it by March").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Final, TypeAlias
+
+import jellyfish
+from rapidfuzz import fuzz
+
+from core.fields.declaration import DataField
+from core.fields.speech import NO_WORDS, YES_WORDS, Reading
+
+SimilarityFunction: TypeAlias = Callable[[str, Sequence[str]], list[float]]
+"""Cosine similarity of a phrase to each of several others (sentence embeddings)."""
+
+FUZZY_MIN: Final = 80.0
+SOUNDS_LIKE_MIN: Final = 60.0
+SEMANTIC_MIN: Final = 0.45
+SEMANTIC_MARGIN: Final = 0.08
+TEXT_MAX_WORDS: Final = 12
+
+_LEAD_IN: Final = re.compile(
+    r"^(?:(?:yes|yeah|yep|ok|okay|so|well|oh|and|but|right|sure|hi|hello|hey)\b[\s,]*|"
+    r"(?:i'd|i would|we'd|we would) (?:like|love)(?: to (?:book|get|have|schedule|make|come in "
+    r"for|set up))?\b\s*|(?:i|we) (?:want|need|wanted)(?: to (?:book|get|have|schedule))?\b\s*|"
+    r"(?:i'm|i am|we're|we are) (?:looking for|calling about|calling for|after|interested in)\b"
+    r"\s*|(?:i|we) (?:have|had|got)(?: got)?\b"
+    r"\s*|(?:i was|we were) (?:hoping|looking)(?: to (?:get|book)| for)?\b\s*|"
+    r"(?:it's|it is|it'd be|it would be|that's|that is|that'd be|that would be|just|"
+    r"probably|maybe|for|to book|book|about|a|an|the|some|my|our)\b[\s,]*)"
+)
+_TRAILING: Final = re.compile(
+    r"(?:[\s,]+(?:please|thanks|thank you|if possible|if you can|if you have it|on|at|for|this|"
+    r"next|around|about|by|in|and|then|so|maybe|i think|i guess))+$"
+)
+_NOT_AN_ANSWER: Final = re.compile(
+    r"^(?:hold on|hang on|one (?:sec|second|moment)|just a (?:sec|second|moment)|wait|"
+    r"let me (?:check|think|see|look)|give me a (?:sec|second|moment)|i'm not sure|not sure|"
+    r"i don't know|no idea|sorry|what|pardon|huh|can you|could you|do you|does|are you|is there|"
+    r"how much|how long|where|why|when do you)\b"
+)
+_QUESTION: Final = re.compile(
+    r"^(?:is|are|do|does|can|could|will|would|what|which|how|where|why|when)\b(?! (?:i|we) "
+    r"(?:said|say))"
+)
+_WANT_CUE: Final = re.compile(
+    r"\b(?:i'd like|i would like|i want|i need|we need|i'm looking for|looking for|"
+    r"hoping (?:to get|for)|calling (?:about|for)|to book|book|booking|schedule|come in for|"
+    r"in for|get)\s+(?:to (?:book|get|schedule|have|come in for) )?(?:a |an |my |the |some |"
+    r"our )?(?P<v>[a-z' -]+?)(?=$|[,.]| (?:on|at|for|this|next|tomorrow|today|please|around|"
+    r"and|in the|some ?time|if|with|because|as)\b)"
+)
+_TIMELINE_CUE: Final = re.compile(
+    r"\b(?P<v>(?:by|within|before|in the next|over the next|in about|in) (?:the )?"
+    r"(?:end of |next |this |a |an |a few |a couple of |\w+ )?(?:\w+)(?: months?| weeks?| "
+    r"quarter| year)?|as soon as possible|asap|right away|immediately|next (?:quarter|month|"
+    r"year)|this (?:quarter|year|month)|end of (?:the )?(?:year|quarter|month|q[1-4])|q[1-4])\b"
+)
+_DECIDER_CUE: Final = re.compile(
+    r"\b(?P<v>(?:i|me|my \w+(?: \w+)?|our \w+(?: \w+)?|the \w+(?: \w+)?))"
+    r" (?:make|makes|will make|would make|do|does) the (?:decision|call|final call)\b|"
+    r"\b(?:decision maker|decision|sign off|signs off) (?:is|would be|will be|comes from) "
+    r"(?P<v2>[a-z' ]+)"
+)
+_WANT_FIELDS: Final = frozenset(
+    "service reason need needs issue problem purpose treatment request visit procedure".split()
+)
+_TIMELINE_FIELDS: Final = frozenset("timeline timeframe deadline horizon".split())
+_DECIDER_FIELDS: Final = frozenset("decision decider authority approver".split())
+
+
+# Words callers use for common options in other words than the option's own. Each group is one
+# idea; an option that shares a word with a group also answers to the group's other phrases.
+# The embedding alone confuses opposites ("outside" sits closer to "indoors" than to "patio").
+PARAPHRASES: Final = (
+    ("outside", "outdoors", "out back", "terrace", "garden", "patio", "deck", "al fresco"),
+    ("inside", "indoors", "indoor", "in doors", "dining room", "in the restaurant"),
+    ("bar", "counter", "bar stool", "at the bar"),
+    ("new", "first time", "never been", "haven't been", "never come", "first visit"),
+    (
+        "existing",
+        "been before",
+        "been there before",
+        "been in before",
+        "already a patient",
+        "returning",
+        "regular",
+        "came in last",
+        "been coming",
+        "already been",
+    ),
+    ("cleaning", "clean", "hygiene", "polish"),
+    ("checkup", "check up", "check-up", "exam", "examination", "routine"),
+    ("filling", "filled", "cavity"),
+    ("extraction", "pulled", "taken out", "removed", "take out", "pull out"),
+    ("large", "big", "biggest", "largest"),
+    ("small", "little", "smallest"),
+    ("phone call", "call", "ring", "phone"),
+    ("text message", "text", "sms"),
+    ("email", "e-mail", "mail"),
+    ("morning", "before lunch", "before noon", "early", "a m"),
+    ("evening", "after work", "night", "after six", "after 6"),
+    ("afternoon", "after lunch", "after noon"),
+    ("delivery", "deliver", "bring it", "to my house", "drop it off"),
+    ("pickup", "pick up", "pick it up", "collect", "collection"),
+    ("amex", "american express"),
+)
+
+
+def _paraphrases(option: str) -> list[str]:
+    """Other ways a caller says `option`, from the groups above."""
+    said = option.lower()
+    found: list[str] = []
+    for group in PARAPHRASES:
+        if said in group or any(re.search(rf"\b{re.escape(w)}\b", said) for w in group[:1]):
+            found.extend(p for p in group if p != said)
+    return found
+
+
+# -- options ----------------------------------------------------------------------------------
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _ngrams(text: str, most: int = 3) -> list[str]:
+    tokens = re.findall(r"[a-z0-9']+", text)
+    return [" ".join(tokens[i : i + n]) for n in range(1, most + 1) for i in range(len(tokens))]
+
+
+def _own_words(option: str, options: Sequence[str]) -> str:
+    """The words of `option` no other option has ("existing patient" → "existing")."""
+    shared = {w for other in options if other != option for w in other.lower().split()}
+    own = [w for w in option.lower().split() if w not in shared]
+    return " ".join(own) or option
+
+
+def _sound_score(said: str, option: str) -> float:
+    a, b = _compact(said), _compact(option)
+    if len(a) < 3 or len(b) < 3:
+        return 100.0 if a == b else 0.0
+    score = fuzz.ratio(a, b)
+    close_in_length = abs(len(a) - len(b)) <= 2
+    if (
+        close_in_length
+        and jellyfish.soundex(a) == jellyfish.soundex(b)
+        and score >= SOUNDS_LIKE_MIN
+    ):
+        score = max(score, FUZZY_MIN)
+    return score
+
+
+def read_enum(
+    data_field: DataField, text: str, similarity: SimilarityFunction | None
+) -> Reading | None:
+    """The option `text` names, said, mis-heard or paraphrased; None when unsure."""
+    options = data_field.options
+    if text.endswith("?") or _QUESTION.match(text):
+        return None  # "is the patio heated?" asks about an option, it does not choose one
+    exact: list[tuple[int, str, re.Match[str]]] = []
+    for option in options:
+        pattern = r"\s*".join(re.escape(part) for part in _compact(option))
+        match = re.search(rf"\b{pattern}\b", text)
+        if match:
+            exact.append((len(_compact(option)), option, match))
+    if not exact:
+        for option in options:
+            for phrase in _paraphrases(_own_words(option, options)):
+                match = re.search(rf"\b{re.escape(phrase)}\b", text)
+                if match:
+                    exact.append((len(phrase), option, match))
+    if (
+        exact
+        and len({option for _, option, _ in exact}) == 1
+        or exact
+        and max(e[0] for e in exact) > sorted(e[0] for e in exact)[-2]
+    ):
+        _, option, match = max(exact, key=lambda e: e[0])
+        return Reading(option, match.start(), match.end())
+    grams = _ngrams(text)
+    scored = sorted(
+        (
+            (max((_sound_score(g, _own_words(o, options)) for g in grams), default=0.0), o)
+            for o in options
+        ),
+        reverse=True,
+    )
+    if scored and scored[0][0] >= FUZZY_MIN:
+        runner_up = scored[1][0] if len(scored) > 1 else 0.0
+        if scored[0][0] - runner_up >= 10:
+            return Reading(scored[0][1], 0, len(text))
+    if similarity is not None and options and not _NOT_AN_ANSWER.match(text):
+        scores = similarity(text, list(options))
+        ranked = sorted(zip(scores, options, strict=True), reverse=True)
+        best, second = ranked[0][0], ranked[1][0] if len(ranked) > 1 else 0.0
+        if best >= SEMANTIC_MIN and best - second >= SEMANTIC_MARGIN:
+            return Reading(ranked[0][1], 0, len(text))
+    return None
+
+
+# -- free text --------------------------------------------------------------------------------
+
+
+def clean_answer(text: str) -> str:
+    """The answer without fillers, lead-ins ("I'd like", "it's") and trailing politeness."""
+    answer = re.sub(r"\s+", " ", text).strip(" ,.!?")
+    while True:
+        stripped = _LEAD_IN.sub("", answer, count=1).strip(" ,.")
+        stripped = _TRAILING.sub("", stripped).strip(" ,.")
+        if stripped == answer:
+            return answer
+        answer = stripped
+
+
+def _field_words(data_field: DataField) -> set[str]:
+    return set(re.findall(r"[a-z]+", f"{data_field.name.replace('_', ' ')}"))
+
+
+def read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | None:
+    """Free text: the answer itself when asked; before that, only what a cue introduces."""
+    kinds = _field_words(data_field)
+    cue = None
+    if kinds & _WANT_FIELDS:
+        cue = _WANT_CUE
+    elif kinds & _TIMELINE_FIELDS:
+        cue = _TIMELINE_CUE
+    elif kinds & _DECIDER_FIELDS:
+        cue = _DECIDER_CUE
+    if cue is not None:
+        for match in cue.finditer(text):
+            group = "v" if match["v"] else "v2"
+            value = clean_answer(match[group] or "")
+            if value and not _NOT_AN_ANSWER.match(value) and value not in YES_WORDS:
+                return Reading(value, match.start(group), match.end(group))
+    if not asked:
+        return None
+    flat = re.sub(r"\s+", " ", text).strip(" ,.")
+    if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat):
+        return None
+    answer = clean_answer(flat)
+    if not answer or answer in YES_WORDS or answer in NO_WORDS or _NOT_AN_ANSWER.match(answer):
+        return None
+    kept = answer.split()[:TEXT_MAX_WORDS] if len(answer.split()) > TEXT_MAX_WORDS else None
+    value = " ".join(kept) if kept else answer
+    start = text.find(value.split()[0])
+    return Reading(value, max(start, 0), len(text))

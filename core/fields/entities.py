@@ -1,0 +1,88 @@
+"""Duckling, the entity reader under every typed field: times, dates, numbers, amounts, emails.
+
+Duckling (Meta's rule-based parser, here through the `pyduckling-native-phihos` wheel, which
+bundles the Haskell library) reads the way people say things rather than the way they write
+them: "half past four in the afternoon", "a week from today", "the fifteenth of December",
+"around fifty thousand dollars", "jane dot doe at example dot com". It is deterministic, needs
+no model download and answers in about a millisecond, which is why it was chosen over
+`dateparser` (built for written dates; it reads "three in the afternoon" as nothing and
+"the 4th" as the 4th of this month even when that is past) — see `core.fields.reading` for the
+comparison on the phrase table.
+
+Every call is relative to the call's own day (`today`), never the wall clock, so a replay or a
+test reads the same words the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+ZONEINFO_DIR: Final = "/usr/share/zoneinfo"
+LOCALE: Final = "EN_US"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One thing Duckling found: its kind (`time`, `number`, …), the words and their place."""
+
+    dim: str
+    body: str
+    start: int
+    end: int
+    value: dict[str, Any]
+    """Duckling's value object: `{"type": "value", "value": …, "grain": …}` or an interval."""
+    latent: bool
+    """Read without a clear cue ("seven" as a time of day): trust only when that was asked."""
+
+
+class _Duckling:
+    """The loaded library: time zones are read once per process (about 0.1 s)."""
+
+    def __init__(self) -> None:
+        import duckling  # type: ignore[import-untyped]
+
+        self._lib = duckling
+        self._zones = duckling.load_time_zones(ZONEINFO_DIR)
+        self._locale = duckling.parse_locale(
+            LOCALE, duckling.default_locale_lang(duckling.parse_lang("EN"))
+        )
+        self._lock = threading.Lock()
+
+    def parse(
+        self, text: str, today: dt.date, dims: Sequence[str], *, latent: bool
+    ) -> list[Entity]:
+        noon = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
+        with self._lock:  # the context objects are not documented as thread-safe
+            reference = self._lib.parse_ref_time(self._zones, "UTC", int(noon.timestamp()))
+            context = self._lib.Context(reference, self._locale)
+            found = self._lib.parse(text, context, self._lib.parse_dimensions(list(dims)), latent)
+        return [
+            Entity(
+                dim=item["dim"],
+                body=item["body"],
+                start=item["start"],
+                end=item["end"],
+                value=item["value"],
+                latent=bool(item.get("latent", False)),
+            )
+            for item in found
+        ]
+
+
+@lru_cache(maxsize=1)
+def _duckling() -> _Duckling:
+    return _Duckling()
+
+
+def entities(
+    text: str, today: dt.date, dims: Iterable[str], *, latent: bool = False
+) -> list[Entity]:
+    """What Duckling reads in `text` for the given dimensions, relative to `today` (UTC)."""
+    if not text.strip():
+        return []
+    return _duckling().parse(text, today, tuple(dims), latent=latent)

@@ -1,0 +1,281 @@
+"""Reading a field's value from what the caller said: one entry point, `read_value`.
+
+Each field type has one reader. They take the normalised words (`core.fields.speech`) and give
+a `Reading` — a value `core.fields.values` accepts, and where it was said — or None. None is
+the right answer for "hold on a second", "let me check" or "I'm not sure": a reader never
+guesses a value out of words that do not state one.
+
+The libraries, chosen on the phrase table in `tests/core/fields/phrases.yaml` (`make test`
+checks them there; `tests/core/fields/survey.py` prints the comparison):
+
+- **Duckling** (`core.fields.entities`) for dates, times, numbers, amounts and emails. It read
+  the table's times with parts of the day ("quarter to nine in the evening"), relative dates
+  ("monday the 7th", "the day after tomorrow") and amounts ("a hundred and twenty grand")
+  where `dateparser` read none of the spoken times and took "the 4th" in the past, and where
+  `text2num` only turns words into digits (it has no idea of a time or a date).
+  Duckling's gaps are patched here, each with a reason: "a week from Friday" (Duckling gives
+  that Friday), clock times said without a part of the day (business hours decide), and
+  people counts ("me and my wife").
+- **Phone numbers** are read digit by digit by a small reader of our own (`core.fields.contact`),
+  because callers read them in groups of words ("five five five, oh one two three", "double
+  five") that neither Duckling (it returns ten separate numbers) nor `phonenumbers` (it expects
+  digits) can read; `phonenumbers` then tells a real number from a run of digits.
+- **Options** are snapped with `rapidfuzz` and `jellyfish` (sound-alike, "patty oh" → patio)
+  and, in the realtime process, sentence embeddings ("outside" → patio): `core.fields.choices`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from core.fields.choices import SimilarityFunction, read_enum, read_text
+from core.fields.contact import read_email, read_name, read_phone
+from core.fields.declaration import DataField, FieldType
+from core.fields.entities import Entity, entities
+from core.fields.speech import NO_WORDS, YES_WORDS, Reading
+
+__all__ = ["ReadContext", "Reading", "read_value"]
+
+_WEEKDAY: Final = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_MONTH: Final = (
+    r"jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_ORDINAL_WORD: Final = (
+    r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+    r"thirtieth"
+)
+# Words that make a time entity also a date: without one, Duckling puts a bare "at 3" on today,
+# which the caller never said.
+_DATE_CUE: Final = re.compile(
+    rf"\b(?:{_WEEKDAY}|{_MONTH}|today|tomorrow|tonight|weeks?|weekend|days?|eve|christmas|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_WORD}|\d{{1,2}}/\d{{1,2}})\b"
+)
+_PART_OF_DAY: Final = re.compile(
+    r"\b(?:am|pm|morning|afternoon|evening|night|tonight|noon|midnight|midday|lunch(?:time)?)\b"
+)
+# "a week from friday", "two weeks on monday", "friday week": Duckling reads the day only.
+_WEEKS_FROM: Final = re.compile(
+    r"\b(?P<n>a|one|two|three|1|2|3) weeks? (?:from|on|after) (?P<rest>.+)$"
+    rf"|\b(?P<day>{_WEEKDAY}) week\b"
+)
+_WEEK_COUNTS: Final = {"a": 1, "one": 1, "1": 1, "two": 2, "2": 2, "three": 3, "3": 3}
+_ALONE: Final = re.compile(r"\b(?:just|only) (?:me|myself)\b|\bjust (?:the )?one\b")
+_RELATIONS: Final = (
+    r"(?:wife|husband|partner|friend|son|daughter|mom|mum|dad|mother|father|boyfriend|"
+    r"girlfriend|fiancee?|colleague|boss|sister|brother|kid|child|baby|guest|plus one)"
+)
+_PEOPLE_NOUNS: Final = (
+    r"(?:people|persons|adults?|kids|children|guests|friends|colleagues|of us|others|"
+    r"more|sons|daughters|brothers|sisters|babies|toddlers|teenagers|teens)\b"
+)
+_PEOPLE_WORDS: Final = re.compile(
+    rf"\b(?:me|myself|us|we|{_RELATIONS}|people|persons|adults?|kids|children|guests|"
+    rf"friends|party|table for|group)\b"
+)
+# "a few", "several": a number Duckling reads that the caller did not say.
+_VAGUE: Final = re.compile(r"\b(?:few|several|some|many|bunch)\b")
+_HALF: Final = re.compile(
+    r"\b(?:(?P<n>\w+) and a half|half an?) (?P<scale>million|thousand|grand|k|hundred)\b"
+)
+_SCALES: Final = {"million": 1e6, "thousand": 1e3, "grand": 1e3, "k": 1e3, "hundred": 1e2}
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader may know besides the words: the call's day, whether this field was just
+    asked for (a bare "seven" answers "what time?", nothing else), and a sentence similarity
+    for options (None: fuzzy and sound-alike matching only)."""
+
+    today: dt.date
+    asked: bool = False
+    similarity: SimilarityFunction | None = None
+
+
+def read_value(data_field: DataField, text: str, context: ReadContext) -> Reading | None:
+    """The value of `data_field` stated in `text` (normalised words), or None."""
+    kind = data_field.type
+    if kind is FieldType.DATE:
+        return read_date(data_field, text, context)
+    if kind is FieldType.TIME:
+        return read_time(data_field, text, context)
+    if kind is FieldType.NUMBER:
+        return read_number(data_field, text, context)
+    if kind is FieldType.BOOLEAN:
+        return read_boolean(data_field, text, context)
+    if kind is FieldType.PHONE:
+        return read_phone(text)
+    if kind is FieldType.EMAIL:
+        return read_email(text)
+    if kind is FieldType.ENUM:
+        return read_enum(data_field, text, context.similarity)
+    if is_name_field(data_field):
+        return read_name(text, asked=context.asked)
+    return read_text(data_field, text, asked=context.asked)
+
+
+# -- dates and times --------------------------------------------------------------------------
+
+
+def _time_entities(text: str, today: dt.date, *, latent: bool) -> list[Entity]:
+    return [e for e in entities(text, today, ["time"], latent=latent) if e.dim == "time"]
+
+
+def _single_value(entity: Entity) -> tuple[dt.datetime, str] | None:
+    value = entity.value
+    if value.get("type") != "value" or "value" not in value:
+        return None
+    return dt.datetime.fromisoformat(value["value"]), str(value.get("grain", ""))
+
+
+def _day_of(entity: Entity) -> dt.date | None:
+    """The day an entity names, also for a part of a day ("saturday morning" is an interval)."""
+    single = _single_value(entity)
+    if single is not None:
+        moment, grain = single
+        return None if grain in ("week", "month", "quarter", "year") else moment.date()
+    start = entity.value.get("from") or {}
+    if entity.value.get("type") == "interval" and start.get("grain") == "hour":
+        return dt.datetime.fromisoformat(start["value"]).date()
+    return None
+
+
+def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | None:
+    """A calendar day: "this friday", "the 4th", "a week from friday", "monday the 7th"."""
+    weeks = _WEEKS_FROM.search(text)
+    if weeks is not None:
+        if weeks["day"]:
+            count, rest, offset = 1, weeks["day"], weeks.start("day")
+        else:
+            count, rest, offset = _WEEK_COUNTS[weeks["n"]], weeks["rest"], weeks.start("rest")
+        base = read_date(_field, rest, context)
+        if base is not None and isinstance(base.value, str):
+            later = dt.date.fromisoformat(base.value) + dt.timedelta(weeks=count)
+            return Reading(later.isoformat(), weeks.start(), offset + base.end)
+    for entity in _time_entities(text, context.today, latent=False):
+        day = _day_of(entity)
+        if day is not None and _DATE_CUE.search(entity.body):
+            return Reading(day.isoformat(), entity.start, entity.end)
+    return None
+
+
+def _clock(moment: dt.datetime, body: str) -> str:
+    hour, minute = moment.hour, moment.minute
+    if not _PART_OF_DAY.search(body):
+        # Said without a part of the day: a business's hours decide. "At three" is 15:00 and
+        # "at seven" 07:00 (Duckling picks whichever comes next after midnight).
+        twelve = hour % 12 or 12
+        hour = twelve + 12 if 1 <= twelve <= 6 else (12 if twelve == 12 else twelve)
+    return f"{hour:02d}:{minute:02d}"
+
+
+def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | None:
+    """A time of day: "half past four in the afternoon", "noon", "3:45 pm"; a bare "seven" or
+    "two thirty" only when the time was asked for."""
+    found = _time_entities(text, context.today, latent=context.asked)
+    found.sort(key=lambda e: (e.latent, e.start))
+    for entity in found:
+        single = _single_value(entity)
+        if single is None:
+            continue
+        moment, grain = single
+        if grain not in ("hour", "minute", "second"):
+            continue
+        if entity.latent and re.fullmatch(r"\d{3,}", entity.body.strip()):
+            continue  # "1530" or a house number, not something a caller says as a time
+        # "seven o'clock at night": the part of the day may trail the entity Duckling found.
+        said = text[entity.start : entity.end + len(" in the afternoon")]
+        return Reading(_clock(moment, said), entity.start, entity.end)
+    return None
+
+
+# -- numbers ----------------------------------------------------------------------------------
+
+
+def _people_count(text: str) -> Reading | None:
+    """How many people a phrase counts: "just me" 1, "me and my wife" 2, "three adults and two
+    children" 5, "the four of us" 4; None when it names no people."""
+    if not _PEOPLE_WORDS.search(text):
+        return None
+    alone = _ALONE.search(text)
+    if alone:
+        return Reading(1.0, alone.start(), alone.end())
+    numbers = _number_entities(text)
+    group = re.search(r"\b(?:of us|party of|table for|group of|for)\b", text)
+    if group and numbers:
+        value, entity = next(((v, e) for v, e in numbers if e.start >= group.start()), numbers[0])
+        if re.search(r"\bof us\b|party of|table for|group of", text):
+            return Reading(value, entity.start, entity.end)
+    total, first, last = 0.0, len(text), 0
+    if re.search(r"\b(?:me|myself|i)\b", text):
+        total += 1
+    for value, entity in numbers:
+        if re.match(rf"\s*(?:\w+ )?{_PEOPLE_NOUNS}", text[entity.end :]):
+            total += value
+            first, last = min(first, entity.start), max(last, entity.end)
+    for match in re.finditer(rf"\b(?:my|our|a|his|her) {_RELATIONS}\b", text):
+        total += 1
+        first, last = min(first, match.start()), max(last, match.end())
+    if total >= 2 or (total >= 1 and last > 0):
+        return Reading(total, min(first, last), max(first, last))
+    return None
+
+
+def _number_entities(text: str) -> list[tuple[float, Entity]]:
+    found: list[tuple[float, Entity]] = []
+    for entity in entities(text, dt.date(2000, 1, 1), ["amount-of-money", "number"]):
+        value = entity.value
+        raw = value.get("value")
+        if value.get("type") == "interval":
+            raw = (value.get("to") or value.get("from") or {}).get("value")
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            found.append((float(raw), entity))
+    return found
+
+
+def read_number(data_field: DataField, text: str, _context: ReadContext) -> Reading | None:
+    """A number or amount: "fifty k", "around two hundred thousand a year", "a party of six";
+    for a count of people also "just me" and "me and my wife"."""
+    about_money = re.search(
+        r"budget|price|cost|amount|spend|revenue|salary|income", data_field.name
+    )
+    counted = None if about_money else _people_count(text)
+    if counted is not None:
+        return counted
+    half = _HALF.search(text)
+    if half:
+        whole = (
+            _number_entities(half["n"])[0][0] if half["n"] and _number_entities(half["n"]) else 0.0
+        )
+        return Reading((whole + 0.5) * _SCALES[half["scale"]], half.start(), half.end())
+    found = [(v, e) for v, e in _number_entities(text) if not _VAGUE.search(e.body)]
+    if not found:
+        return None
+    money = [(v, e) for v, e in found if e.dim == "amount-of-money"]
+    value, entity = max(money, key=lambda p: p[0]) if money else found[0]
+    return Reading(value, entity.start, entity.end)
+
+
+def read_boolean(_field: DataField, text: str, context: ReadContext) -> Reading | None:
+    """Yes or no, by the first yes-like or no-like word; only as an answer to the question."""
+    if not context.asked:
+        return None
+    for match in re.finditer(r"[a-z']+", text):
+        if match[0] in YES_WORDS:
+            return Reading(True, match.start(), match.end())
+        if match[0] in NO_WORDS or match[0] in ("not", "don't", "haven't", "isn't"):
+            return Reading(False, match.start(), match.end())
+    return None
+
+
+def is_name_field(data_field: DataField) -> bool:
+    """Whether a text field holds a person's name (`name`, `customer_name`, …)."""
+    return data_field.type is FieldType.TEXT and (
+        data_field.name == "name"
+        or data_field.name.endswith("_name")
+        and not data_field.name.startswith(("company", "business", "product", "pet"))
+    )
