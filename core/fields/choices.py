@@ -218,6 +218,8 @@ def read_enum(
 def clean_answer(text: str) -> str:
     """The answer without fillers, lead-ins ("I'd like", "it's") and trailing politeness."""
     answer = re.sub(r"\s+", " ", text).strip(" ,.!?")
+    # "a cleaning. oh, and actually": a new sentence of no substance is no part of the answer.
+    answer = re.sub(r"[.!?]\s+(?:(?:oh|and|so|actually|but|um|well|also)\W*)*$", "", answer)
     while True:
         stripped = _LEAD_IN.sub("", answer, count=1).strip(" ,.")
         stripped = _TRAILING.sub("", stripped).strip(" ,.")
@@ -230,8 +232,40 @@ def _field_words(data_field: DataField) -> set[str]:
     return set(re.findall(r"[a-z]+", f"{data_field.name.replace('_', ' ')}"))
 
 
+def _the_caller(answer: str) -> str:
+    """Who decides, when the caller says it is them: "me, I own the place" → "the caller
+    (owner)", "me and our head of IT" → "the caller and our head of IT"."""
+    if not _SELF.match(answer):
+        return answer
+    value = "the caller"
+    others = re.search(r"\band (?P<o>(?:my|our|the) [a-z' ]+)", answer)
+    if others:
+        value += f" and {others['o'].strip()}"
+    role = _ROLE.search(answer)
+    if role and not others:
+        value += f" ({'owner' if role[0] in ('own', 'owns') else role[0]})"
+    return value
+
+
 def read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | None:
     """Free text: the answer itself when asked; before that, only what a cue introduces."""
+    reading = _read_text(data_field, text, asked=asked)
+    if reading is None or not _field_words(data_field) & _DECIDER_FIELDS:
+        return reading
+    return Reading(_the_caller(str(reading.value)), reading.start, reading.end)
+
+
+_SELF: Final = re.compile(
+    r"^(?:me|myself|i|i do|i am|i'm|that's me|that would be me|it's me|it'd be me|just me|"
+    r"me and|me,|mine)\b"
+)
+_ROLE: Final = re.compile(
+    r"\b(?:owner|own|owns|founder|co-?founder|ceo|cfo|cto|coo|president|director|partner|"
+    r"manager|principal)\b"
+)
+
+
+def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | None:
     kinds = _field_words(data_field)
     cue = None
     if kinds & _WANT_FIELDS:
@@ -252,6 +286,8 @@ def read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | Non
     if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat):
         return None
     answer = clean_answer(flat)
+    if _SELF.match(flat) and kinds & _DECIDER_FIELDS:
+        answer = flat  # "me" is the answer here, not a lead-in to strip
     if not answer or answer in YES_WORDS or answer in NO_WORDS or _NOT_AN_ANSWER.match(answer):
         return None
     kept = answer.split()[:TEXT_MAX_WORDS] if len(answer.split()) > TEXT_MAX_WORDS else None

@@ -94,6 +94,10 @@ class ReadContext:
     today: dt.date
     asked: bool = False
     similarity: SimilarityFunction | None = None
+    opens_at: int = 7
+    """The hour the business opens: a clock time said with no part of the day is taken within
+    opening hours ("at seven" is 7 AM at a clinic that opens at 7, 7 PM at a restaurant that
+    opens at 11)."""
 
 
 def read_value(data_field: DataField, text: str, context: ReadContext) -> Reading | None:
@@ -163,13 +167,13 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
     return None
 
 
-def _clock(moment: dt.datetime, body: str) -> str:
+def _clock(moment: dt.datetime, body: str, opens_at: int) -> str:
     hour, minute = moment.hour, moment.minute
     if not _PART_OF_DAY.search(body):
-        # Said without a part of the day: a business's hours decide. "At three" is 15:00 and
-        # "at seven" 07:00 (Duckling picks whichever comes next after midnight).
+        # Said without a part of the day: the business's hours decide (Duckling picks whichever
+        # comes first after midnight). "At three" is 15:00; "at seven" 07:00 at a clinic.
         twelve = hour % 12 or 12
-        hour = twelve + 12 if 1 <= twelve <= 6 else (12 if twelve == 12 else twelve)
+        hour = 12 if twelve == 12 else (twelve if twelve >= opens_at else twelve + 12)
     return f"{hour:02d}:{minute:02d}"
 
 
@@ -189,7 +193,7 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
             continue  # "1530" or a house number, not something a caller says as a time
         # "seven o'clock at night": the part of the day may trail the entity Duckling found.
         said = text[entity.start : entity.end + len(" in the afternoon")]
-        return Reading(_clock(moment, said), entity.start, entity.end)
+        return Reading(_clock(moment, said, context.opens_at), entity.start, entity.end)
     return None
 
 

@@ -1,13 +1,20 @@
 """GuidedBrain: a deterministic, LLM-free conversation driven by the GoalManager.
 
-It asks for the missing required data in the GoalManager's order, pulls typed values out of the
-caller's words (dates and times, numbers, yes/no, names, phones, emails, enum options, free
-text), reads the captures back for confirmation, takes corrections ("no, Wednesday") and closes
-when the goals are met. It runs when no LLM is configured and whenever the LLM brain fails a
-turn, so every path ends in something to say: the caller never hears silence.
+Every caller utterance is read twice: for its intent (`realtime.brains.intents`: yes, no, a
+correction, "say that again", "hold on", goodbye, a question, asking for a person) and for the
+value of every field still open (`core.fields.reading`), not only the one just asked, so "a
+cleaning next Friday at 3" fills three fields at once. Then the brain acknowledges what it
+understood and asks for what is still missing, in the GoalManager's order, reads everything
+back, takes corrections, and closes when the goals are met.
 
-Deterministic given `today`: relative dates ("next Tuesday") are resolved against it, never
-against the wall clock, so a test (or a replay) hears the same answer every time.
+Repair, so the caller is never stuck: a second failed try on a field asks again with an example
+(a name is asked to be spelled); after that the field waits and the next one is asked, and the
+brain comes back to it later; a field that still cannot be read after that is left for the team
+to follow up. "Hold on" gets a quiet "take your time"; a question it cannot answer gets an honest
+"I can't answer that"; a goodbye before the goal is met is asked once whether to finish.
+
+It runs when no LLM is configured and whenever the LLM brain fails a turn. Deterministic given
+`today`: relative dates resolve against it, never against the wall clock.
 """
 
 from __future__ import annotations
@@ -17,10 +24,15 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
+from core import embeddings
 from core.agents.snapshot import AgentSnapshot
-from core.fields import DataField, FieldType
-from core.fields.values import FieldScalar
+from core.fields import DataField, FieldScalar, FieldType
+from core.fields.choices import SimilarityFunction, clean_answer
+from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
+from core.fields.reading import ReadContext, is_name_field, read_value
+from core.fields.speech import blank, normalise
 from core.goals.manager import GoalManager, NextAction
 from realtime.brains.base import (
     Brain,
@@ -32,22 +44,43 @@ from realtime.brains.base import (
     Rejected,
     Say,
 )
-from realtime.brains.extraction import (
-    extract_date,
-    extract_email,
-    extract_enum,
-    extract_free_text,
-    extract_name,
-    extract_number,
-    extract_phone,
-    extract_time,
-    extract_yes_no,
-    field_hint,
-    is_name_field,
-    speak_value,
-)
+from realtime.brains.intents import Intent, classify
 
-CLOSING = "Thanks, you're all set. Goodbye!"
+CLOSING: Final = "Thanks, you're all set. Goodbye!"
+LEFT_EARLY: Final = "No problem. Thanks for calling, and goodbye!"
+HANDED_OFF: Final = (
+    "I'm sorry, I couldn't get that down. Someone from our team will call you back to finish "
+    "up. Thanks for calling, goodbye!"
+)
+UNCONFIRMED: Final = (
+    "I'll note what I have, and someone from the team will confirm the details with you. "
+    "Thanks for calling, goodbye!"
+)
+READ_BACKS_REFUSED_AT_MOST: Final = 3
+TRIES_BEFORE_MOVING_ON: Final = 2
+TRIES_IN_ALL: Final = 4
+# Typed fields read first (their words are unambiguous), free text last, on what is left.
+_READ_ORDER: Final = (
+    FieldType.PHONE,
+    FieldType.EMAIL,
+    FieldType.DATE,
+    FieldType.TIME,
+    FieldType.ENUM,
+    FieldType.NUMBER,
+    FieldType.BOOLEAN,
+    FieldType.TEXT,
+)
+# "Tuesday, no wait, Wednesday": the words after the last of these replace the ones before.
+_SELF_CORRECTION: Final = re.compile(
+    r"\b(?:no wait|wait no|actually|i mean|i meant|or rather|sorry|make that|make it|no no|"
+    r"instead|i said|scratch that|oops)\b"
+)
+# "not Tuesday, Wednesday": the value after "not" is the one being withdrawn.
+_WITHDRAWN: Final = re.compile(r"\bnot (?:on |at |the )?[a-z0-9:' ]+?(?=,|\bbut\b|$)")
+_PEOPLE_OR_MONEY: Final = re.compile(
+    r"\$|\bk\b|thousand|million|grand|hundred|dollars?|bucks|people|persons|adults|kids|"
+    r"children|guests|of us|party|table for|me and|just me|budget"
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +93,7 @@ class BrainReply:
     rejected: dict[str, str] = field(default_factory=dict)
     """Fields the turn tried and failed to fill, with the reason."""
     end_call: bool = False
-
-
-# -- the brain ------------------------------------------------------------------------------------
+    end_reason: str = "completed"
 
 
 @dataclass
@@ -78,32 +109,80 @@ def reply_events(answer: BrainReply, *, source: str = "guided") -> list[BrainEve
     events += [Rejected(name, reason) for name, reason in answer.rejected.items()]
     events.append(Say(answer.text))
     if answer.end_call:
-        events.append(EndCall("completed"))
+        events.append(EndCall(answer.end_reason))
     return events
 
 
-class GuidedBrain(Brain):
-    """Asks, extracts, confirms and closes by the GoalManager's order; no LLM, no clock."""
+def default_similarity() -> SimilarityFunction | None:
+    """Sentence similarity from the bundled MiniLM when installed, else None (rules only)."""
+    return embeddings.similarity if embeddings.available() else None
 
-    def __init__(self, agent: AgentSnapshot, *, today: dt.date, timezone_name: str = "UTC") -> None:
-        """Start a conversation for `agent`; relative dates resolve against `today`."""
+
+_EVENING_BUSINESS: Final = re.compile(
+    r"\b(?:restaurant|trattoria|bistro|dinner|dining|table|pub|bar|grill|steakhouse|pizzeria|"
+    r"brasserie|tavern|cinema|theater|theatre|bowling|karaoke)\b"
+)
+
+
+def opening_hour(agent: AgentSnapshot) -> int:
+    """When a business's day starts, read from what the agent is: a place that serves evenings
+    (restaurant, bar, theatre) takes 11 to 10 as its hours, anything else 7 AM to 6 PM."""
+    about = " ".join(
+        [agent.name, agent.description, *(g.name + " " + g.description for g in agent.goals)]
+    ).lower()
+    return 11 if _EVENING_BUSINESS.search(about.replace("_", " ")) else 7
+
+
+def _other_half_of_day(clock: str) -> str:
+    hour, minute = (int(part) for part in clock.split(":"))
+    return f"{(hour + 12) % 24:02d}:{minute:02d}"
+
+
+class GuidedBrain(Brain):
+    """Reads every utterance for every open field and intent; asks, confirms, closes."""
+
+    def __init__(
+        self,
+        agent: AgentSnapshot,
+        *,
+        today: dt.date,
+        timezone_name: str = "UTC",
+        similarity: SimilarityFunction | None = None,
+    ) -> None:
+        """Start a conversation for `agent`; relative dates resolve against `today`.
+
+        `similarity` compares phrases by meaning (options said in other words, paraphrased
+        intents); by default the bundled MiniLM when it is installed.
+        """
         self.agent = agent
         self.today = today
         self.timezone_name = timezone_name
         """The zone `today` is in; kept for the caller's records (dates carry no zone)."""
+        self.similarity = similarity if similarity is not None else default_similarity()
         self.manager = GoalManager(agent.goals)
         self._fields = self.manager.fields
         self._failures: dict[str, int] = {}
-        self._correcting = False
-        self._correcting_field: str | None = None
+        self._given_up: set[str] = set()
+        self._deferred: set[str] = set()
+        self._asking: str | None = None
+        """A field the caller chose to correct at the read-back, asked before anything else."""
+        self._fixing = False
+        """The caller said the read-back is wrong without saying what; the next turn says it."""
+        self._offered_to_finish = False
+        self._read_backs_refused = 0
+        self._last_said = ""
+        self.opens_at = opening_hour(agent)
+        """The hour the business opens: a bare "seven" is 7 AM at a clinic, 7 PM at a bistro."""
 
-    # -- public -----------------------------------------------------------------------------------
+    # -- the Brain interface ----------------------------------------------------------------------
 
     def greeting(self) -> str:
         """The opening line: the agent's greeting, then the first question."""
         opening = self.agent.greeting or f"Hello, you've reached {self.agent.name}."
-        action = self.manager.get_next_action()
-        return opening if action.kind == "close" else f"{opening} {self._prompt(action)}"
+        action = self._next_action()
+        if action.kind == "close":
+            return self._said(opening)
+        return self._said(f"{opening} {self._prompt(action)}")
 
     async def reply(self, turn: CallerTurn) -> AsyncIterator[BrainEvent]:
         """`respond` (or `respond_dtmf` for keypad digits) as brain events."""
@@ -115,31 +194,30 @@ class GuidedBrain(Brain):
         """A copy with its own goal progress and conversation state (the agent is shared)."""
         clone = copy.copy(self)
         clone.manager = copy.deepcopy(self.manager)
+        clone._fields = clone.manager.fields
         clone._failures = dict(self._failures)
+        clone._given_up = set(self._given_up)
+        clone._deferred = set(self._deferred)
         return clone
 
     def reprompt(self) -> str:
         """What to say when the caller has gone quiet: a nudge, then the open question again."""
-        action = self.manager.get_next_action()
+        action = self._next_action()
         nudge = "Are you still there?"
-        return nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}"
+        return self._said(nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}")
+
+    # -- for the LLM brain ------------------------------------------------------------------------
 
     def capture(self, caller_text: str) -> tuple[dict[str, FieldScalar], dict[str, str]]:
         """Track what `caller_text` clearly states into the manager, with no reply.
 
-        Returns the captured and the rejected fields. A backstop for a brain whose model may not
-        report what it heard: stricter than `respond`, because the words may answer a question
-        other than the one the GoalManager would ask. Free text (names too) counts only when the
-        caller labels it ("my name is Ana"); a typed field being asked for is read as the answer;
-        confirmed fields are left alone. Conversation state (reprompt counts) is untouched.
+        A backstop for a brain whose model may not report what it heard: free text counts only
+        when introduced ("my name is Ana"), typed fields wherever said; confirmed fields are
+        left alone. Conversation state (retries, the pending question) is untouched.
         """
-        action = self.manager.get_next_action()
-        target = action.field if action.kind == "ask" else None
-        if target is not None and self._fields[target].type is FieldType.TEXT:
-            target = None
         confirmed = self.manager.confirmed
-        unconfirmed = [n for n in self.manager.field_names if n not in confirmed]
-        turn = self._extract(caller_text, target=target, others=unconfirmed)
+        open_fields = [n for n in self.manager.field_names if n not in confirmed]
+        turn = self._read(normalise(caller_text), asked=None, names=open_fields)
         return turn.captured, turn.rejected
 
     def next_line(self, captured: Mapping[str, FieldScalar] | None = None) -> str:
@@ -147,26 +225,130 @@ class GuidedBrain(Brain):
         the read-back or the closing line."""
         return self._reply(_Turn(captured=dict(captured or {}))).text
 
+    # -- turns ------------------------------------------------------------------------------------
+
     def respond(self, caller_text: str) -> BrainReply:
         """The agent's reply to one caller utterance (never empty)."""
-        text = caller_text.strip()
-        action = self.manager.get_next_action()
+        answer = self._respond(normalise(caller_text))
+        self._said(answer.text)
+        return answer
+
+    def _respond(self, text: str) -> BrainReply:
+        action = self._next_action()
         if action.kind == "close":
             return BrainReply(CLOSING, end_call=True)
         if not text:
             return BrainReply(f"Sorry, I didn't catch that. {self._prompt(action)}")
+        intent = classify(text, self.similarity)
+        if intent is Intent.HOLD:
+            return BrainReply("Sure, take your time.")
+        if intent is Intent.REPEAT:
+            return BrainReply(f"Of course. {self._last_said or self._prompt(action)}")
+        asked = action.field if action.kind == "ask" else None
+        correcting = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
+        names = self._open_fields(include_captured=correcting, asked=asked)
+        fixing = intent in (Intent.NO, Intent.CORRECTION) and action.kind == "confirm"
+        turn = self._read(text, asked=asked, names=names, correcting=fixing)
+        if intent is Intent.GOODBYE or (self._offered_to_finish and intent is Intent.NO):
+            return self._goodbye(turn)
+        self._offered_to_finish = False
+        if intent is Intent.HUMAN and not turn.captured:
+            lead = (
+                "I can't transfer you right now, but I'll make sure someone from the team gets "
+                "back to you."
+            )
+            return self._reply(turn, lead=lead)
         if action.kind == "confirm":
-            return self._respond_confirm(action, text)
+            return self._respond_to_read_back(action, text, intent, turn)
+        if turn.captured:
+            return self._reply(turn)
+        if intent is Intent.QUESTION:
+            lead = "I'm sorry, I can't answer that one, but the team will be happy to help."
+            return self._reply(turn, lead=lead)
         assert action.field is not None
-        turn = self._extract(text, target=action.field, others=self._missing())
-        if action.field not in turn.captured and not turn.captured:
-            return self._reprompt(action, turn)
-        return self._reply(turn)
+        return self._try_again(action.field, turn)
+
+    def _respond_to_read_back(
+        self, action: NextAction, text: str, intent: Intent, turn: _Turn
+    ) -> BrainReply:
+        if intent in (Intent.NO, Intent.CORRECTION):
+            self._read_backs_refused += 1
+            if self._read_backs_refused > READ_BACKS_REFUSED_AT_MOST:
+                # Never a loop: the record stands as heard, marked for a person to check.
+                return BrainReply(UNCONFIRMED, turn.captured, turn.rejected, True, "unconfirmed")
+        if turn.captured:
+            self._fixing = False
+            return self._reply(turn)
+        if intent is Intent.YES or (intent is Intent.NONE and text in ("that's it", "all good")):
+            self._fixing = False
+            self.manager.confirm(action.fields)
+            return self._reply(turn)
+        named = [n for n in action.fields if self._names_field(text, n)]
+        if (
+            named
+            and intent in (Intent.NO, Intent.CORRECTION, Intent.NONE)
+            or (named and self._fixing)
+        ):
+            self._fixing = False
+            self._asking = named[0]
+            return BrainReply(f"Sure. {question(self._fields[named[0]])}")
+        if intent in (Intent.NO, Intent.CORRECTION):
+            self._fixing = True
+            labels = [label(self._fields[n]) for n in action.fields]
+            which = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+            return BrainReply(f"No problem. What should I change: the {which}?")
+        if intent is Intent.QUESTION:
+            return BrainReply(
+                "I'm sorry, I can't answer that one, but the team will be happy to help. "
+                f"{self._prompt(action)}"
+            )
+        return BrainReply(f"Sorry, I didn't quite get that. {self._prompt(action)}")
+
+    def _goodbye(self, turn: _Turn) -> BrainReply:
+        if self.manager.check_completion():
+            self.manager.confirm()
+            ack = acknowledge(self._declared(turn.captured), turn.captured) if turn.captured else ""
+            return BrainReply(
+                " ".join(p for p in (ack, CLOSING) if p), turn.captured, turn.rejected, True
+            )
+        if self._offered_to_finish:
+            return BrainReply(LEFT_EARLY, turn.captured, turn.rejected, True, "caller_left")
+        self._offered_to_finish = True
+        missing = [label(self._fields[n]) for n in self._missing()]
+        need = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        return BrainReply(
+            f"Before you go, I just need the {need} to finish. Shall we do that now?",
+            turn.captured,
+            turn.rejected,
+        )
+
+    def _try_again(self, name: str, turn: _Turn) -> BrainReply:
+        count = self._failures.get(name, 0) + 1
+        self._failures[name] = count
+        rejected = {**turn.rejected, name: turn.rejected.get(name, "not understood")}
+        others = [n for n in self._missing() if n != name and n not in self._given_up]
+        if count >= TRIES_IN_ALL or (count >= TRIES_BEFORE_MOVING_ON and not others and count > 2):
+            self._given_up.add(name)
+            nxt = self._next_action()
+            if nxt.kind == "close" or nxt.field == name:
+                return BrainReply(HANDED_OFF, {}, rejected, True, "field_not_understood")
+            return BrainReply(
+                f"No problem, we'll leave that one for the team. {self._prompt(nxt)}", {}, rejected
+            )
+        if count == TRIES_BEFORE_MOVING_ON and others:
+            self._deferred.add(name)
+            nxt = self._next_action()
+            return BrainReply(
+                f"No problem, let's come back to that. {self._prompt(nxt)}", {}, rejected
+            )
+        return BrainReply(
+            f"Sorry, I didn't catch that. {rephrase(self._fields[name])}", {}, rejected
+        )
 
     def respond_dtmf(self, digits: str) -> BrainReply:
         """The reply to keypad digits: the answer itself, or 1 = yes / 2 = no on a read-back."""
         keys = re.sub(r"[^0-9]", "", digits)
-        action = self.manager.get_next_action()
+        action = self._next_action()
         if action.kind == "close":
             return BrainReply(CLOSING, end_call=True)
         if action.kind == "confirm" or (
@@ -184,156 +366,172 @@ class GuidedBrain(Brain):
             if raw is not None:
                 turn = _Turn()
                 self._track(turn, action.field, raw)
-                return self._reply(turn) if turn.captured else self._reprompt(action, turn)
+                if turn.captured:
+                    return self._reply(turn)
+                return self._try_again(action.field, turn)
         hint = "Press 1 for yes or 2 for no." if action.kind == "confirm" else ""
         return BrainReply(
             f"Sorry, I couldn't use those keys. {hint} {self._prompt(action)}".replace("  ", " ")
         )
 
-    # -- turns ------------------------------------------------------------------------------------
+    # -- what to do next --------------------------------------------------------------------------
 
-    def _respond_confirm(self, action: NextAction, text: str) -> BrainReply:
-        answer = extract_yes_no(text)
-        if self._correcting_field is not None:
-            target, self._correcting_field = self._correcting_field, None
-            turn = self._extract(text, target=target, others=action.fields)
-        else:
-            turn = (
-                self._extract(text, target=None, others=action.fields)
-                if answer is not True
-                else _Turn()
-            )
-        if turn.captured:
-            self._correcting = False
-            return self._reply(turn)
-        if answer is True and not self._correcting:
-            self.manager.confirm(action.fields)
-            return self._reply(turn)
-        if answer is False or self._correcting:
-            named = [
-                n for n in action.fields if self._describe(n) in text.lower() or n in text.lower()
-            ]
-            if named:
-                self._correcting_field = named[0]
-                self._correcting = False
-                return BrainReply(
-                    f"Sure. What should the {self._describe(named[0])} be?", rejected=turn.rejected
-                )
-            self._correcting = True
-            return BrainReply("No problem. Which detail should I change?", rejected=turn.rejected)
-        return BrainReply(
-            f"Sorry, please say yes or no. {self._prompt(action)}", rejected=turn.rejected
-        )
-
-    def _reply(self, turn: _Turn) -> BrainReply:
-        for name in turn.captured:
-            self._failures.pop(name, None)
-        action = self.manager.get_next_action()
-        ack = self._acknowledge(turn.captured) if turn.captured else ""
-        if action.kind == "close":
-            return BrainReply(
-                " ".join(p for p in (ack, CLOSING) if p), turn.captured, turn.rejected, True
-            )
-        prompt = self._prompt(action)
-        return BrainReply(" ".join(p for p in (ack, prompt) if p), turn.captured, turn.rejected)
-
-    def _reprompt(self, action: NextAction, turn: _Turn) -> BrainReply:
-        assert action.field is not None
-        count = self._failures.get(action.field, 0) + 1
-        self._failures[action.field] = count
-        lead = "Sorry, I didn't catch that." if count == 1 else "Sorry, I still didn't get that."
-        reason = turn.rejected.get(action.field, "not understood")
-        rejected = {**turn.rejected, action.field: reason}
-        text = f"{lead} {field_hint(self._fields[action.field])} {self._prompt(action)}"
-        return BrainReply(text, {}, rejected)
-
-    # -- extraction into the manager --------------------------------------------------------------
-
-    def _missing(self) -> tuple[str, ...]:
+    def _missing(self) -> list[str]:
         captured = self.manager.captured
-        return tuple(n for n in self.manager.field_names if n not in captured)
+        return [n for n in self.manager.field_names if n not in captured]
 
-    def _extract(self, text: str, *, target: str | None, others: Iterable[str]) -> _Turn:
+    def _next_action(self) -> NextAction:
+        """The GoalManager's next action, with the brain's repairs: a field the caller chose to
+        correct comes first, a field that failed twice waits, one given up on is skipped."""
+        if self._asking is not None:
+            return self._ask(self._asking)
+        action = self.manager.get_next_action()
+        if action.kind != "ask" or action.field is None:
+            return action
+        missing = [n for n in self._missing() if n not in self._given_up]
+        if action.field in self._given_up or action.field in self._deferred:
+            fresh = [n for n in missing if n not in self._deferred]
+            later = [n for n in missing if n in self._deferred]
+            if fresh:
+                return self._ask(fresh[0])
+            if later:
+                self._deferred.discard(later[0])
+                return self._ask(later[0])
+            unconfirmed = [n for n in self.manager.captured if n not in self.manager.confirmed]
+            if unconfirmed:
+                return NextAction("confirm", None, None, tuple(unconfirmed))
+            return NextAction("close", None, None)
+        return action
+
+    def _ask(self, name: str) -> NextAction:
+        return NextAction("ask", None, name, (name,), self._fields[name].description)
+
+    def _open_fields(self, *, include_captured: bool, asked: str | None) -> list[str]:
+        """The fields a turn is read for: the missing ones and the one asked; all of them when
+        the caller may be correcting what was captured."""
+        if include_captured:
+            return list(self.manager.field_names)
+        missing = self._missing()
+        return missing if asked is None or asked in missing else [asked, *missing]
+
+    # -- reading values ---------------------------------------------------------------------------
+
+    def _read(
+        self, text: str, *, asked: str | None, names: Iterable[str], correcting: bool = False
+    ) -> _Turn:
+        """Every field in `names` that `text` states, each from its own words."""
         turn = _Turn()
-        names = ([target] if target else []) + [n for n in others if n != target]
-        for name in names:
-            raw = self._value_for(self._fields[name], text, asked=name == target)
-            if raw is not None:
-                self._track(turn, name, raw)
+        names = list(names)
+        for withdrawn in _WITHDRAWN.finditer(text):
+            text = blank(text, [withdrawn.span()])
+        corrections = list(_SELF_CORRECTION.finditer(text))
+        if corrections:  # read what was said last first; the rest only for fields it lacks
+            cut = corrections[-1].end()
+            tail = f"{' ' * cut}{text[cut:]}"
+            self._read_into(turn, tail, asked=asked, names=names, correcting=correcting)
+            head = blank(text, [(cut, len(text))])
+            rest = [n for n in names if n not in turn.captured and n not in turn.rejected]
+            self._read_into(turn, head, asked=asked, names=rest, correcting=correcting)
+            return turn
+        self._read_into(turn, text, asked=asked, names=names, correcting=correcting)
         return turn
+
+    def _read_into(
+        self,
+        turn: _Turn,
+        text: str,
+        *,
+        asked: str | None,
+        names: list[str],
+        correcting: bool = False,
+    ) -> None:
+        order = sorted(
+            names,
+            key=lambda n: (
+                n != asked or self._fields[n].type is FieldType.TEXT,
+                _READ_ORDER.index(self._fields[n].type),
+            ),
+        )
+        taken: list[tuple[int, int]] = []
+        for name in order:
+            data_field = self._fields[name]
+            remaining = blank(text, taken)
+            if not remaining.strip(" ,."):
+                break
+            is_asked = name == asked
+            # Meaning-level matching only for the question just asked: elsewhere an option
+            # must be said in so many words, or every sentence would choose one.
+            similarity = self.similarity if is_asked else None
+            context = ReadContext(
+                today=self.today, asked=is_asked, similarity=similarity, opens_at=self.opens_at
+            )
+            reading = read_value(data_field, remaining, context)
+            if reading is None or not self._plausible(data_field, remaining, asked=is_asked):
+                continue
+            if data_field.type is FieldType.TEXT and not is_name_field(data_field):
+                if not clean_answer(remaining[reading.start : reading.end] or str(reading.value)):
+                    continue
+            before = self.manager.captured.get(name)
+            fixing = name == self._asking
+            value = reading.value
+            if before == value and (fixing or correcting) and data_field.type is FieldType.TIME:
+                value = _other_half_of_day(str(value))  # "no, seven" to a read-back of 7 AM
+            self._track(turn, name, value)
+            if name in turn.captured and before == turn.captured[name] and not fixing:
+                del turn.captured[name]  # said again, unchanged: not news
+            taken.append((reading.start, reading.end))
+
+    def _plausible(self, data_field: DataField, text: str, *, asked: bool) -> bool:
+        """A value read from a field that was not asked needs words that point at it."""
+        if asked:
+            return True
+        if data_field.type is FieldType.NUMBER:
+            return bool(_PEOPLE_OR_MONEY.search(text))
+        return True
 
     def _track(self, turn: _Turn, name: str, raw: object) -> None:
         result = self.manager.track_progress(name, raw)
         if result.accepted and result.value is not None:
             turn.captured[name] = result.value
+            if name == self._asking:
+                self._asking = None
+            self._failures.pop(name, None)
+            self._deferred.discard(name)
         else:
             turn.rejected[name] = result.reason
 
-    def _value_for(self, data_field: DataField, text: str, *, asked: bool) -> object:
-        kind = data_field.type
-        if kind is FieldType.DATE:
-            return extract_date(text, self.today)
-        if kind is FieldType.TIME:
-            found = extract_time(text)
-            return found[0] if found else None
-        if kind is FieldType.PHONE:
-            return (
-                extract_phone(text) if asked or re.search(r"\d{7,}|(?:\d\D?){7,}", text) else None
-            )
-        if kind is FieldType.EMAIL:
-            return extract_email(text)
-        if kind is FieldType.ENUM:
-            return extract_enum(text, data_field.options)
-        if kind is FieldType.NUMBER:
-            return extract_number(text) if asked or "$" in text else None
-        if kind is FieldType.BOOLEAN:
-            return extract_yes_no(text) if asked else None
-        if is_name_field(data_field):
-            return extract_name(text, asked=asked)
-        return self._free_text(data_field, text, asked=asked)
-
-    def _free_text(self, data_field: DataField, text: str, *, asked: bool) -> str | None:
-        label = re.escape(self._describe(data_field.name))
-        described = re.search(rf"\b{label}\s+(?:is|should be|would be)\s+(?P<v>.+)", text, re.I)
-        if described:
-            return extract_free_text(described["v"])
-        return extract_free_text(text) if asked else None
+    def _names_field(self, text: str, name: str) -> bool:
+        words = set(re.findall(r"[a-z]+", text))
+        field_words = set(label(self._fields[name]).split()) | set(name.split("_"))
+        synonyms = {
+            FieldType.DATE: {"day", "date"},
+            FieldType.TIME: {"time", "hour"},
+            FieldType.PHONE: {"number", "phone"},
+            FieldType.EMAIL: {"email"},
+        }.get(self._fields[name].type, set())
+        return bool(words & (field_words | synonyms) - {"the", "of", "a"})
 
     # -- phrasing ---------------------------------------------------------------------------------
 
-    def _describe(self, name: str) -> str:
-        data_field = self._fields[name]
-        description = (data_field.description or name.replace("_", " ")).strip().rstrip("?.")
-        return re.sub(
-            r"^(?:the |your |customer |caller(?:'s)? )", "", description, flags=re.I
-        ).lower()
+    def _declared(self, names: Iterable[str]) -> list[DataField]:
+        return [self._fields[n] for n in names]
+
+    def _reply(self, turn: _Turn, *, lead: str = "") -> BrainReply:
+        action = self._next_action()
+        ack = acknowledge(self._declared(turn.captured), turn.captured) if turn.captured else ""
+        if action.kind == "close":
+            text = " ".join(p for p in (lead, ack, CLOSING) if p)
+            return BrainReply(text, turn.captured, turn.rejected, True)
+        text = " ".join(p for p in (lead, ack, self._prompt(action)) if p)
+        return BrainReply(text, turn.captured, turn.rejected)
 
     def _prompt(self, action: NextAction) -> str:
         if action.kind == "confirm":
-            return self._confirmation(action.fields)
+            captured = self.manager.captured
+            return read_back(self._declared(n for n in action.fields if n in captured), captured)
         assert action.field is not None
-        data_field = self._fields[action.field]
-        description = self._describe(action.field)
-        question = (
-            f"What is your {description}?"
-            if len(description.split()) <= 4
-            else f"Could you tell me {description}?"
-        )
-        if data_field.type is FieldType.ENUM:
-            *rest, last = data_field.options
-            question += f" The options are {', '.join(rest)} or {last}." if rest else ""
-        return question
+        return question(self._fields[action.field])
 
-    def _confirmation(self, names: Iterable[str]) -> str:
-        captured = self.manager.captured
-        parts = [f"{self._describe(n)} {speak_value(self._fields[n], captured[n])}" for n in names]
-        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
-        return f"Let me confirm: {listed}. Is that right?"
-
-    def _acknowledge(self, captured: Mapping[str, FieldScalar]) -> str:
-        spoken = {n: speak_value(self._fields[n], v) for n, v in captured.items()}
-        dates = [n for n in spoken if self._fields[n].type is FieldType.DATE]
-        times = [n for n in spoken if self._fields[n].type is FieldType.TIME]
-        if dates and times:
-            spoken[dates[0]] = f"{spoken[dates[0]]} at {spoken.pop(times[0])}"
-        return f"Got it, {', '.join(spoken.values())}."
+    def _said(self, text: str) -> str:
+        self._last_said = text
+        return text

@@ -32,6 +32,9 @@ from openai.types.chat import (
 )
 
 from core.calls.types import CallInput
+from core.fields.phrasing import question, speak_value
+from core.fields.reading import ReadContext, read_value
+from core.fields.speech import normalise
 from core.fields.values import FieldScalar
 from core.goals.manager import NextAction
 from core.settings import Settings
@@ -45,8 +48,8 @@ from realtime.brains.base import (
     Rejected,
     Say,
 )
-from realtime.brains.extraction import extract_yes_no, speak_value
 from realtime.brains.guided import GuidedBrain
+from realtime.brains.intents import Intent, classify
 from realtime.speech_text import split_for_speech, split_sentences
 
 logger = logging.getLogger(__name__)
@@ -286,7 +289,7 @@ class OpenAIChatBrain(Brain):
             verdict.captured.update(captured)
             verdict.rejected.update(rejected)
         # No tool confirms a read-back: a plain yes that changed none of its values does.
-        if action.kind == "confirm" and extract_yes_no(words) is True:
+        if action.kind == "confirm" and classify(normalise(words)) is Intent.YES:
             after = self.manager.captured
             if all(after.get(n) == before.get(n) for n in action.fields):
                 self.manager.confirm(action.fields)
@@ -320,7 +323,7 @@ class OpenAIChatBrain(Brain):
                 verdict.results.append((call, "the call will end after your reply"))
             elif call.name == "record_field" and isinstance(args, dict) and isinstance(name, str):
                 verdict.recorded = True
-                result = self.manager.track_progress(name, args.get("value"))
+                result = self.manager.track_progress(name, self._as_field(name, args.get("value")))
                 if result.accepted and result.value is not None:
                     verdict.captured[name] = result.value
                     verdict.results.append((call, f"recorded {result.value!r}"))
@@ -331,6 +334,16 @@ class OpenAIChatBrain(Brain):
                 # Kept out of the history too: servers refuse a past tool call they cannot parse.
                 logger.warning("ignoring LLM tool call %r (%r)", call.name, call.arguments)
         return verdict
+
+    def _as_field(self, name: str, value: object) -> object:
+        """A model's value as the field's own reader understands it ("next Tuesday" → a date),
+        when it is words rather than the canonical form the tool asks for."""
+        data_field = self._fields.get(name)
+        if data_field is None or not isinstance(value, str):
+            return value
+        context = ReadContext(today=self.fallback.today, asked=True)
+        reading = read_value(data_field, normalise(value), context)
+        return value if reading is None else reading.value
 
     async def _fallback_turn(self, turn: CallerTurn) -> AsyncGenerator[BrainEvent, None]:
         """The guided brain's answer, as `FirstToken("guided")` and its events."""
@@ -373,7 +386,11 @@ class OpenAIChatBrain(Brain):
         if action.kind == "ask" and action.field is not None:
             kind = self._fields[action.field].type.value
             name = action.field
-            return f"ask the caller for the {self._describe(name)} ({kind}, field `{name}`)."
+            asking = question(self._fields[name])
+            return (
+                f"ask the caller for the {self._describe(name)} ({kind}, field `{name}`), "
+                f'for example: "{asking}"'
+            )
         if action.kind == "confirm":
             read_back = "; ".join(spoken[n] for n in action.fields)
             return f"read these details back and ask the caller to confirm them: {read_back}."
