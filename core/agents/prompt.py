@@ -81,6 +81,8 @@ def _describe_field(field: DataField) -> str:
     described = f"{field.name} ({kind})"
     if field.description and field.description != field.name.replace("_", " "):
         described += f": {field.description}"
+    if field.ask and field.ask.strip():
+        described += f'; ask it as "{field.ask.strip()}"'
     return described
 
 
@@ -88,12 +90,14 @@ def _success_in_words(goal: GoalSpec) -> str:
     field_names = [field.name for field in goal.required_data]
     clauses = []
     for name, value in goal.success_criteria.items():
+        if value is False:
+            continue  # switched off: always met, so not part of what success means
         fields = fields_for_criterion(name, value, field_names)
         subject = criterion_subject(name).replace("_", " ")
         if value is True and fields:
             clauses.append(f"the {subject} is known ({', '.join(fields)})")
         elif isinstance(value, bool):
-            clauses.append(f"{name.replace('_', ' ')} is {'true' if value else 'false'}")
+            clauses.append(f"{name.replace('_', ' ')} is true")
         elif isinstance(value, str):
             clauses.append(f"{name.replace('_', ' ')} is captured ({', '.join(fields) or value})")
         else:

@@ -12,15 +12,18 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
 from core.fields.declaration import (
     FIELD_NAME_PATTERN,
     DataField,
 )
+from core.fields.inference import infer_required_data
 
+# Speed is a rate multiplier (1.0 normal); pitch is a shift in semitones (0 unchanged, -12 an
+# octave down), as the seed's examples write them (`"speed": 0.95, "pitch": -1`).
 SPEED_RANGE = (0.5, 2.0)
-PITCH_RANGE = (0.5, 2.0)
+PITCH_RANGE = (-12.0, 12.0)
 EMOTIONS = ("neutral", "friendly", "warm", "calm", "professional", "enthusiastic", "empathetic")
 
 MAX_CALL_SECONDS_DEFAULT = 1800
@@ -38,7 +41,12 @@ CriterionValue = bool | int | float | str
 
 
 class GoalSpec(BaseModel):
-    """A conversation goal: what success means and which data it needs."""
+    """A conversation goal: what success means and which data it needs.
+
+    A goal that lists no `required_data` (as the seed's examples do) gets one field inferred
+    per success criterion (`core.fields.inference`); the inferred fields are the goal's from
+    then on: stored, shown and asked for like written ones.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,12 +55,19 @@ class GoalSpec(BaseModel):
     success_criteria: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], CriterionValue] = (
         Field(default_factory=dict, max_length=50)
     )
-    required_data: list[DataField] = Field(default_factory=list, max_length=50)
+    # Validated even when left out, so a goal without it gets its data inferred.
+    required_data: list[DataField] = Field(
+        default_factory=list, max_length=50, validate_default=True
+    )
     completion_webhook: HttpUrl | None = None
 
     @field_validator("required_data")
     @classmethod
-    def _unique_fields(cls, fields: list[DataField]) -> list[DataField]:
+    def _unique_or_inferred(cls, fields: list[DataField], info: ValidationInfo) -> list[DataField]:
+        # A field validator, not a model one: a model validator would rename the goal's tag in
+        # every error location (`function-after[…, GoalSpec]`), which validation reads.
+        if not fields:
+            return infer_required_data(info.data.get("success_criteria", {}))
         names = [f.name for f in fields]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -81,13 +96,15 @@ class InstructionsSpec(BaseModel):
 
 
 class VoiceSpec(BaseModel):
-    """How the agent sounds. Ranges are checked by `validate_agent_config`, with their path."""
+    """How the agent sounds: a default emotion, `speed` as a rate multiplier (`SPEED_RANGE`)
+    and `pitch` in semitones (`PITCH_RANGE`). Ranges are checked by `validate_agent_config`,
+    with their path."""
 
     model_config = ConfigDict(extra="forbid")
 
     emotion_default: str = Field("neutral", max_length=40)
     speed: float = 1.0
-    pitch: float = 1.0
+    pitch: float = 0.0
     voice_profile: str | None = Field(None, max_length=200)
 
 

@@ -78,7 +78,7 @@ callback number) and ask if it is all correct.
 Closing: thank the caller by name, tell them what happens next (for example, that they will \
 receive a confirmation), and say goodbye. Keep it brief.
 """,
-    default_voice={"emotion_default": "friendly", "speed": 1.0, "pitch": 1.0},
+    default_voice={"emotion_default": "friendly", "speed": 1.0, "pitch": 0},
 )
 
 SALES_QUALIFIER = StarterTemplate(
@@ -109,7 +109,7 @@ Closing: summarise in one or two sentences what you learned (their need, budget,
 maker and timeline), confirm the best way and time to reach them, explain the next step, and \
 thank them.
 """,
-    default_voice={"emotion_default": "enthusiastic", "speed": 1.0, "pitch": 1.0},
+    default_voice={"emotion_default": "enthusiastic", "speed": 1.0, "pitch": 0},
 )
 
 CUSTOMER_SUPPORT = StarterTemplate(
@@ -136,7 +136,7 @@ someone will follow up. Do not promise a time you have not been given.
 Closing: confirm whether the problem is solved or what happens next, ask if there is anything \
 else, thank the caller and say goodbye.
 """,
-    default_voice={"emotion_default": "empathetic", "speed": 1.0, "pitch": 1.0},
+    default_voice={"emotion_default": "empathetic", "speed": 1.0, "pitch": 0},
 )
 
 STARTER_TEMPLATES: tuple[StarterTemplate, ...] = (

@@ -27,6 +27,7 @@ from core.agents.spec import (
     normalise_instruction,
 )
 from core.fields.declaration import FIELD_NAME_PATTERN
+from core.fields.inference import infer_required_data
 from core.goals.criteria import fields_for_criterion
 
 
@@ -165,10 +166,13 @@ def _goal_problems(raw: dict[str, Any]) -> list[Problem]:
             continue
         if not isinstance(criteria, Mapping):
             continue
-        field_names = _field_names(goal.get("required_data"))
+        field_names = _field_names(goal.get("required_data"), criteria)
         for name, value in criteria.items():
             # A malformed name is already a parse problem at this path; one report is enough.
             if not isinstance(name, str) or not re.match(FIELD_NAME_PATTERN, name):
+                continue
+            # `false` switches a criterion off: it is always met and needs no data.
+            if value is False:
                 continue
             if not fields_for_criterion(name, value, field_names):
                 known = ", ".join(field_names) or "none"
@@ -181,7 +185,10 @@ def _goal_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _field_names(required_data: Any) -> list[str]:
+def _field_names(required_data: Any, criteria: Mapping[Any, Any]) -> list[str]:
+    # No required data at all: `GoalSpec` infers it from the criteria, and so does this check.
+    if required_data is None or required_data == []:
+        return [f.name for f in infer_required_data(criteria)]
     if not isinstance(required_data, list):
         return []
     names = []
@@ -194,15 +201,31 @@ def _field_names(required_data: Any) -> list[str]:
     return names
 
 
+# Each voice number with its range and what it means, so the message says how to fix it.
+_VOICE_RANGES = (
+    (
+        "speed",
+        SPEED_RANGE,
+        f"must be between {SPEED_RANGE[0]} and {SPEED_RANGE[1]} (1.0 is normal)",
+    ),
+    (
+        "pitch",
+        PITCH_RANGE,
+        f"must be between {PITCH_RANGE[0]:+g} and {PITCH_RANGE[1]:+g} semitones "
+        "(0 keeps the voice's own pitch)",
+    ),
+)
+
+
 def _voice_problems(raw: dict[str, Any]) -> list[Problem]:
     voice = raw.get("voice")
     if not isinstance(voice, Mapping):
         return []
     problems = []
-    for key, (low, high) in (("speed", SPEED_RANGE), ("pitch", PITCH_RANGE)):
+    for key, (low, high), message in _VOICE_RANGES:
         value = voice.get(key)
         if _is_number(value) and not low <= value <= high:
-            problems.append(Problem(f"voice.{key}", f"must be between {low} and {high}"))
+            problems.append(Problem(f"voice.{key}", message))
     emotion = voice.get("emotion_default")
     if isinstance(emotion, str) and emotion not in EMOTIONS:
         problems.append(

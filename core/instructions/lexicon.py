@@ -271,7 +271,15 @@ PRESSURE = Topic(
                 r"by\s+end\s+of\s+(?:the\s+)?day)\b"
                 r"|\b(?:can|shall|should|could)\s+(?:we|i)\s+(?:just\s+)?"
                 r"(?:get\s+you|sign\s+you)\s+"
-                r"(?:signed\s+up|started|on\s*board|locked\s+in|up)\b",
+                r"(?:signed\s+up|started|on\s*board|locked\s+in|up)\b"
+                # Booking now, urged rather than offered: "you should book right now", "let's
+                # get you booked in today". "I've booked you in for today" states a booking, and
+                # "shall I book you in for today?" offers one: neither is matched.
+                r"|\b(?:you(?:\s+(?:should|must|need\s+to|have\s+to|ought\s+to|had\s+better)|"
+                r"'d\s+better)|let'?s|let\s+us|(?:can|could|shall)\s+we\s+(?:just\s+)?get\s+you)"
+                r"\s+(?:\w+\s+){0,2}?(?:book(?:ed)?|reserved?|secured?|lock(?:ed)?\s+in)\b"
+                r"(?:\s+\w+){0,4}?\s+(?:now|today|tonight|right\s+away|immediately|"
+                r"on\s+this\s+call|before\s+we\s+hang\s+up)\b",
             ),
             "pushes for a commitment now",
         ),
@@ -280,8 +288,10 @@ PRESSURE = Topic(
                 r"\b(?:limited[- ]time|today\s+only|(?:offer|price|deal)\s+(?:expires|ends)|"
                 r"expires\s+(?:today|tonight|soon)|won'?t\s+last|last\s+chance|"
                 r"don'?t\s+(?:want\s+to\s+)?miss\s+(?:out|this)|act\s+(?:now|fast|quickly)|"
-                r"before\s+it'?s\s+(?:gone|too\s+late)|now\s+or\s+never|"
-                r"(?:only|just)\s+(?:\w+\s+){0,2}?(?:spots?|seats?|slots?|licen[cs]es?)\s+"
+                r"before\s+(?:it'?s|they'?re|(?:the|all\s+the)\s+\w+\s+(?:are|is))\s+"
+                r"(?:gone|taken|too\s+late)|now\s+or\s+never|"
+                r"(?:only|just)\s+(?:\w+\s+){0,2}?(?:spots?|seats?|slots?|tables?|appointments?|"
+                r"licen[cs]es?)\s+"
                 r"(?:left|remaining))\b",
             ),
             "creates urgency",
@@ -365,6 +375,7 @@ OBJECT_SYNONYMS: dict[str, str] = {
     r"|nurse\s+practitioners?",
     "appointment": r"appointments?|slots?|bookings?|times?",
     "refund": r"refund\w*|money\s+back",
+    "table": r"tables?|booths?|window\s+(?:seats?|spots?)|patio|terrace|banquettes?",
 }
 
 # A clause that refuses or defers ("I can't discuss pricing") mentions a topic without

@@ -16,6 +16,8 @@ cfg_weight and temperature (`EmotionStyle`).
 The agent's VoiceSpec speed is not applied here: Chatterbox has no rate control, and a
 time-stretch after synthesis (phase vocoder) smears speech more than a phone line forgives.
 Exaggeration is its only pacing knob (higher speaks faster; a lower cfg_weight slows it back).
+Nor is its pitch (semitones, 0 = the voice's own): Chatterbox has no pitch control either, and
+a pitch shift after synthesis has the same cost; a voice profile's reference clip sets the pitch.
 
 chatterbox-tts itself is never imported at module level: its metadata pins old torch and
 transformers releases, so it is installed apart (the `gpu` extra, then `--no-deps`), and the

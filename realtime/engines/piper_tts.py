@@ -6,9 +6,10 @@ the first chunk is shorter and reaches the caller sooner (shared/STACK.md). Whil
 handed out, the next is already being synthesized, so a steady consumer never waits twice.
 
 One `PiperModel` (the ONNX session, ≈ 60 MB) serves every call; each call gets a `PiperEngine`
-carrying its voice settings (speed). Each synthesis runs with one onnxruntime thread: under
-load one thread per synthesis beat two (STACK.md), and parallelism comes from running several
-calls' sentences at once on a small pool sized to the cores.
+carrying its voice settings (speed; the voice's pitch, in semitones, is not applied: Piper's
+voice is spoken as it is). Each synthesis runs with one onnxruntime thread: under load one
+thread per synthesis beat two (STACK.md), and parallelism comes from running several calls'
+sentences at once on a small pool sized to the cores.
 
 piper-tts is GPL-3.0, which is why it lives in the optional `cpu` extra.
 """

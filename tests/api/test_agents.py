@@ -35,7 +35,11 @@ async def test_seed_example_posted_verbatim_round_trips(
     assert [g["name"] for g in agent["goals"]] == [g["name"] for g in document["goals"]]
     for got, sent in zip(agent["goals"], document["goals"], strict=True):
         assert list(got["success_criteria"].items()) == list(sent["success_criteria"].items())
-        assert [f["name"] for f in got["required_data"]] == sent["required_data"]
+        written = [f if isinstance(f, str) else f["name"] for f in sent.get("required_data", [])]
+        # A goal without required data gets one field per criterion (tested below).
+        assert [f["name"] for f in got["required_data"]] == written or (
+            not written and len(got["required_data"]) == len(sent["success_criteria"])
+        )
     dos = [i["text"] for i in agent["instructions"] if i["kind"] == "do"]
     donts = [i["text"] for i in agent["instructions"] if i["kind"] == "dont"]
     assert dos == document["instructions"]["dos"]
@@ -48,6 +52,93 @@ async def test_seed_example_posted_verbatim_round_trips(
     for text in document["instructions"]["dos"] + document["instructions"]["donts"]:
         assert text in prompt
     assert document["domain"] in prompt
+
+
+PLAN_REQUIRED_DATA = {
+    "appointment_scheduler.json": [
+        ("date", "date", "What day works best for you?"),
+        ("time", "time", "What time would suit you?"),
+        ("service", "text", "What can we help you with — which service do you need?"),
+    ],
+    "sales_qualifier.json": [
+        ("budget", "number", "Roughly what budget do you have in mind?"),
+        ("timeline", "text", "When are you hoping to have something in place?"),
+        ("decision_maker", "text", "Who else is involved in making the decision?"),
+    ],
+}
+
+
+@pytest.mark.parametrize("filename", sorted(PLAN_REQUIRED_DATA))
+async def test_the_plans_documents_are_created_with_inferred_required_data(
+    client: httpx.AsyncClient, filename: str
+) -> None:
+    path = EXAMPLES_DIR / filename
+    document = load(path)
+    assert "required_data" not in document["goals"][0]  # as the plan writes it
+    assert isinstance(document["voice"]["pitch"], int)  # semitones: 0 and -1
+    validated = await client.post(
+        "/api/agents/validate",
+        content=path.read_bytes(),
+        headers={"content-type": "application/json"},
+    )
+    assert validated.json() == {"valid": True, "problems": []}
+    created = await client.post(
+        "/api/agents", content=path.read_bytes(), headers={"content-type": "application/json"}
+    )
+    assert created.status_code == 201, created.text
+    agent = (await client.get(f"/api/agents/{created.json()['id']}")).json()
+    assert agent["voice"]["pitch"] == document["voice"]["pitch"]
+    assert agent["voice"]["speed"] == document["voice"]["speed"]
+
+    expected = PLAN_REQUIRED_DATA[filename]
+    [goal] = agent["goals"]
+    assert [(f["name"], f["type"], f["ask"]) for f in goal["required_data"]] == expected
+    assert all(f["description"] for f in goal["required_data"])
+    stored = (await client.get(f"/api/goals/{goal['id']}")).json()
+    assert stored["required_data"] == goal["required_data"]
+
+    prompt = (await client.get(f"/api/agents/{agent['id']}/prompt")).json()["prompt"]
+    for name, field_type, ask in expected:
+        assert f"- {name} ({field_type})" in prompt
+        assert ask in prompt
+
+    # Posting the same goal again shares the stored one: its inferred data says the same.
+    twin = {**document, "name": f"{document['name']} (second line)"}
+    assert (await client.post("/api/agents", json=twin)).status_code == 201
+    assert len((await client.get("/api/goals")).json()) == 1
+
+
+async def test_a_goal_created_alone_infers_its_data_too(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/api/goals",
+        json={"name": "Call back", "success_criteria": {"has_phone": True, "has_time": False}},
+    )
+    assert created.status_code == 201, created.text
+    assert [(f["name"], f["type"]) for f in created.json()["required_data"]] == [("phone", "phone")]
+
+
+async def test_written_required_data_must_still_cover_every_criterion(
+    client: httpx.AsyncClient,
+) -> None:
+    document = load(EXAMPLES_DIR / "appointment_scheduler.json")
+    document["goals"][0]["required_data"] = ["preferred_date", "preferred_time"]
+    response = await client.post("/api/agents", json=document)
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "goals", "0", "success_criteria", "has_service"]
+
+
+@pytest.mark.parametrize("pitch", [12.5, -13, 100])
+async def test_pitch_outside_twelve_semitones_is_422_naming_voice_pitch(
+    client: httpx.AsyncClient, pitch: float
+) -> None:
+    document = load(EXAMPLES_DIR / "sales_qualifier.json")
+    document["voice"]["pitch"] = pitch
+    response = await client.post("/api/agents", json=document)
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "voice", "pitch"]
+    assert "semitones" in problem["msg"]
 
 
 async def test_both_examples_coexist_and_list(client: httpx.AsyncClient) -> None:
@@ -91,7 +182,7 @@ async def test_invalid_config_is_422_with_every_problem(client: httpx.AsyncClien
     document = {
         "name": "Broken",
         "template_id": 99,
-        "voice": {"speed": 9, "pitch": 0.1},
+        "voice": {"speed": 9, "pitch": 13},
         "goals": [{"name": "G", "success_criteria": {}, "required_data": ["x"]}],
     }
     response = await client.post("/api/agents", json=document)

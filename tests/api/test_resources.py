@@ -50,6 +50,7 @@ async def test_goal_crud_and_validation(client: httpx.AsyncClient) -> None:
         "type": "date",
         "description": "reservation date",
         "options": [],
+        "ask": None,
     }
     assert (await client.post("/api/goals", json=body)).status_code == 409
     bad = await client.post("/api/goals", json={**body, "name": "x", "required_data": ["Bad Name"]})
@@ -136,7 +137,7 @@ async def test_template_voice_passes_the_agent_voice_rules(client: httpx.AsyncCl
     locs = [d["loc"] for d in response.json()["detail"]]
     assert ["body", "default_voice", "speed"] in locs
     assert ["body", "default_voice", "emotion_default"] in locs
-    patched = await client.patch("/api/agents/templates/1", json={"default_voice": {"pitch": 0.1}})
+    patched = await client.patch("/api/agents/templates/1", json={"default_voice": {"pitch": 13}})
     assert patched.status_code == 422
     kept = await client.patch("/api/agents/templates/1", json={"default_voice": {"speed": 1.1}})
     assert kept.status_code == 200

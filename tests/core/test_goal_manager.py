@@ -37,7 +37,7 @@ SCHEDULING_ANSWERS = {
 
 @pytest.fixture
 def scheduler() -> GoalManager:
-    return GoalManager(example_goals("appointment_scheduler.json"))
+    return GoalManager(example_goals("dental_clinic.json"))
 
 
 def test_a_fresh_call_starts_by_asking_for_the_first_required_field(
@@ -114,7 +114,7 @@ def test_scheduler_completes_exactly_when_date_time_and_service_are_captured(
 
 
 def test_sales_qualifier_completes_on_budget_authority_need_and_timeline() -> None:
-    manager = GoalManager(example_goals("sales_qualifier.json"))
+    manager = GoalManager(example_goals("saas_lead_qualifier.json"))
     assert manager.start_conversation().field == "company_name"
     assert manager.track_progress("company_name", "Acme").accepted
     assert manager.track_progress("contact_name", "Sam").accepted
@@ -129,7 +129,7 @@ def test_sales_qualifier_completes_on_budget_authority_need_and_timeline() -> No
 
 
 def test_sales_budget_must_be_a_number() -> None:
-    manager = GoalManager(example_goals("sales_qualifier.json"))
+    manager = GoalManager(example_goals("saas_lead_qualifier.json"))
     result = manager.track_progress("budget", "lots")
     assert not result.accepted
     assert result.reason == "expected a number"
@@ -315,7 +315,7 @@ def test_typed_fields_are_checked_by_their_declared_type() -> None:
 
 
 def test_snapshot_round_trips_through_json(scheduler: GoalManager) -> None:
-    goals = example_goals("appointment_scheduler.json")
+    goals = example_goals("dental_clinic.json")
     scheduler.track_progress("preferred_date", "2025-03-14")
     scheduler.track_progress("preferred_time", "9:30")
     scheduler.track_progress("service_type", "cleaning")
@@ -332,7 +332,7 @@ def test_snapshot_round_trips_through_json(scheduler: GoalManager) -> None:
 
 
 def test_snapshot_of_numbers_restores_floats() -> None:
-    goals = example_goals("sales_qualifier.json")
+    goals = example_goals("saas_lead_qualifier.json")
     manager = GoalManager(goals)
     manager.track_progress("budget", 12000)
     snapshot = json.loads(json.dumps(manager.snapshot()))
@@ -354,7 +354,7 @@ def test_a_snapshot_that_does_not_fit_the_goals_is_refused(
     snapshot: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        GoalManager.from_snapshot(example_goals("appointment_scheduler.json"), snapshot)
+        GoalManager.from_snapshot(example_goals("dental_clinic.json"), snapshot)
 
 
 def test_state_views_are_copies(scheduler: GoalManager) -> None:

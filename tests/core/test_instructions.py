@@ -26,6 +26,11 @@ INSURANCE = "Don't ask for insurance or payment details"
 QUOTES = "Don't quote prices or discounts"
 PRESSURE = "Don't pressure the prospect to commit on this call"
 COMPETITORS = "Don't criticise competitors"
+BOOKING_PRESSURE = "Don't pressure for immediate booking"
+PUSHY = "Don't be pushy"
+PROMISES = "Don't make promises"
+TABLE = "Don't promise a specific table"
+CARD_BY_PHONE = "Don't take payment details over the phone"
 
 
 def dont(text: str, **fields: object) -> InstructionSnapshot:
@@ -42,7 +47,7 @@ def test_the_table_covers_every_seed_dont() -> None:
         for path in sorted(EXAMPLES.glob("*.json"))
         for text in json.loads(path.read_text())["instructions"]["donts"]
     }
-    assert seed_donts == {PRICING, MEDICAL, DOCTOR, INSURANCE, QUOTES, PRESSURE, COMPETITORS}
+    assert seed_donts == set(SEED_DONTS)
     assert seed_donts <= {rule for rule, _, _ in BREACHES}
     assert seed_donts <= {rule for rule, _ in INNOCENT}
 
@@ -87,6 +92,23 @@ BREACHES = [
     ),
     (COMPETITORS, "Your current vendor is outdated.", "criticises a competitor"),
     (COMPETITORS, "The other guys are a nightmare to set up.", "criticises a competitor"),
+    (BOOKING_PRESSURE, "You should book right now before the slots are gone.", "commitment now"),
+    (BOOKING_PRESSURE, "Can we get you booked in today?", "pushes for a commitment now"),
+    (BOOKING_PRESSURE, "You'd better book now or you'll lose it.", "(You'd better book now)"),
+    (BOOKING_PRESSURE, "We only have two appointments left this week.", "creates urgency"),
+    (PUSHY, "Can we get you signed up today?", "pushes for a commitment now"),
+    (PUSHY, "This offer expires tonight, so act fast.", "creates urgency"),
+    (PUSHY, "You really need to commit on this call.", "pressure to commit"),
+    (PROMISES, "I promise we'll have it working by Friday.", "makes a promise (promise)"),
+    (PROMISES, "You'll definitely hear back from us tomorrow.", "makes a promise"),
+    (PROMISES, "It's guaranteed to solve your reporting problem.", "makes a promise (guaranteed)"),
+    (PROMISES, "That will certainly work for a team your size.", "makes a promise"),
+    (TABLE, "I promise you'll get the window table.", "makes a promise (promise)"),
+    (TABLE, "You'll have the corner booth.", "assures it as settled"),
+    (TABLE, "I guarantee you a spot on the patio.", "makes a promise (guarantee)"),
+    (CARD_BY_PHONE, "Can I take your card number to hold the table?", "asks for payment details"),
+    (CARD_BY_PHONE, "What's your credit card number?", "asks for payment details"),
+    (CARD_BY_PHONE, "How would you like to pay for the deposit?", "asks for payment details"),
 ]
 
 INNOCENT = [
@@ -117,6 +139,25 @@ INNOCENT = [
     (COMPETITORS, "Many teams switch to us from other tools, happy to show how we compare."),
     (COMPETITORS, "Your current process sounds slow, where does it hurt most?"),
     (COMPETITORS, "I'd rather not comment on other vendors being bad."),
+    (BOOKING_PRESSURE, "Take your time, there's no need to book today."),
+    (BOOKING_PRESSURE, "Shall I book you in for today at three?"),
+    (BOOKING_PRESSURE, "I've booked you in for today at three."),
+    (BOOKING_PRESSURE, "Your booking today is confirmed."),
+    (BOOKING_PRESSURE, "Which day works best for you?"),
+    (PUSHY, "No pressure at all, would a follow-up next week work?"),
+    (PUSHY, "Take your time and think it over."),
+    (PUSHY, "What would the best time be for a follow-up call?"),
+    (PROMISES, "I can't promise anything, but I'll pass it on to the team."),
+    (PROMISES, "A specialist can follow up with the details."),
+    (PROMISES, "When are you hoping to have something in place?"),
+    (TABLE, "I'll note that you'd like a table by the window."),
+    (TABLE, "I can't promise a specific table, but I'll add a note."),
+    (TABLE, "I promise I'll call you back if anything changes."),
+    (TABLE, "You'll get a text confirming your reservation."),
+    (CARD_BY_PHONE, "You can pay when you arrive."),
+    (CARD_BY_PHONE, "We don't take payment over the phone, you can pay at the restaurant."),
+    (CARD_BY_PHONE, "You won't need to give any payment details today."),
+    (CARD_BY_PHONE, "What's the best number to reach you on?"),
 ]
 
 
@@ -136,7 +177,21 @@ def test_innocent_replies_are_not_flagged(rule: str, reply: str) -> None:
     assert validate_response(reply, [dont(rule)]) == []
 
 
-SEED_DONTS = [PRICING, MEDICAL, DOCTOR, INSURANCE, QUOTES, PRESSURE, COMPETITORS]
+# Every don't of every document in examples/.
+SEED_DONTS = [
+    PRICING,
+    MEDICAL,
+    DOCTOR,
+    INSURANCE,
+    QUOTES,
+    PRESSURE,
+    COMPETITORS,
+    BOOKING_PRESSURE,
+    PUSHY,
+    PROMISES,
+    TABLE,
+    CARD_BY_PHONE,
+]
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def snapshot_from_example(filename: str) -> AgentSnapshot:
 
 
 def test_every_do_and_dont_appears_verbatim() -> None:
-    for filename in ("appointment_scheduler.json", "sales_qualifier.json"):
+    for filename in sorted(path.name for path in EXAMPLES.glob("*.json")):
         agent = snapshot_from_example(filename)
         prompt = compile_system_prompt(agent)
         assert agent.instructions
@@ -53,14 +53,14 @@ def test_every_do_and_dont_appears_verbatim() -> None:
 
 
 def test_dos_and_donts_are_grouped_under_their_headings() -> None:
-    prompt = compile_system_prompt(snapshot_from_example("appointment_scheduler.json"))
+    prompt = compile_system_prompt(snapshot_from_example("dental_clinic.json"))
     do_at, dont_at = prompt.index("Do:\n"), prompt.index("Don't:\n")
     assert do_at < prompt.index("Always confirm the appointment details") < dont_at
     assert dont_at < prompt.index("Don't discuss pricing")
 
 
 def test_goals_with_required_data_and_success_in_words() -> None:
-    prompt = compile_system_prompt(snapshot_from_example("appointment_scheduler.json"))
+    prompt = compile_system_prompt(snapshot_from_example("dental_clinic.json"))
     assert "## Goals" in prompt
     assert "Schedule Appointment" in prompt
     for field in ("customer_name", "phone_number", "preferred_date", "preferred_time"):
@@ -68,6 +68,34 @@ def test_goals_with_required_data_and_success_in_words() -> None:
     assert "preferred_date (date)" in prompt
     assert "the date is known (preferred_date)" in prompt
     assert "the service is known (service_type)" in prompt
+
+
+def test_the_plans_documents_show_their_inferred_data_and_how_to_ask() -> None:
+    prompt = compile_system_prompt(snapshot_from_example("appointment_scheduler.json"))
+    assert "Goal 1: schedule_appointment" in prompt
+    assert '- date (date): the day that suits them; ask it as "What day works best for you?"' in (
+        prompt
+    )
+    assert prompt.index("- date (date)") < prompt.index("- time (time)")
+    assert prompt.index("- time (time)") < prompt.index("- service (text)")
+    assert "the date is known (date), the time is known (time)" in prompt
+    for rule in ("Confirm details before ending", "Don't pressure for immediate booking"):
+        assert rule in prompt
+
+    prompt = compile_system_prompt(snapshot_from_example("sales_qualifier.json"))
+    assert "- budget (number): their budget" in prompt
+    assert '"Who else is involved in making the decision?"' in prompt
+    assert "Don't make promises" in prompt
+
+
+def test_a_switched_off_criterion_is_not_part_of_success() -> None:
+    goal = GoalSpec.model_validate(
+        {"name": "Book", "success_criteria": {"has_date": True, "deposit_taken": False}}
+    )
+    agent = AgentSnapshot(name="A", template_name="T", base_prompt="Book.", goals=[goal])
+    prompt = compile_system_prompt(agent)
+    assert "The goal is met when the date is known (date)." in prompt
+    assert "deposit" not in prompt
 
 
 def test_enum_field_lists_its_options() -> None:
@@ -85,7 +113,7 @@ def test_enum_field_lists_its_options() -> None:
 
 
 def test_domain_voice_greeting_and_phone_style_are_included() -> None:
-    prompt = compile_system_prompt(snapshot_from_example("appointment_scheduler.json"))
+    prompt = compile_system_prompt(snapshot_from_example("dental_clinic.json"))
     assert "Domain: Medical Clinic" in prompt
     assert "A family clinic open weekdays." in prompt
     assert "Opening hours; Services offered; Parking" in prompt

@@ -27,6 +27,12 @@ def check(config: dict[str, Any], **overrides: Any) -> list[Problem]:
 
 
 def valid_config() -> dict[str, Any]:
+    """A document that lists its required data (the plan's own examples infer theirs)."""
+    return json.loads((EXAMPLES / "dental_clinic.json").read_text())
+
+
+def plan_config() -> dict[str, Any]:
+    """The plan's Appointment Scheduler, as written: success criteria, no required data."""
     return json.loads((EXAMPLES / "appointment_scheduler.json").read_text())
 
 
@@ -34,7 +40,7 @@ def paths(problems: list[Problem]) -> list[str]:
     return [problem.path for problem in problems]
 
 
-@pytest.mark.parametrize("filename", ["appointment_scheduler.json", "sales_qualifier.json"])
+@pytest.mark.parametrize("filename", sorted(p.name for p in EXAMPLES.glob("*.json")))
 def test_example_documents_are_valid(filename: str) -> None:
     config = json.loads((EXAMPLES / filename).read_text())
     AgentSpec.model_validate(config)
@@ -73,7 +79,8 @@ def test_criterion_naming_a_missing_field_explicitly() -> None:
     [
         ({"speed": 2.5}, "voice.speed"),
         ({"speed": 0.1}, "voice.speed"),
-        ({"pitch": 3}, "voice.pitch"),
+        ({"pitch": 12.5}, "voice.pitch"),
+        ({"pitch": -13}, "voice.pitch"),
         ({"emotion_default": "furious"}, "voice.emotion_default"),
     ],
 )
@@ -85,7 +92,46 @@ def test_voice_out_of_range_or_unknown(voice: dict[str, Any], path: str) -> None
 
 def test_voice_at_range_edges_is_fine() -> None:
     config = valid_config()
-    config["voice"] = {"emotion_default": "calm", "speed": 0.5, "pitch": 2.0}
+    config["voice"] = {"emotion_default": "calm", "speed": 0.5, "pitch": -12}
+    assert check(config) == []
+    config["voice"] = {"emotion_default": "calm", "speed": 2.0, "pitch": 12}
+    assert check(config) == []
+
+
+def test_pitch_is_in_semitones_as_the_plan_writes_it() -> None:
+    config = plan_config()
+    for pitch in (0, -1, 0.5, 3, -12, 12):
+        config["voice"]["pitch"] = pitch
+        assert check(config) == [], pitch
+    config["voice"]["pitch"] = 24
+    [problem] = check(config)
+    assert problem.path == "voice.pitch"
+    assert "semitones" in problem.message and "-12" in problem.message
+
+
+def test_plan_goal_without_required_data_is_valid() -> None:
+    config = plan_config()
+    assert "required_data" not in config["goals"][0]
+    assert check(config) == []
+    # Any subject infers a field, known to the lexicon or not.
+    config["goals"][0]["success_criteria"]["has_vehicle_model"] = True
+    assert check(config) == []
+
+
+def test_criterion_not_covered_by_given_required_data_is_still_reported() -> None:
+    config = plan_config()
+    config["goals"][0]["required_data"] = ["preferred_date", "preferred_time"]
+    [problem] = check(config)
+    assert problem.path == "goals[0].success_criteria.has_service"
+    assert "preferred_date, preferred_time" in problem.message
+
+
+def test_a_switched_off_criterion_needs_no_data() -> None:
+    config = valid_config()
+    config["goals"][0]["success_criteria"]["deposit_taken"] = False
+    assert check(config) == []
+    config = plan_config()
+    config["goals"][0]["success_criteria"]["deposit_taken"] = False
     assert check(config) == []
 
 
@@ -156,7 +202,7 @@ def test_many_problems_reported_at_once() -> None:
     config["template_id"] = 42
     config["goals"][0]["success_criteria"] = {"has_date": True, "has_color": True}
     config["goals"].append({"name": "Follow up", "required_data": ["email"]})
-    config["voice"] = {"emotion_default": "sleepy", "speed": 3.0, "pitch": 0.2}
+    config["voice"] = {"emotion_default": "sleepy", "speed": 3.0, "pitch": 20}
     config["instructions"]["donts"].append("Don't be warm and patient with every caller")
     config["domain_ids"] = [1]
     assert sorted(paths(check(config))) == sorted(
@@ -177,7 +223,7 @@ def test_semantic_problems_are_reported_alongside_parse_errors() -> None:
     config = valid_config()
     del config["name"]
     config["voice"]["speed"] = "fast"
-    config["voice"]["pitch"] = 9.0
+    config["voice"]["pitch"] = 19.0
     config["goals"][0]["success_criteria"] = {}
     assert sorted(paths(check(config))) == sorted(
         ["name", "voice.speed", "voice.pitch", "goals[0].success_criteria"]
