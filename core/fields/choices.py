@@ -56,6 +56,10 @@ _QUESTION: Final = re.compile(
     r"^(?:is|are|do|does|can|could|will|would|what|which|how|where|why|when)\b(?! (?:i|we) "
     r"(?:said|say))"
 )
+_UNSURE: Final = re.compile(
+    r"\b(?:not sure|don't know|do not know|no idea|can't remember|cannot remember|haven't "
+    r"decided|not decided)\b"
+)
 _WANT_CUE: Final = re.compile(
     r"\b(?:i'd like|i would like|i want|i need|we need|i'm looking for|looking for|"
     r"hoping (?:to get|for)|calling (?:about|for)|to book|book|booking|schedule|come in for|"
@@ -283,7 +287,7 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
     if not asked:
         return None
     flat = re.sub(r"\s+", " ", text).strip(" ,.")
-    if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat):
+    if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat) or _UNSURE.search(flat):
         return None
     answer = clean_answer(flat)
     if _SELF.match(flat) and kinds & _DECIDER_FIELDS:

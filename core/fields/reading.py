@@ -162,7 +162,8 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
             return Reading(later.isoformat(), weeks.start(), offset + base.end)
     for entity in _time_entities(text, context.today, latent=False):
         day = _day_of(entity)
-        if day is not None and _DATE_CUE.search(entity.body):
+        # "this weekend" is two days, not one: the caller still has to choose.
+        if day is not None and _DATE_CUE.search(entity.body) and "weekend" not in entity.body:
             return Reading(day.isoformat(), entity.start, entity.end)
     return None
 
@@ -208,7 +209,9 @@ def _people_count(text: str) -> Reading | None:
     alone = _ALONE.search(text)
     if alone:
         return Reading(1.0, alone.start(), alone.end())
-    numbers = _number_entities(text)
+    numbers = [(v, e) for v, e in _number_entities(text) if not _VAGUE.search(e.body)]
+    if _VAGUE.search(text) and not numbers:
+        return None
     group = re.search(r"\b(?:of us|party of|table for|group of|for)\b", text)
     if group and numbers:
         value, entity = next(((v, e) for v, e in numbers if e.start >= group.start()), numbers[0])

@@ -14,7 +14,7 @@ from typing import Final
 
 from core.fields.values import FieldScalar
 
-FILLERS: Final = frozenset("um umm uh uhh uhm er erm ah hmm mm mhm".split())
+FILLERS: Final = frozenset("um umm uh uhh uhm er erm ah hmm mm mmm mhm".split())
 YES_WORDS: Final = frozenset(
     "yes yeah yep yup yea ya correct right sure absolutely exactly affirmative ok okay perfect "
     "definitely certainly great fine good lovely brilliant".split()

@@ -70,6 +70,7 @@ _READ_ORDER: Final = (
     FieldType.BOOLEAN,
     FieldType.TEXT,
 )
+_CLOCK: Final = (FieldType.DATE, FieldType.TIME)
 # "Tuesday, no wait, Wednesday": the words after the last of these replace the ones before.
 _SELF_CORRECTION: Final = re.compile(
     r"\b(?:no wait|wait no|actually|i mean|i meant|or rather|sorry|make that|make it|no no|"
@@ -276,6 +277,15 @@ class GuidedBrain(Brain):
             if self._read_backs_refused > READ_BACKS_REFUSED_AT_MOST:
                 # Never a loop: the record stands as heard, marked for a person to check.
                 return BrainReply(UNCONFIRMED, turn.captured, turn.rejected, True, "unconfirmed")
+        if not turn.captured and intent is Intent.CORRECTION:
+            # "No, make it four": a bare number corrects the time (else a count) just read back.
+            for name in self._bare_number_targets(action.fields):
+                reading = read_value(
+                    self._fields[name], text, ReadContext(self.today, True, None, self.opens_at)
+                )
+                if reading is not None:
+                    self._track(turn, name, reading.value)
+                    break
         if turn.captured:
             self._fixing = False
             return self._reply(turn)
@@ -303,6 +313,13 @@ class GuidedBrain(Brain):
                 f"{self._prompt(action)}"
             )
         return BrainReply(f"Sorry, I didn't quite get that. {self._prompt(action)}")
+
+    def _bare_number_targets(self, names: Iterable[str]) -> list[str]:
+        kinds = (FieldType.TIME, FieldType.NUMBER)
+        return sorted(
+            (n for n in names if self._fields[n].type in kinds),
+            key=lambda n: kinds.index(self._fields[n].type),
+        )
 
     def _goodbye(self, turn: _Turn) -> BrainReply:
         if self.manager.check_completion():
@@ -452,10 +469,14 @@ class GuidedBrain(Brain):
                 _READ_ORDER.index(self._fields[n].type),
             ),
         )
-        taken: list[tuple[int, int]] = []
+        taken: list[tuple[int, int, bool]] = []
         for name in order:
             data_field = self._fields[name]
-            remaining = blank(text, taken)
+            clock = data_field.type in _CLOCK
+            # "next Friday at three" is one phrase to Duckling: a date and a time share it.
+            remaining = blank(
+                text, [(a, b) for a, b, by_clock in taken if not (clock and by_clock)]
+            )
             if not remaining.strip(" ,."):
                 break
             is_asked = name == asked
@@ -479,7 +500,7 @@ class GuidedBrain(Brain):
             self._track(turn, name, value)
             if name in turn.captured and before == turn.captured[name] and not fixing:
                 del turn.captured[name]  # said again, unchanged: not news
-            taken.append((reading.start, reading.end))
+            taken.append((reading.start, reading.end, clock))
 
     def _plausible(self, data_field: DataField, text: str, *, asked: bool) -> bool:
         """A value read from a field that was not asked needs words that point at it."""
