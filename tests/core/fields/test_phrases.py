@@ -69,9 +69,8 @@ def test_at_least_97_percent_of_the_phrase_table_is_read_right() -> None:
     for entry in ENTRIES:
         right, got = outcome(entry)
         if not right:
-            wrong.append(
-                f"{entry['text']!r}: expected {entry.get('expect', entry.get('intent'))!r}, got {got}"
-            )
+            expected = entry.get("expect", entry.get("intent"))
+            wrong.append(f"{entry['text']!r}: expected {expected!r}, got {got}")
     share = 1 - len(wrong) / len(ENTRIES)
     assert share >= REQUIRED_SHARE, f"{share:.1%} right; wrong:\n" + "\n".join(wrong)
 
