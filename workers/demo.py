@@ -5,9 +5,10 @@ Every example agent is created through the API and its compiled prompt printed. 
 Appointment Scheduler's webhooks (its goal's `completion_webhook` and the agent's
 `webhook_urls`) point at a loopback `WebhookSink` started first. A `SimulatedCaller` then rings
 that agent as Twilio would — the signed voice webhook to the API, then a Media Stream over a real
-WebSocket to the realtime server — and books a cleaning with the guided brain. Printed after
-it: the transcript and the latency of each turn, both webhooks as the sink received them, and
-the call's workflow in the Temporal UI.
+WebSocket to the realtime server — and books a cleaning with the guided brain (a day, a time and
+the service: the data the plan's document implies). Printed after it: the transcript and the
+latency of each turn, both webhooks as the sink received them, and the call's workflow in the
+Temporal UI.
 
 `cli.py` owns the stack and the signals; this module only talks to the running stack.
 """
@@ -41,16 +42,17 @@ __all__ = [
 ]
 
 DEMO_AGENT_FILE: Final = "appointment_scheduler.json"
-# The guided brain asks for each required field in turn (name, phone, date, time, service) and
-# then reads the booking back for a yes; one line answers each question. Each line ends with
-# what it answers: on a loaded machine the server's transcript can miss a line's first half
+# The call goes to the plan's Appointment Scheduler exactly as the plan writes it: its goal lists
+# success criteria and no required data, so the data is inferred from the criteria, in their
+# order (`core.fields.inference`): date, time, service. The guided brain asks for each in turn
+# and then reads the booking back for a yes; one line answers each question. Each line ends
+# with what it answers: on a loaded machine the server's transcript can miss a line's first half
 # second ("At three in the afternoon" came back as "in the afternoon"), and the words Whisper
-# hears reliably from the caller's Piper voice are chosen ("teeth cleaning" was not, and "Jane"
-# came back as "James" one call in three).
+# hears reliably from the caller's Piper voice are chosen ("teeth cleaning" was not). The brain
+# reads every open field from every line, so only the service's line says anything a service
+# could be read from ("I would like next Tuesday, please" booked the service "please").
 BOOKING_LINES: Final = (
-    "Hi, my name is David Miller.",
-    "My number is five five five, one two three, four five six seven.",
-    "I would like next Tuesday, please.",
+    "Let's do next Tuesday.",
     "Let's say three in the afternoon.",
     "A dental cleaning, please.",
     "Yes, that's right.",

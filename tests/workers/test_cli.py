@@ -238,6 +238,11 @@ def test_demo_prints_the_prompts_and_a_whole_booking_call() -> None:
         assert f"===== {document['name']}" in out
         for text in document["instructions"]["dos"] + document["instructions"]["donts"]:
             assert text in out
+    # The plan's two documents, verbatim, with the data their criteria imply and how to ask it.
+    for text in ("Confirm details before ending", "Don't make promises"):
+        assert text in out
+    assert '- date (date): the day that suits them; ask it as "What day works best for you?"' in out
+    assert "- decision_maker (text): who makes the buying decision" in out
 
     # The transcript: the caller's first and last lines, and the agent's goodbye once booked.
     assert BOOKING_LINES[0] in out and BOOKING_LINES[-1] in out
@@ -247,6 +252,8 @@ def test_demo_prints_the_prompts_and_a_whole_booking_call() -> None:
     assert "webhook goal.completed: POST /goal (signature valid)" in out, out
     assert "webhook call.completed: POST /call (signature valid)" in out, out
     assert '"type": "goal.completed"' in out and '"type": "call.completed"' in out
+    # The plan's Appointment Scheduler collects the data inferred from its criteria.
+    assert '"date": "' in out and '"time": "15:00"' in out and '"service": "' in out, out[-3000:]
     assert '"outcome": "goals_met"' in out, out[-3000:]
     ui = re.search(
         r"Temporal UI: (http://127\.0\.0\.1:\d+)/namespaces/default/workflows/call-(CA[0-9a-f]{32})",
