@@ -6,6 +6,7 @@ callwright demo             start, build the example agents, print their prompts
 callwright api              the API server alone (production)
 callwright worker           a Temporal worker for calls and webhooks (production)
 callwright realtime         the media server for Twilio streams (production)
+callwright eval             simulated callers against an agent: goal completion, accuracy
 callwright migrate          bring the database schema up to date
 callwright apikey create    a new admin API key, printed alone on stdout
 """
@@ -30,6 +31,7 @@ from rich.console import Console
 from core.settings import Settings, get_settings
 from workers.caller.command import call
 from workers.demo import DEMO_AGENT_FILE, DemoError, demo_child_env, print_failure, run_demo
+from workers.eval.command import eval_command
 from workers.services import PortBusyError, ServiceError, find_free_port
 from workers.stack import DevStack, StackPorts, settings_for_stack
 
@@ -279,6 +281,7 @@ def realtime(
 
 
 app.command("call")(call)
+app.command("eval")(eval_command)
 
 
 def _database_url(settings: Settings, data_dir: Path | None) -> str:

@@ -1,0 +1,102 @@
+"""Scenario files: every committed one is valid; a bad one names its file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workers.eval.cases import load_cases
+from workers.eval.scenario import ScenarioError, find_scenarios, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+AGENT = Path(__file__).resolve().parents[2] / "examples" / "restaurant_reservations.json"
+
+GOOD = """\
+id: {id}
+agent: restaurant_reservations
+description: A plain booking.
+facts:
+  date: "2026-12-04"
+  time: "19:00"
+  party_size: 4
+say:
+  date: ["this friday"]
+  party_size: [4, "four of us"]
+script:
+  - on: start
+    say: "Hi, a table please."
+expect:
+  complete: false
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "rest-plain") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace("{id}", name))
+    return path
+
+
+def test_every_scenario_file_is_valid() -> None:
+    files = find_scenarios([SCENARIOS])
+    assert files, "no scenario files found"
+    cases = load_cases([SCENARIOS])  # raises ScenarioError naming the file and key
+    assert len(cases) == len(files)
+    for case in cases:
+        assert case.scenario.facts, f"{case.scenario.source}: no facts"
+
+
+def test_a_scenario_reads_as_written(tmp_path: Path) -> None:
+    (case,) = load_cases([write(tmp_path, GOOD)], agent_file=AGENT)
+    scenario = case.scenario
+    assert scenario.id == "rest-plain"
+    assert scenario.today.isoformat() == "2026-12-01"
+    assert scenario.script[0].on == "start"  # a bare YAML `on:` key is the boolean true
+    assert scenario.say["party_size"] == ["4", "four of us"]
+    assert case.truths == {"date": "2026-12-04", "time": "19:00", "party_size": 4.0}
+    assert scenario.expect.complete is False
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "message"),
+    [
+        (("  time:", "  tim:"), "facts.tim", "no such field"),
+        (('  date: ["this', '  day: ["this'), "say.day", "no such field"),
+        (("on: start", "on: ask:email"), "script[0].on", "no such field 'email'"),
+        (("on: start", "on: later"), "script[0].on", "pattern"),
+        (('time: "19:00"', "time: 19:00"), "facts.time", "quoted"),
+        (("party_size: 4\n", "party_size: four\n"), "facts.party_size", "a number"),
+        (("id: rest-plain", "id: other"), "id", "stem"),
+        (("description:", "notes:"), "notes", "Extra inputs"),
+    ],
+)
+def test_a_bad_scenario_names_its_file_and_key(
+    tmp_path: Path, edit: tuple[str, str], key: str, message: str
+) -> None:
+    path = write(tmp_path, GOOD.replace("{id}", "rest-plain").replace(*edit))
+    with pytest.raises(ScenarioError, match=message) as caught:
+        load_cases([path], agent_file=AGENT)
+    assert caught.value.key == key
+    assert str(path) in str(caught.value)
+
+
+def test_an_unknown_agent_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("restaurant_reservations", "nobody"))
+    with pytest.raises(ScenarioError, match="nobody.json") as caught:
+        load_cases([path])
+    assert caught.value.key == "agent"
+
+
+def test_two_scenarios_with_one_id_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    (tmp_path / "more").mkdir()
+    write(tmp_path / "more", GOOD)
+    with pytest.raises(ScenarioError, match="also the id of"):
+        load_cases([tmp_path], agent_file=AGENT)
+
+
+def test_yaml_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("- just a list\n")
+    with pytest.raises(ScenarioError, match="a scenario is a YAML mapping"):
+        load_scenario(path)
