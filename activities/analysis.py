@@ -16,7 +16,7 @@ from temporalio import activity
 
 from core.agents.spec import GoalSpec
 from core.calls.activities import ANALYZE_CALL, AnalysisInput
-from core.calls.extraction import analyse, goal_results
+from core.calls.extraction import analyse, call_day, goal_results, read_answer
 from core.calls.types import CallAnalysis, Speaker
 from core.goals.manager import GoalManager
 
@@ -86,9 +86,12 @@ class AnalysisActivities:
         manager = GoalManager(goals)
         for name, value in request.captured.items():
             manager.track_progress(name, value)
+        today = call_day(request.transcript)
         for name, value in (parsed.get("data") or {}).items():
             if name in fields and name not in manager.captured and value is not None:
-                manager.track_progress(name, value)
+                if not manager.track_progress(name, value).accepted and isinstance(value, str):
+                    # Words where a canonical form was asked for ("next Tuesday"): read them.
+                    manager.track_progress(name, read_answer(fields[name], value, today))
         summary = parsed.get("summary")
         return CallAnalysis(
             summary=summary if isinstance(summary, str) and summary else fallback.summary,

@@ -1,27 +1,49 @@
-"""The deterministic post-call extractor: what the call captured, plus what plain patterns find
-in the caller's words for fields still missing (emails, phone numbers, times, numbers), all
-checked by the same value rules as live captures. Used when no LLM is configured, and as the
-fallback when the LLM fails."""
+"""The deterministic post-call extractor: what the call captured, plus what the field readers
+(`core.fields.reading`, the same ones the guided brain uses live) find in the caller's words for
+fields still missing — "next Tuesday", "half past four", "five five five, oh one two three" —
+all checked by the same value rules as live captures. Used when no LLM is configured, as the
+fallback when the LLM fails, and to read the LLM's own answers when it gives words."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.agents.spec import GoalSpec
 from core.calls.types import CallAnalysis, GoalResult, Speaker, TurnEvent
-from core.fields import FieldType
+from core.fields import DataField
+from core.fields.phrasing import label, question
+from core.fields.reading import ReadContext, read_value
+from core.fields.speech import normalise
 from core.goals.manager import GoalManager
 
-_PATTERNS: dict[FieldType, re.Pattern[str]] = {
-    FieldType.EMAIL: re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-    FieldType.PHONE: re.compile(r"\+?\d[\d\s().-]{6,}\d"),
-    FieldType.TIME: re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b"),
-    FieldType.DATE: re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
-    FieldType.NUMBER: re.compile(r"\$?\d[\d,]*(?:\.\d+)?k?\b"),
-}
 SUMMARY_QUOTE_CHARS = 160
+
+
+def call_day(transcript: Sequence[TurnEvent]) -> dt.date:
+    """The day the call took place, from its first timed turn (else today, UTC)."""
+    for turn in transcript:
+        if turn.started_at:
+            try:
+                return dt.datetime.fromisoformat(turn.started_at).date()
+            except ValueError:
+                continue
+    return dt.datetime.now(dt.UTC).date()
+
+
+def read_answer(data_field: DataField, words: str, today: dt.date) -> object | None:
+    """A field's value as its reader finds it in `words` (the caller's or an LLM's), or None."""
+    reading = read_value(data_field, normalise(words), ReadContext(today=today, asked=True))
+    return None if reading is None else reading.value
+
+
+def _was_asked(data_field: DataField, agent_words: str) -> bool:
+    said = agent_words.lower()
+    return question(data_field).lower() in said or bool(
+        re.search(rf"\b{re.escape(label(data_field))}\b", said)
+    )
 
 
 def analyse(
@@ -31,15 +53,21 @@ def analyse(
     manager = GoalManager(goals)
     for name, value in captured.items():
         manager.track_progress(name, value)
-    caller_text = " ".join(t.text for t in transcript if t.speaker is Speaker.CALLER)
+    today = call_day(transcript)
     fields = {f.name: f for goal in goals for f in goal.required_data}
-    for name, data_field in fields.items():
-        pattern = _PATTERNS.get(data_field.type)
-        if name in manager.captured or pattern is None:
+    agent_words = ""
+    for turn in transcript:
+        if turn.speaker is not Speaker.CALLER:
+            agent_words = turn.text
             continue
-        for match in pattern.finditer(caller_text):
-            if manager.track_progress(name, match.group(0)).accepted:
-                break
+        text = normalise(turn.text)
+        for name, data_field in fields.items():
+            if name in captured:
+                continue  # live captures, confirmed or corrected on the call, always win
+            asked = _was_asked(data_field, agent_words)
+            reading = read_value(data_field, text, ReadContext(today=today, asked=asked))
+            if reading is not None:
+                manager.track_progress(name, reading.value)  # a later answer corrects
     return CallAnalysis(
         summary=summarise(goals, transcript, manager),
         extracted=dict(manager.captured),

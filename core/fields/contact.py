@@ -56,7 +56,7 @@ _NOT_NAME: Final = frozenset(
     "know don't dont what sorry about for to would like need want okay ok just looking hoping "
     "trying going good fine great thanks thank you hi hello hey sure so well actually can "
     "could maybe that this it's is was be going a booking book appointment table reservation "
-    "interested wondering calling ringing still there".split()
+    "interested wondering calling ringing still there on back later tomorrow today".split()
 )
 _SPELLED: Final = re.compile(r"\b(?:[a-z](?:[ ,.-]+|$)){2,}")
 _NAME_TOKEN: Final = re.compile(r"[a-z][a-z'-]*")
@@ -220,7 +220,13 @@ def read_name(text: str, *, asked: bool) -> Reading | None:
         return Reading(f"{_capitalise(both['first'])} {_capitalise(both['last'])}", 0, both.end())
     spelled = [m for m in _SPELLED.finditer(text) if len(re.sub(r"[^a-z]", "", m[0])) >= 2]
     lead = _NAME_LEAD.search(text)
-    strong = lead is not None and any(w in lead[0] for w in _STRONG_LEADS)
+    opening = lead is not None and re.fullmatch(
+        r"(?:(?:hi|hello|hey|yes|yeah)[ ,]*)*", text[: lead.start()]
+    )
+    strong = lead is not None and (
+        any(w in lead[0] for w in _STRONG_LEADS)
+        or bool(opening and lead[0].startswith(("this is", "it's")))  # "Hi, this is Ana Diaz"
+    )
     if not asked and not strong:
         return None
     if spelled:

@@ -226,6 +226,13 @@ def field_for_subject(subject: str, *, numeric: bool = False) -> DataField:
     return DataField(name=subject, type=field_type, description=words, ask=ask)
 
 
+def known_question(data_field: DataField) -> str | None:
+    """The lexicon's question for a declared field it knows by name (`service_type`,
+    `preferred_date`, `decision_maker`…) and type; None for any other field."""
+    known = KNOWN_SUBJECTS.get(SUBJECT_ALIASES.get(data_field.name, data_field.name))
+    return known.ask if known is not None and known.type is data_field.type else None
+
+
 def infer_required_data(criteria: Mapping[str, object]) -> list[DataField]:
     """One field per success criterion (criteria order), for a goal that lists no data.
 

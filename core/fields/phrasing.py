@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from core.fields.declaration import DataField, FieldType
+from core.fields.inference import known_question
 from core.fields.values import FieldScalar
 
 _PERSON: Final = (
@@ -67,6 +68,9 @@ def question(data_field: DataField) -> str:
     """The question that asks for `data_field`."""
     if data_field.ask and data_field.ask.strip():
         return data_field.ask.strip()
+    known = known_question(data_field)
+    if known is not None:
+        return known
     kind = data_field.type
     about = to_caller(data_field.description or data_field.name.replace("_", " "))
     if kind is FieldType.DATE:

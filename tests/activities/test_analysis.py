@@ -16,7 +16,7 @@ from core.calls.types import Speaker, TurnEvent
 from tests.conftest import EXAMPLES_DIR
 from tests.local_server import read_body, serve
 
-GOALS = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())["goals"]
+GOALS = json.loads((EXAMPLES_DIR / "dental_clinic.json").read_text())["goals"]
 TRANSCRIPT = [
     TurnEvent(seq=1, speaker=Speaker.AGENT, text="How can I help?"),
     TurnEvent(seq=2, speaker=Speaker.CALLER, text="This is Ana Diaz, I need a cleaning."),
@@ -77,8 +77,29 @@ async def test_without_an_llm_the_deterministic_extractor_answers() -> None:
     assert analysis.extracted["service_type"] == "cleaning"
     assert analysis.extracted["preferred_time"] == "10:15"  # found in the caller's words
     assert analysis.extracted["phone_number"] == "4155550199"
-    assert not analysis.goals[0].success  # no date was captured or said as a date
+    assert analysis.extracted["preferred_date"] == "2026-12-04"  # "Friday December 4th"
+    assert analysis.extracted["customer_name"] == "Ana Diaz"  # "This is Ana Diaz"
+    assert analysis.goals[0].success
     assert "Ana Diaz" in analysis.summary
+
+
+async def test_the_deterministic_extractor_reads_words_against_the_day_of_the_call() -> None:
+    plan_goal = {"name": "book", "success_criteria": {"has_date": True, "has_time": True}}
+    transcript = [
+        TurnEvent(
+            seq=1,
+            speaker=Speaker.AGENT,
+            text="What day would work best for you?",
+            started_at="2026-12-01T15:00:00+00:00",  # a Tuesday
+        ),
+        TurnEvent(seq=2, speaker=Speaker.CALLER, text="Next Tuesday, around half past four."),
+        TurnEvent(seq=3, speaker=Speaker.CALLER, text="Sorry, no, make that Wednesday."),
+    ]
+    analysis = await AnalysisActivities(None, "x").analyze_call(
+        AnalysisInput(call_sid="CA2", goals=[plan_goal], transcript=transcript, captured={})
+    )
+    assert analysis.extracted == {"date": "2026-12-02", "time": "16:30"}
+    assert analysis.goals[0].success
 
 
 @pytest.fixture

@@ -7,16 +7,31 @@ correction in the same breath, "hold on", a question, a goodbye before the end.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
 from core.agents.snapshot import AgentSnapshot
-from core.agents.spec import GoalSpec
+from core.agents.spec import AgentSpec, GoalSpec
 from core.fields import DataField, FieldType
 from core.fields.phrasing import question
 from realtime.brains import GuidedBrain
+from tests.conftest import EXAMPLES_DIR
 
 TODAY = dt.date(2026, 12, 1)  # a Tuesday
+
+
+def scheduler() -> AgentSnapshot:
+    """The dental clinic's booking agent (name, phone, date, time, service), for other tests."""
+    document = json.loads((EXAMPLES_DIR / "dental_clinic.json").read_text())
+    spec = AgentSpec.model_validate(document)
+    return AgentSnapshot(
+        name=spec.name,
+        template_name="Scheduler",
+        base_prompt="Book appointments.",
+        greeting="Thanks for calling Bright Smile Dental.",
+        goals=[goal for goal in spec.goals if isinstance(goal, GoalSpec)],
+    )
 
 
 def booking_agent(*fields: DataField, name: str = "Bright Smile Dental") -> AgentSnapshot:
@@ -114,7 +129,7 @@ def test_a_field_that_fails_twice_waits_while_the_next_is_asked() -> None:
     agent.respond("mmm not sure really")
     moved = agent.respond("I don't know")
     assert "come back to that" in moved.text and moved.text.endswith(
-        "What day would work best for you?"
+        "What day works best for you?"
     )
 
 
@@ -136,11 +151,15 @@ def test_a_spelled_name_is_written_as_spelled() -> None:
     ("data_field", "asked"),
     [
         (DataField(name="decision_maker", description="who makes the buying decision"),
-         "Could you tell me who makes the buying decision?"),
+         "Who else is involved in making the decision?"),
         (DataField(name="customer_name", description="the caller's full name"),
-         "May I have your name, please?"),
+         "Can I take your name, please?"),
         (DataField(name="budget", type=FieldType.NUMBER, description="their budget"),
-         "Could you tell me your budget?"),
+         "Roughly what budget do you have in mind?"),
+        (DataField(name="vehicle_model", description="the model of the customer's car"),
+         "Could you tell me the model of your car?"),
+        (DataField(name="pickup_day", type=FieldType.DATE, ask="When shall we pick it up?"),
+         "When shall we pick it up?"),
     ],
 )  # fmt: skip
 def test_questions_sound_like_a_person_asking(data_field: DataField, asked: str) -> None:

@@ -96,7 +96,7 @@ async def test_system_message_is_the_compiled_prompt_and_the_next_step(
         "Next: ask the caller for the customer name (text, field `customer_name`)" in first.system
     )
     assert "Captured so far: nothing yet." in first.system
-    assert "Wednesday, November 25, 2026" in first.system
+    assert "Tuesday, December 1, 2026" in first.system
     # The backstop captured the name, so the next request asks for the phone.
     assert "Captured so far: customer name: Ana Diaz." in second.system
     assert "field `phone_number`" in second.system
@@ -213,7 +213,7 @@ async def test_tool_calls_without_words_still_answer_the_caller(
     fake.script(Reply(tool_calls=[record("customer_name", "Ana Diaz")]))
     events = await run_turn(brain, "It's Ana Diaz")
     assert Captured("customer_name", "Ana Diaz") in events
-    assert says(events) == ["Got it, Ana Diaz. What is your phone number?"]
+    assert says(events) == ["Got it, Ana Diaz. What's the best number to reach you on?"]
 
 
 async def test_a_server_that_ignores_tools_still_gets_the_date_captured(
@@ -226,8 +226,8 @@ async def test_a_server_that_ignores_tools_still_gets_the_date_captured(
         )
     )
     events = await run_turn(brain, "Could I come in next Tuesday?")
-    assert Captured("preferred_date", "2026-12-01") in events
-    assert brain.manager.captured == {"preferred_date": "2026-12-01"}
+    assert Captured("preferred_date", "2026-12-08") in events  # TODAY is a Tuesday
+    assert brain.manager.captured == {"preferred_date": "2026-12-08"}
     assert says(events) == ["Lovely, and what time?"]
 
 
@@ -395,14 +395,14 @@ def test_guided_capture_takes_only_what_the_words_clearly_state() -> None:
     # A question is no name, even while the name is being asked for.
     assert guided.capture("What are your opening hours") == ({}, {})
     assert guided.capture("my name is Ana Diaz, next Tuesday at 3:30 pm") == (
-        {"customer_name": "Ana Diaz", "preferred_date": "2026-12-01", "preferred_time": "15:30"},
+        {"customer_name": "Ana Diaz", "preferred_date": "2026-12-08", "preferred_time": "15:30"},
         {},
     )
     # While the phone is being asked for, spoken digits are the phone.
     assert guided.capture("four one five five five five one two three four")[0] == {
         "phone_number": "4155551234"
     }
-    assert guided.next_line({"phone_number": "4155551234"}).endswith("What is your service type?")
+    assert guided.next_line({"phone_number": "4155551234"}).endswith("which service do you need?")
 
 
 def roles(exchange_body: dict[str, Any]) -> list[str]:
