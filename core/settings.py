@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     whisper_device: str = Field("cpu", alias="WHISPER_DEVICE")
     whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")
     end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, alias="END_OF_TURN_SILENCE_MS")
+    stt_context: bool = Field(True, alias="STT_CONTEXT")
     silence_reprompt_s: float = Field(8.0, gt=0, alias="SILENCE_REPROMPT_S")
 
     @model_validator(mode="after")

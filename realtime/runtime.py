@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import embeddings
 from core.calls.types import CallInput
 from core.settings import BrainName, Settings, TtsEngineName
 from realtime.brains.base import Brain
@@ -51,6 +52,8 @@ class Engines:
     def from_settings(cls, settings: Settings) -> Engines:
         """Load the configured engines (this takes seconds; do it once, at start)."""
         shared_silero_model()
+        if embeddings.available():
+            embeddings.load()  # the guided brain's intent and option matching
         stt = WhisperSTT(
             settings.whisper_model_path,
             device=settings.whisper_device,
@@ -59,6 +62,7 @@ class Engines:
         session = SessionSettings(
             turn=TurnSettings(end_of_turn_ms=settings.end_of_turn_silence_ms),
             reprompt_after_s=settings.silence_reprompt_s,
+            stt_context=settings.stt_context,
         )
         return cls(
             stt=stt,

@@ -124,6 +124,8 @@ class SessionSettings:
     reprompt_after_s: float = 8.0
     dtmf_gap_s: float = 1.0
     playout_lead_s: float = DEFAULT_LEAD_S
+    stt_context: bool = True
+    """Give the speech recogniser the brain's `listening_context` (the question just asked)."""
 
 
 class CallSession:
@@ -285,7 +287,8 @@ class CallSession:
             if audio.size
             else np.zeros(0, dtype=np.float32)
         )
-        return (await self.stt.transcribe(samples)).text.strip()
+        context = self.brain.listening_context() if self.settings.stt_context else ""
+        return (await self.stt.transcribe(samples, context=context)).text.strip()
 
     async def _speculate(
         self, transcript: asyncio.Task[str], speech_end: float, reply: _Reply

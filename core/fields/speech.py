@@ -39,6 +39,8 @@ def normalise(text: str) -> str:
     lowered = text.lower().replace("’", "'").replace("‘", "'")
     lowered = _MERIDIEM.sub(lambda m: f"{m[1]}m", lowered)
     lowered = re.sub(r"\b(?:uh[- ]huh|mm[- ]hmm|mhm)\b", "yes", lowered)
+    # The recogniser's usual slips on "half past" ("half pass 4", "have passed four").
+    lowered = re.sub(r"\b(?:half|have) pas(?:s|sed|t)\b", "half past", lowered)
     lowered = _FILLER_RUN.sub("", lowered)
     lowered = re.sub(r"[!?;]+", lambda m: m[0][0], lowered)
     return re.sub(r"\s+", " ", lowered).strip(" ,")

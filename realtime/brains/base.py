@@ -87,6 +87,11 @@ class Brain(ABC):
         """What to say when the caller has gone quiet."""
         return "Are you still there?"
 
+    def listening_context(self) -> str:
+        """Words the caller's next answer is likely to hold (the question just asked, its
+        options), to bias speech recognition; "" for none."""
+        return ""
+
     def fork(self) -> Brain | None:
         """An independent copy to answer a turn speculatively (before the caller has surely
         finished), adopted if the turn ends as guessed; None if this brain cannot fork."""

@@ -207,6 +207,14 @@ class GuidedBrain(Brain):
         nudge = "Are you still there?"
         return self._said(nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}")
 
+    def listening_context(self) -> str:
+        """What the agent just said, and the options of the field it asked for."""
+        action = self._next_action()
+        options: list[str] = []
+        if action.kind == "ask" and action.field is not None:
+            options = list(self._fields[action.field].options)
+        return " ".join([self._last_said, *(f"{o}." for o in options)]).strip()
+
     # -- for the LLM brain ------------------------------------------------------------------------
 
     def capture(self, caller_text: str) -> tuple[dict[str, FieldScalar], dict[str, str]]:

@@ -172,6 +172,11 @@ class OpenAIChatBrain(Brain):
         self._remember_reply(text)
         return text
 
+    def listening_context(self) -> str:
+        """The LLM's last reply (what the caller is answering), else the guided brain's."""
+        reply = self._last_reply.get("content") if self._last_reply is not None else None
+        return reply if isinstance(reply, str) and reply else self.fallback.listening_context()
+
     def heard(self, text: str, *, interrupted: bool) -> None:
         """Make the history hold what the caller heard, marked as cut off when interrupted."""
         if not interrupted:

@@ -51,8 +51,13 @@ class STTEngine(ABC):
     sample_rate: int
 
     @abstractmethod
-    async def transcribe(self, audio: Audio) -> Transcript:
-        """The text of `audio` (mono float32 at `sample_rate`)."""
+    async def transcribe(self, audio: Audio, *, context: str = "") -> Transcript:
+        """The text of `audio` (mono float32 at `sample_rate`).
+
+        `context` is words the caller is likely to say or answer (the question just asked, its
+        options, the business's names): an engine that can bias recognition towards them does,
+        one that cannot ignores it.
+        """
 
 
 class TTSEngine(ABC):

@@ -68,11 +68,17 @@ _MIN_PAD_FRAMES: Final = 100
 _TOKENS_PER_SECOND_BOUND: Final = 15
 
 
+# How much of the context Whisper is given: the question just asked and its options fit.
+CONTEXT_TOKENS: Final = 64
+
+
 def _before_repeat(text: str) -> str:
-    """`text` up to the first sentence that repeats the one before it ("Yes. Yes. Yes" → "Yes.")."""
+    """`text` up to the first sentence that repeats the one before it ("Yes. Yes. Yes" → "Yes."),
+    also when the repeat was cut short by the length bound ("Yes, that's right. Yes, that")."""
     sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", text) if s.strip()]
     for index, (a, b) in enumerate(itertools.pairwise(sentences), start=1):
-        if a.lower() == b.lower():
+        last = index == len(sentences) - 1
+        if a.lower() == b.lower() or (last and a.lower().startswith(b.lower().rstrip(".?!"))):
             return " ".join(sentences[:index])
     return text
 
@@ -124,14 +130,25 @@ class WhisperRunner:
         WhisperRunner.loads += 1
         _LOGGER.info("loaded Whisper from %s on %s", model_path, device)
 
-    def transcribe_blocking(self, audio: Audio) -> Transcript:
-        """Decode one utterance (16 kHz float32) on the calling thread."""
+    def transcribe_blocking(self, audio: Audio, context: str = "") -> Transcript:
+        """Decode one utterance (16 kHz float32) on the calling thread; `context` is given to
+        Whisper as the text that came before (its "initial prompt"), which biases it towards
+        those words: "patio" after "indoors, on the patio, or at the bar?"."""
         seconds = audio.size / WHISPER_SAMPLE_RATE
+        context = " ".join(context.split())
         if self.audio_context_s < FULL_CONTEXT_S and seconds + 1.0 < FULL_CONTEXT_S:
-            return self._transcribe_short(audio, seconds)
-        return self._transcribe_full(audio)
+            return self._transcribe_short(audio, seconds, context)
+        return self._transcribe_full(audio, context)
 
-    def _transcribe_short(self, audio: Audio, seconds: float) -> Transcript:
+    def _prompt_for(self, context: str) -> list[int]:
+        if not context:
+            return self._prompt
+        # The last words matter most (the question just asked); Whisper allows 223 prompt
+        # tokens, fewer keep the decoder fast.
+        previous = self._tokenizer.encode(" " + context)[-CONTEXT_TOKENS:]
+        return [self._tokenizer.sot_prev, *previous, *self._prompt]
+
+    def _transcribe_short(self, audio: Audio, seconds: float, context: str = "") -> Transcript:
         features = np.asarray(self._model.feature_extractor(audio), dtype=np.float32)
         frames = features.shape[-1]
         window = max(frames + _MIN_PAD_FRAMES, int(self.audio_context_s * _FRAMES_PER_SECOND))
@@ -140,7 +157,7 @@ class WhisperRunner:
         max_length = min(448, 16 + int(seconds * _TOKENS_PER_SECOND_BOUND))
         results = self._model.model.generate(
             ctranslate2.StorageView.from_array(padded[np.newaxis]),
-            [self._prompt],
+            [self._prompt_for(context)],
             beam_size=1,
             max_length=max_length,
             suppress_blank=True,
@@ -159,16 +176,17 @@ class WhisperRunner:
             text = looped
         elif len(results[0].sequences_ids[0]) >= max_length:
             _LOGGER.info("short-context decode ran long (%r); decoding the full window", text)
-            return self._transcribe_full(audio)
+            return self._transcribe_full(audio, context)
         # CTranslate2's score is the sum of log-probabilities, length-normalised here as
         # faster-whisper's `avg_logprob` is.
         score = float(results[0].scores[0]) if results[0].scores else None
         confidence = math.exp(score / max(len(tokens), 1)) if score is not None else None
         return Transcript(text=text, confidence=confidence)
 
-    def _transcribe_full(self, audio: Audio) -> Transcript:
+    def _transcribe_full(self, audio: Audio, context: str = "") -> Transcript:
         segments, _info = self._model.transcribe(
             audio,
+            initial_prompt=context or None,
             language="en",
             beam_size=1,
             # One pass at temperature 0: the fallback ladder can re-decode up to five times,
@@ -235,12 +253,13 @@ class WhisperSTT(STTEngine):
             path.resolve(), device, compute_type, cpu_threads, num_workers, audio_context_s
         )
 
-    async def transcribe(self, audio: Audio) -> Transcript:
-        """The text of `audio` (mono float32 at 16 kHz), decoded off the event loop."""
+    async def transcribe(self, audio: Audio, *, context: str = "") -> Transcript:
+        """The text of `audio` (mono float32 at 16 kHz), decoded off the event loop, biased
+        towards the words in `context`."""
         if audio.size == 0:
             return Transcript(text="")
         samples = np.ascontiguousarray(audio, dtype=np.float32)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.runner.executor, self.runner.transcribe_blocking, samples
+            self.runner.executor, self.runner.transcribe_blocking, samples, context
         )

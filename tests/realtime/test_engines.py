@@ -304,3 +304,29 @@ def test_a_looping_decode_is_cut_where_it_starts_repeating() -> None:
     )
     assert _before_repeat("No. Wednesday. Wednesday.") == "No. Wednesday."
     assert _before_repeat("Five five five. One two three.") == "Five five five. One two three."
+
+
+SEATING_QUESTION = "Would you like to sit indoors, on the patio, or at the bar?"
+
+
+@pytest.mark.parametrize("window_s", [10.0, 30.0])
+async def test_whisper_context_biases_towards_the_question_without_echoing_it(
+    piper: PiperEngine, window_s: float
+) -> None:
+    # The question just asked goes to Whisper as the text before the utterance: the answer's
+    # words come back, and the question itself never leaks into the transcript.
+    stt = WhisperSTT(audio_context_s=window_s)
+    for line, option in (("The patio, please.", "patio"), ("At the bar.", "bar")):
+        speech = piper.model.synthesize_blocking(line, 1.0)
+        phone = decode_inbound(b"".join(optimize_for_twilio(speech, 22050)), 16000)
+        heard = (await stt.transcribe(phone, context=SEATING_QUESTION)).text
+        assert option in words(heard), heard
+        assert "indoors" not in words(heard) and "would" not in words(heard), heard
+
+
+def test_a_decode_cut_short_while_repeating_keeps_the_first_sentence() -> None:
+    from realtime.engines.whisper_stt import _before_repeat
+
+    assert _before_repeat("Yes, that's right. Yes, that") == "Yes, that's right."
+    assert _before_repeat("Yes. Yes. Yes") == "Yes."
+    assert _before_repeat("I said yes. Yes.") == "I said yes. Yes."

@@ -128,9 +128,7 @@ def test_a_field_that_fails_twice_waits_while_the_next_is_asked() -> None:
     agent = brain()
     agent.respond("mmm not sure really")
     moved = agent.respond("I don't know")
-    assert "come back to that" in moved.text and moved.text.endswith(
-        "What day works best for you?"
-    )
+    assert "come back to that" in moved.text and moved.text.endswith("What day works best for you?")
 
 
 def test_options_are_snapped_from_slips_and_paraphrases() -> None:
@@ -178,3 +176,12 @@ def test_keypad_digits_answer_a_phone_question() -> None:
     phone = DataField(name="phone", type=FieldType.PHONE)
     agent = brain(booking_agent(phone))
     assert agent.respond_dtmf("4155551234#").captured == {"phone": "4155551234"}
+
+
+def test_the_recogniser_is_told_the_question_and_its_options() -> None:
+    seating = DataField(name="seating", type=FieldType.ENUM, options=["indoors", "patio", "bar"])
+    agent = brain(booking_agent(seating))
+    agent.greeting()
+    context = agent.listening_context()
+    assert context.startswith("Hello, you've reached Bright Smile Dental.")
+    assert context.endswith("indoors. patio. bar.")
