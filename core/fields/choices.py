@@ -52,9 +52,11 @@ _NOT_AN_ANSWER: Final = re.compile(
     r"i don't know|no idea|sorry|what|pardon|huh|can you|could you|do you|does|are you|is there|"
     r"how much|how long|where|why|when do you)\b"
 )
+# A question about the options ("is the patio heated?"), not a request phrased as one ("can I
+# get a table on the patio?").
 _QUESTION: Final = re.compile(
-    r"^(?:is|are|do|does|can|could|will|would|what|which|how|where|why|when)\b(?! (?:i|we) "
-    r"(?:said|say))"
+    r"^(?:is|are|do|does|can|could|will|would|what|which|how|where|why|when)\b"
+    r"(?! (?:i|we) (?:said|say|get|have|sit|book|do|go|take|please))(?! you (?:put|book|give|get))"
 )
 _UNSURE: Final = re.compile(
     r"\b(?:not sure|don't know|do not know|no idea|can't remember|cannot remember|haven't "
@@ -173,7 +175,7 @@ def read_enum(
 ) -> Reading | None:
     """The option `text` names, said, mis-heard or paraphrased; None when unsure."""
     options = data_field.options
-    if text.endswith("?") or _QUESTION.match(text):
+    if _QUESTION.match(text):
         return None  # "is the patio heated?" asks about an option, it does not choose one
     exact: list[tuple[int, str, re.Match[str]]] = []
     for option in options:

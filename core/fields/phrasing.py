@@ -177,6 +177,9 @@ def read_back(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]) 
 def acknowledge(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]) -> str:
     """A short "got it" naming what was just understood."""
     said = {f.name: speak_value(f, captured[f.name]) for f in fields}
+    for data_field in fields:  # "2" alone says nothing; "party size 2" does
+        if data_field.type in (FieldType.NUMBER, FieldType.BOOLEAN):
+            said[data_field.name] = f"{label(data_field)} {said[data_field.name]}"
     dates = [f.name for f in fields if f.type is FieldType.DATE]
     times = [f.name for f in fields if f.type is FieldType.TIME]
     if dates and times:

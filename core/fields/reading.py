@@ -55,6 +55,14 @@ _DATE_CUE: Final = re.compile(
     rf"\b(?:{_WEEKDAY}|{_MONTH}|today|tomorrow|tonight|weeks?|weekend|days?|eve|christmas|"
     rf"\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_WORD}|\d{{1,2}}/\d{{1,2}})\b"
 )
+_LEADING_COUNT: Final = re.compile(
+    r"^(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b(?![:.]\d|st|nd|"
+    r"rd|th| (?:am|pm|o'?clock|thirty|fifteen|forty|in the))"
+)
+_CLOCK_CUE: Final = re.compile(
+    r"\bat \w|:\d\d|\b(?:am|pm|o'?clock|noon|midnight|midday|morning|afternoon|evening|night|"
+    r"half past|quarter (?:past|to))\b"
+)
 _PART_OF_DAY: Final = re.compile(
     r"\b(?:am|pm|morning|afternoon|evening|night|tonight|noon|midnight|midday|lunch(?:time)?)\b"
 )
@@ -160,12 +168,41 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
         if base is not None and isinstance(base.value, str):
             later = dt.date.fromisoformat(base.value) + dt.timedelta(weeks=count)
             return Reading(later.isoformat(), weeks.start(), offset + base.end)
+    found = []
     for entity in _time_entities(text, context.today, latent=False):
         day = _day_of(entity)
         # "this weekend" is two days, not one: the caller still has to choose.
         if day is not None and _DATE_CUE.search(entity.body) and "weekend" not in entity.body:
-            return Reading(day.isoformat(), entity.start, entity.end)
-    return None
+            found.append((day.isoformat(), entity))
+    return _innermost(found)
+
+
+def _innermost(found: list[tuple[str, Entity]]) -> Reading | None:
+    """The first value read, by the shortest words that say it: Duckling also reads "four this
+    friday at seven" as one phrase, and "four" must stay free for "a table for four"."""
+
+    def outdone(entity: Entity, value: str) -> bool:
+        for other_value, other in found:
+            if other is entity or other_value != value:
+                continue
+            inside = entity.start <= other.start and other.end <= entity.end
+            if inside and other.end - other.start < entity.end - entity.start:
+                return True
+            # "six tomorrow" beside "tomorrow at 8 pm": a leading bare number is a count.
+            overlaps = other.start < entity.end and entity.start < other.end
+            if (
+                overlaps
+                and _LEADING_COUNT.match(entity.body)
+                and not _LEADING_COUNT.match(other.body)
+            ):
+                return True
+        return False
+
+    kept = [(value, entity) for value, entity in found if not outdone(entity, value)]
+    if not kept:
+        return None
+    value, entity = kept[0]
+    return Reading(value, entity.start, entity.end)
 
 
 def _clock(moment: dt.datetime, body: str, opens_at: int) -> str:
@@ -182,7 +219,10 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
     """A time of day: "half past four in the afternoon", "noon", "3:45 pm"; a bare "seven" or
     "two thirty" only when the time was asked for."""
     found = _time_entities(text, context.today, latent=context.asked)
-    found.sort(key=lambda e: (e.latent, e.start))
+    # "a table for four this friday at seven": "four this friday" reads as a time too, but
+    # a clock said with "at", a colon or a part of the day is the time the caller means.
+    found.sort(key=lambda e: (e.latent, not _CLOCK_CUE.search(e.body), e.start))
+    clocks = []
     for entity in found:
         single = _single_value(entity)
         if single is None:
@@ -194,8 +234,8 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
             continue  # "1530" or a house number, not something a caller says as a time
         # "seven o'clock at night": the part of the day may trail the entity Duckling found.
         said = text[entity.start : entity.end + len(" in the afternoon")]
-        return Reading(_clock(moment, said, context.opens_at), entity.start, entity.end)
-    return None
+        clocks.append((_clock(moment, said, context.opens_at), entity))
+    return _innermost(clocks)
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -215,10 +255,10 @@ def _people_count(text: str) -> Reading | None:
     group = re.search(r"\b(?:of us|party of|table for|group of|for)\b", text)
     if group and numbers:
         value, entity = next(((v, e) for v, e in numbers if e.start >= group.start()), numbers[0])
-        if re.search(r"\bof us\b|party of|table for|group of", text):
+        if re.search(r"\bof us\b|party of|table for|group of|for \w+ (?:people|persons)", text):
             return Reading(value, entity.start, entity.end)
     total, first, last = 0.0, len(text), 0
-    if re.search(r"\b(?:me|myself|i)\b", text):
+    if re.search(r"\b(?:me|myself)\b", text):  # "me and my wife"; not "can I get a table"
         total += 1
     for value, entity in numbers:
         if re.match(rf"\s*(?:\w+ )?{_PEOPLE_NOUNS}", text[entity.end :]):
