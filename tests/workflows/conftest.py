@@ -56,7 +56,10 @@ async def worker(
 
 @pytest.fixture
 def make_call(engine: Any, receiver: Receiver) -> Any:
-    """Create the seed's Appointment Scheduler (webhooks to the receiver) and a call input."""
+    """Create the Dental Clinic Booking agent (webhooks to the receiver) and a call input.
+
+    Its goal writes out the rich booking these tests drive (name, phone, date, time, service),
+    so a call can meet the goal and still miss data."""
 
     async def make(
         *,
@@ -69,7 +72,7 @@ def make_call(engine: Any, receiver: Receiver) -> Any:
 
         from tests.conftest import EXAMPLES_DIR
 
-        document = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())
+        document = json.loads((EXAMPLES_DIR / "dental_clinic.json").read_text())
         document["goals"][0]["completion_webhook"] = f"{receiver.url}/goal"
         if goal_name is not None:
             document["goals"][0]["name"] = goal_name

@@ -86,14 +86,14 @@ async def test_outbound_call_lifecycle(
     assert running["direction"] == "outbound" and running["agent_id"] == agent["id"]
     handle = temporal_client.get_workflow_handle(f"call-{sid}")
     await handle.signal("turn_completed", TurnEvent(seq=1, speaker=Speaker.AGENT, text="Hello!"))
-    await handle.signal("field_captured", FieldEvent(name="service_type", value="checkup"))
+    await handle.signal("field_captured", FieldEvent(name="service", value="checkup"))
     async with asyncio.timeout(10):
         while (
             not (live := (await api.get(f"/api/calls/{sid}")).json()["progress"])
             or not live["captured"]
         ):
             await asyncio.sleep(0.1)
-    assert live["captured"] == {"service_type": "checkup"}
+    assert live["captured"] == {"service": "checkup"}
     assert live["next_action"]["kind"] == "ask"
     assert running["temporal_ui_url"].endswith(f"/workflows/call-{sid}")
 
@@ -106,7 +106,7 @@ async def test_outbound_call_lifecycle(
     done = await wait_status(api, sid, "completed")
     assert done["end_reason"] == "admin_test"
     assert [t["text"] for t in done["transcript"]] == ["Hello!"]
-    assert done["extracted_data"] == {"service_type": "checkup"}
+    assert done["extracted_data"] == {"service": "checkup"}
     assert done["progress"] is None
     assert (await api.post(f"/api/calls/{sid}/end")).status_code == 409
 
