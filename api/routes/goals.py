@@ -12,6 +12,7 @@ from core.agents.spec import GoalSpec
 from core.agents.validation import validate_goal
 from core.db.models import ConversationGoal
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
+from core.fields.inference import infer_required_data
 
 router = APIRouter(prefix="/api/goals", tags=["goals"], dependencies=[Depends(get_current_key)])
 
@@ -39,6 +40,18 @@ def _ensure_valid(goal: GoalSpec) -> None:
         raise InvalidConfigError(problems)
 
 
+def _data_was_inferred(goal: ConversationGoal) -> bool:
+    """Whether the goal's stored fields are exactly those its criteria infer.
+
+    Nothing marks inferred fields when they are stored, so this compares with a fresh inference.
+    Fields an admin wrote (a custom question, another type, an extra field) differ and count as
+    written; so do inferred fields stored before the lexicon changed, which is the safe side:
+    a new criterion is then refused with its path rather than fields being silently replaced.
+    """
+    inferred = infer_required_data(goal.success_criteria)
+    return goal.required_data == [f.model_dump(mode="json") for f in inferred]
+
+
 @router.get("", response_model=list[GoalPublic])
 async def list_goals(session: SessionDep) -> list[ConversationGoal]:
     """Every goal."""
@@ -64,15 +77,22 @@ async def get_goal(session: SessionDep, goal_id: IdPath) -> ConversationGoal:
 
 @router.patch("/{goal_id}", response_model=GoalPublic)
 async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) -> ConversationGoal:
-    """Change the fields given; the result must still be a valid goal."""
+    """Change the fields given; the result must still be a valid goal.
+
+    A goal whose data was inferred from its criteria (it was created without `required_data`)
+    has it inferred again from new criteria unless the body sends `required_data`.
+    """
     goal = await get_goal_or_404(session, goal_id)
     changes = body.model_dump(exclude_unset=True)
+    required_data = goal.required_data
+    if changes.get("required_data") is None and _data_was_inferred(goal):
+        required_data = []  # GoalSpec infers it from the merged criteria
     merged = GoalSpec.model_validate(
         {
             "name": goal.name,
             "description": goal.description,
             "success_criteria": goal.success_criteria,
-            "required_data": goal.required_data,
+            "required_data": required_data,
             "completion_webhook": goal.completion_webhook,
             **{k: v for k, v in changes.items() if v is not None or k == "completion_webhook"},
         }

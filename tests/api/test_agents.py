@@ -117,6 +117,61 @@ async def test_a_goal_created_alone_infers_its_data_too(client: httpx.AsyncClien
     assert [(f["name"], f["type"]) for f in created.json()["required_data"]] == [("phone", "phone")]
 
 
+async def test_patching_criteria_infers_the_data_again_when_it_was_inferred(
+    client: httpx.AsyncClient,
+) -> None:
+    document = load(EXAMPLES_DIR / "appointment_scheduler.json")
+    agent = (await client.post("/api/agents", json=document)).json()
+    [goal] = agent["goals"]
+    criteria = {**goal["success_criteria"], "has_name": True, "has_time": False}
+
+    patched = await client.patch(f"/api/goals/{goal['id']}", json={"success_criteria": criteria})
+    assert patched.status_code == 200, patched.text
+    fields = [(f["name"], f["type"], f["ask"]) for f in patched.json()["required_data"]]
+    assert fields == [
+        ("date", "date", "What day works best for you?"),
+        ("service", "text", "What can we help you with — which service do you need?"),
+        ("name", "text", "Can I take your name, please?"),
+    ]
+    stored = (await client.get(f"/api/goals/{goal['id']}")).json()
+    assert stored["required_data"] == patched.json()["required_data"]
+    prompt = (await client.get(f"/api/agents/{agent['id']}/prompt")).json()["prompt"]
+    assert "- name (text)" in prompt and "- time (time)" not in prompt
+
+    # Data sent with the criteria is taken as written, and from then on kept as written.
+    written = await client.patch(
+        f"/api/goals/{goal['id']}",
+        json={"success_criteria": {"has_date": True}, "required_data": ["preferred_date"]},
+    )
+    assert [f["name"] for f in written.json()["required_data"]] == ["preferred_date"]
+    refused = await client.patch(
+        f"/api/goals/{goal['id']}", json={"success_criteria": {"has_date": True, "has_time": True}}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "success_criteria", "has_time"]
+    kept = (await client.get(f"/api/goals/{goal['id']}")).json()
+    assert [f["name"] for f in kept["required_data"]] == ["preferred_date"]
+
+
+async def test_patching_criteria_keeps_data_an_admin_wrote(client: httpx.AsyncClient) -> None:
+    # Written fields that happen to share the inferred names but not their questions.
+    body = {
+        "name": "Call back",
+        "success_criteria": {"has_phone": True},
+        "required_data": [{"name": "phone", "type": "phone", "ask": "Which number is best?"}],
+    }
+    goal = (await client.post("/api/goals", json=body)).json()
+    refused = await client.patch(
+        f"/api/goals/{goal['id']}", json={"success_criteria": {"has_phone": True, "has_time": True}}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "success_criteria", "has_time"]
+    stored = (await client.get(f"/api/goals/{goal['id']}")).json()
+    assert [(f["name"], f["ask"]) for f in stored["required_data"]] == [
+        ("phone", "Which number is best?")
+    ]
+
+
 async def test_written_required_data_must_still_cover_every_criterion(
     client: httpx.AsyncClient,
 ) -> None:
