@@ -38,6 +38,9 @@ _LEAD_IN: Final = re.compile(
     r"for|set up))?\b\s*|(?:i|we) (?:want|need|wanted)(?: to (?:book|get|have|schedule))?\b\s*|"
     r"(?:i'm|i am|we're|we are) (?:looking for|calling about|calling for|after|interested in)\b"
     r"\s*|(?:i|we) (?:have|had|got)(?: got)?\b"
+    r"\s*|(?:i'm|i am|we're|we are) (?:calling|ringing|phoning)(?: (?:to|about|for|because|"
+    r"in))?\b\s*|(?:i was |we were |just )?wondering if (?:i|we|you) (?:could|can|might)\b"
+    r"\s*|(?:can|could|may) (?:i|we)(?: please)?(?: (?:get|book|make|have|schedule))?\b"
     r"\s*|(?:i was|we were) (?:hoping|looking)(?: to (?:get|book)| for)?\b\s*|"
     r"(?:it's|it is|it'd be|it would be|that's|that is|that'd be|that would be|just|"
     r"probably|maybe|for|to book|book|about|a|an|the|some|my|our)\b[\s,]*)"
@@ -63,11 +66,18 @@ _UNSURE: Final = re.compile(
     r"decided|not decided)\b"
 )
 _WANT_CUE: Final = re.compile(
-    r"\b(?:i'd like|i would like|i want|i need|we need|i'm looking for|looking for|"
+    r"(?:\b(?:i'd like|i would like|i want|i need|we need|i'm looking for|looking for|"
     r"hoping (?:to get|for)|calling (?:about|for)|to book|book|booking|schedule|come in for|"
-    r"in for|get)\s+(?:to (?:book|get|schedule|have|come in for) )?(?:a |an |my |the |some |"
+    r"in for|get|(?:appointment|booking|visit|slot) for)|^(?:just |it's |it is |that's )?for)\s+"
+    r"(?:(?:to|in|for|come|get|book|have|make|schedule|see about)\s+)*(?:a |an |my |the |some |"
     r"our )?(?P<v>[a-z' -]+?)(?=$|[,.]| (?:on|at|for|this|next|tomorrow|today|please|around|"
-    r"and|in the|some ?time|if|with|because|as)\b)"
+    r"and|in the|some ?time|if|with|because|as|sometime|asap|soon)\b)"
+)
+# What a caller calls any booking: "I'd like to make an appointment" names no service.
+_GENERIC_REQUEST: Final = frozenset(
+    "a an the to make book booking schedule appointment appointments reservation booking "
+    "table slot time visit something one come in get set up please some it that this them "
+    "those these".split()
 )
 _TIMELINE_CUE: Final = re.compile(
     r"\b(?P<v>(?:by|within|before|in the next|over the next|in about|in) (?:the )?"
@@ -238,6 +248,11 @@ def _field_words(data_field: DataField) -> set[str]:
     return set(re.findall(r"[a-z]+", f"{data_field.name.replace('_', ' ')}"))
 
 
+def is_want_field(data_field: DataField) -> bool:
+    """Whether a text field holds what the caller wants: a service, a need, a reason."""
+    return bool(_field_words(data_field) & _WANT_FIELDS)
+
+
 def _the_caller(answer: str) -> str:
     """Who decides, when the caller says it is them: "me, I own the place" → "the caller
     (owner)", "me and our head of IT" → "the caller and our head of IT"."""
@@ -284,6 +299,8 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
         for match in cue.finditer(text):
             group = "v" if match["v"] else "v2"
             value = clean_answer(match[group] or "")
+            if set(value.split()) <= _GENERIC_REQUEST:
+                continue
             if value and not _NOT_AN_ANSWER.match(value) and value not in YES_WORDS:
                 return Reading(value, match.start(group), match.end(group))
     if not asked:
@@ -292,6 +309,8 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
     if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat) or _UNSURE.search(flat):
         return None
     answer = clean_answer(flat)
+    if set(answer.split()) <= _GENERIC_REQUEST:
+        return None
     if _SELF.match(flat) and kinds & _DECIDER_FIELDS:
         answer = flat  # "me" is the answer here, not a lead-in to strip
     if not answer or answer in YES_WORDS or answer in NO_WORDS or _NOT_AN_ANSWER.match(answer):

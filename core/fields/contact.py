@@ -87,6 +87,20 @@ def _digits_of(tokens: list[str], index: int, started: bool) -> tuple[str, int] 
     return None
 
 
+def read_digits(text: str) -> str:
+    """Every digit said in `text`, in order, typed or spoken ("six one" → "61")."""
+    tokens = re.findall(r"\d+|[a-z]+", text)
+    digits, index = "", 0
+    while index < len(tokens):
+        said = _digits_of(tokens, index, bool(digits))
+        if said is None:
+            index += 1
+            continue
+        digits += said[0]
+        index += said[1]
+    return digits
+
+
 def read_phone(text: str) -> Reading | None:
     """The longest run of 7–15 digits said in `text`, typed or spoken, with a "+" if said."""
     found = [(m[0], m.start(), m.end()) for m in re.finditer(r"\+|\d+|[a-z]+", text)]

@@ -30,10 +30,11 @@ from typing import Final
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
 from core.fields import DataField, FieldScalar, FieldType
-from core.fields.choices import SimilarityFunction, clean_answer
+from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
+from core.fields.contact import read_digits
 from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
 from core.fields.reading import ReadContext, is_name_field, read_value
-from core.fields.speech import blank, normalise
+from core.fields.speech import Reading, blank, normalise
 from core.goals.manager import GoalManager, NextAction
 from realtime.brains.base import (
     Brain,
@@ -48,6 +49,7 @@ from realtime.brains.base import (
 from realtime.brains.intents import Intent, classify
 
 CLOSING: Final = "Thanks, you're all set. Goodbye!"
+OPEN_QUESTION: Final = "How can I help you today?"
 LEFT_EARLY: Final = "No problem. Thanks for calling, and goodbye!"
 HANDED_OFF: Final = (
     "I'm sorry, I couldn't get that down. Someone from our team will call you back to finish "
@@ -58,6 +60,7 @@ UNCONFIRMED: Final = (
     "Thanks for calling, goodbye!"
 )
 READ_BACKS_REFUSED_AT_MOST: Final = 3
+SHORT_ANSWER_WORDS: Final = 4
 TRIES_BEFORE_MOVING_ON: Final = 2
 TRIES_IN_ALL: Final = 4
 # Typed fields read first (their words are unambiguous), free text last, on what is left.
@@ -72,6 +75,12 @@ _READ_ORDER: Final = (
     FieldType.TEXT,
 )
 _CLOCK: Final = (FieldType.DATE, FieldType.TIME)
+_SYNONYMS: Final[dict[FieldType, set[str]]] = {
+    FieldType.DATE: {"day", "date"},
+    FieldType.TIME: {"time"},
+    FieldType.PHONE: {"number", "phone number", "phone"},
+    FieldType.EMAIL: {"email", "email address"},
+}
 # "Tuesday, no wait, Wednesday": the words after the last of these replace the ones before.
 _SELF_CORRECTION: Final = re.compile(
     r"\b(?:no wait|wait no|actually|i mean|i meant|or rather|sorry|make that|make it|no no|"
@@ -96,6 +105,16 @@ class BrainReply:
     """Fields the turn tried and failed to fill, with the reason."""
     end_call: bool = False
     end_reason: str = "completed"
+
+
+@dataclass(frozen=True)
+class _ReadingRules:
+    """How freely this turn's words may be taken as a free-text answer."""
+
+    whole_answers: bool = True
+    """The whole answer may be the value (else only what a cue word introduces)."""
+    opening: bool = False
+    """The turn answers "How can I help?": only a short answer is wholly the value."""
 
 
 @dataclass
@@ -135,6 +154,33 @@ def opening_hour(agent: AgentSnapshot) -> int:
     return 11 if _EVENING_BUSINESS.search(about.replace("_", " ")) else 7
 
 
+def _as_correction_of(before: FieldScalar | None, value: FieldScalar, text: str) -> FieldScalar:
+    """A corrected value in the terms of the one it corrects: "35, not 45" to a budget of
+    45,000 is 35,000; "it ends in 61" changes a phone number's last digits."""
+    if isinstance(before, float) and isinstance(value, float):
+        if before >= 1000 and value < 1000 and not re.search(r"\b(?:hundred|dollars?)\b", text):
+            return value * 1000
+    return value
+
+
+def _phone_ending(before: FieldScalar | None, text: str) -> str | None:
+    """ "No, it ends in six one": the captured number with its last digits replaced."""
+    if not isinstance(before, str):
+        return None
+    tail = re.search(r"\bends? (?:in|with) (?P<digits>.+)$", text)
+    digits = read_digits(tail["digits"]) if tail else ""
+    if not digits or len(digits) >= len(before.lstrip("+")):
+        return None
+    return before[: len(before) - len(digits)] + digits
+
+
+def _written_as_name(text: str) -> bool:
+    """Whether the recogniser wrote the words as a name: one to three capitalised words and
+    nothing else ("Graham Whitley"), not a sentence that merely starts with a capital."""
+    tokens = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
+    return 1 <= len(tokens) <= 3 and all(t[0].isupper() for t in tokens) and len(tokens) > 1
+
+
 def _other_half_of_day(clock: str) -> str:
     hour, minute = (int(part) for part in clock.split(":"))
     return f"{(hour + 12) % 24:02d}:{minute:02d}"
@@ -171,7 +217,12 @@ class GuidedBrain(Brain):
         self._fixing = False
         """The caller said the read-back is wrong without saying what; the next turn says it."""
         self._offered_to_finish = False
+        self._opening = True
+        """The caller's first turn answers "How can I help?": nothing in it is a failed try."""
         self._read_backs_refused = 0
+        self._reading = _ReadingRules()
+        self._said_as_written = ""
+        """The caller's words as the recogniser wrote them (capitals mark names)."""
         self._last_said = ""
         self.opens_at = opening_hour(agent)
         """The hour the business opens: a bare "seven" is 7 AM at a clinic, 7 PM at a bistro."""
@@ -179,12 +230,16 @@ class GuidedBrain(Brain):
     # -- the Brain interface ----------------------------------------------------------------------
 
     def greeting(self) -> str:
-        """The opening line: the agent's greeting, then the first question."""
-        opening = self.agent.greeting or f"Hello, you've reached {self.agent.name}."
+        """The opening line: the agent's greeting, then an open "How can I help you today?"
+        (callers start with why they call, often with several of the details in it)."""
+        opening = (self.agent.greeting or f"Hello, you've reached {self.agent.name}.").strip()
         action = self._next_action()
         if action.kind == "close":
             return self._said(opening)
-        return self._said(f"{opening} {self._prompt(action)}")
+        if opening.endswith("?"):
+            self._opening = False
+            return self._said(f"{opening}")
+        return self._said(f"{opening} {OPEN_QUESTION}")
 
     async def reply(self, turn: CallerTurn) -> AsyncIterator[BrainEvent]:
         """`respond` (or `respond_dtmf` for keypad digits) as brain events, worked out on a
@@ -244,6 +299,7 @@ class GuidedBrain(Brain):
 
     def respond(self, caller_text: str) -> BrainReply:
         """The agent's reply to one caller utterance (never empty)."""
+        self._said_as_written = caller_text
         answer = self._respond(normalise(caller_text))
         self._said(answer.text)
         return answer
@@ -259,11 +315,25 @@ class GuidedBrain(Brain):
             return BrainReply("Sure, take your time.")
         if intent is Intent.REPEAT:
             return BrainReply(f"Of course. {self._last_said or self._prompt(action)}")
+        opening, self._opening = self._opening, False
         asked = action.field if action.kind == "ask" else None
+        if opening:
+            # "How can I help?" asks for what the caller wants, not for the first field; a
+            # caller who answers with a name ("Graham Whitley") is giving the name.
+            names_given = _written_as_name(self._said_as_written)
+            asked = self._first_name_field() if names_given else self._first_want()
         correcting = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
         names = self._open_fields(include_captured=correcting, asked=asked)
         fixing = intent in (Intent.NO, Intent.CORRECTION) and action.kind == "confirm"
-        turn = self._read(text, asked=asked, names=names, correcting=fixing)
+        # A whole answer is free text only when it answers the question: not "no, that's not
+        # right", not a question back, and in a long opening sentence only what a cue
+        # introduces ("hi, I was hoping to get a cleaning on Friday").
+        whole_answers = intent in (Intent.NONE, Intent.CORRECTION)
+        self._reading = _ReadingRules(whole_answers=whole_answers, opening=opening)
+        if action.kind == "confirm" and intent is Intent.YES and not _SELF_CORRECTION.search(text):
+            turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"
+        else:
+            turn = self._read(text, asked=asked, names=names, correcting=fixing)
         if intent is Intent.GOODBYE or (self._offered_to_finish and intent is Intent.NO):
             return self._goodbye(turn)
         self._offered_to_finish = False
@@ -277,6 +347,8 @@ class GuidedBrain(Brain):
             return self._respond_to_read_back(action, text, intent, turn)
         if turn.captured:
             return self._reply(turn)
+        if opening and intent is not Intent.QUESTION:
+            return self._reply(turn, lead="Sure, I can help with that.")
         if intent is Intent.QUESTION:
             lead = "I'm sorry, I can't answer that one, but the team will be happy to help."
             return self._reply(turn, lead=lead)
@@ -327,6 +399,18 @@ class GuidedBrain(Brain):
                 f"{self._prompt(action)}"
             )
         return BrainReply(f"Sorry, I didn't quite get that. {self._prompt(action)}")
+
+    def _first_name_field(self) -> str | None:
+        return next((n for n in self._missing() if is_name_field(self._fields[n])), None)
+
+    def _first_want(self) -> str | None:
+        """The missing free-text field that says what the caller wants (a service, a need, a
+        reason), if the goals have one."""
+        for name in self._missing():
+            data_field = self._fields[name]
+            if data_field.type is FieldType.TEXT and is_want_field(data_field):
+                return name
+        return None
 
     def _bare_number_targets(self, names: Iterable[str]) -> list[str]:
         kinds = (FieldType.TIME, FieldType.NUMBER)
@@ -455,6 +539,15 @@ class GuidedBrain(Brain):
         names = list(names)
         for withdrawn in _WITHDRAWN.finditer(text):
             text = blank(text, [withdrawn.span()])
+        labelled = self._labelled(text, names)
+        if labelled is not None:
+            # "The company name is Vantage": the caller says which field the words are for.
+            name, start = labelled
+            self._read_into(
+                turn, f"{' ' * start}{text[start:]}", asked=name, names=[name], correcting=True
+            )
+            if turn.captured or turn.rejected:
+                return turn
         corrections = list(_SELF_CORRECTION.finditer(text))
         if corrections:  # read what was said last first; the rest only for fields it lacks
             cut = corrections[-1].end()
@@ -466,6 +559,35 @@ class GuidedBrain(Brain):
             return turn
         self._read_into(turn, text, asked=asked, names=names, correcting=correcting)
         return turn
+
+    def _last_said_value(self, data_field: DataField, text: str, first: Reading) -> Reading:
+        """In a correction the value said last is the one meant ("I have a meeting at two, can
+        we do ten thirty instead?"); after a first value, a bare one counts too."""
+        latest = first
+        context = ReadContext(self.today, asked=True, opens_at=self.opens_at)
+        while latest.end < len(text):
+            later = read_value(data_field, blank(text, [(0, latest.end)]), context)
+            if later is None or later.start < latest.end:
+                break
+            latest = later
+        return latest
+
+    def _labelled(self, text: str, names: list[str]) -> tuple[str, int] | None:
+        """The field a "the <field> is …" phrase names, and where its value starts."""
+        for name in names:
+            data_field = self._fields[name]
+            words = {label(data_field), name.replace("_", " ")} | _SYNONYMS.get(
+                data_field.type, set()
+            )
+            pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            match = re.search(
+                rf"\b(?:the|my|our|your)? ?(?:{pattern}) (?:is|was|should be|would be|will be|"
+                rf"'s|is actually|needs to be)\b",
+                text,
+            )
+            if match:
+                return name, match.end()
+        return None
 
     def _read_into(
         self,
@@ -501,6 +623,13 @@ class GuidedBrain(Brain):
                 today=self.today, asked=is_asked, similarity=similarity, opens_at=self.opens_at
             )
             reading = read_value(data_field, remaining, context)
+            if reading is not None and correcting and data_field.type is not FieldType.TEXT:
+                reading = self._last_said_value(data_field, remaining, reading)
+            if reading is not None and is_asked and data_field.type is FieldType.TEXT:
+                reading = self._free_text(data_field, remaining, reading)
+            if reading is None and correcting and data_field.type is FieldType.PHONE:
+                ending = _phone_ending(self.manager.captured.get(name), remaining)
+                reading = Reading(ending, 0, len(remaining)) if ending else None
             if reading is None or not self._plausible(data_field, remaining, asked=is_asked):
                 continue
             if data_field.type is FieldType.TEXT and not is_name_field(data_field):
@@ -508,13 +637,31 @@ class GuidedBrain(Brain):
                     continue
             before = self.manager.captured.get(name)
             fixing = name == self._asking
-            value = reading.value
+            value = (
+                _as_correction_of(before, reading.value, remaining)
+                if correcting
+                else (reading.value)
+            )
             if before == value and (fixing or correcting) and data_field.type is FieldType.TIME:
                 value = _other_half_of_day(str(value))  # "no, seven" to a read-back of 7 AM
             self._track(turn, name, value)
             if name in turn.captured and before == turn.captured[name] and not fixing:
                 del turn.captured[name]  # said again, unchanged: not news
             taken.append((reading.start, reading.end, clock))
+
+    def _free_text(self, data_field: DataField, text: str, reading: Reading) -> Reading | None:
+        """The answer to a free-text question, under this turn's rules (`_ReadingRules`)."""
+        rules = self._reading
+        if is_name_field(data_field) and rules.whole_answers:
+            return reading
+        cued = read_value(data_field, text, ReadContext(self.today, asked=False))
+        if cued is not None:
+            return cued
+        if not rules.whole_answers:
+            return None
+        if rules.opening and len(clean_answer(text).split()) > SHORT_ANSWER_WORDS:
+            return None
+        return reading
 
     def _plausible(self, data_field: DataField, text: str, *, asked: bool) -> bool:
         """A value read from a field that was not asked needs words that point at it."""
@@ -539,11 +686,8 @@ class GuidedBrain(Brain):
         words = set(re.findall(r"[a-z]+", text))
         field_words = set(label(self._fields[name]).split()) | set(name.split("_"))
         synonyms = {
-            FieldType.DATE: {"day", "date"},
-            FieldType.TIME: {"time", "hour"},
-            FieldType.PHONE: {"number", "phone"},
-            FieldType.EMAIL: {"email"},
-        }.get(self._fields[name].type, set())
+            w for phrase in _SYNONYMS.get(self._fields[name].type, set()) for w in phrase.split()
+        }
         return bool(words & (field_words | synonyms) - {"the", "of", "a"})
 
     # -- phrasing ---------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ def brain(agent: AgentSnapshot | None = None) -> GuidedBrain:
 
 def test_three_facts_in_one_breath_are_all_taken_then_read_back_and_closed() -> None:
     agent = brain()
-    assert agent.greeting().endswith("What can we help you with today?")
+    assert (
+        agent.greeting() == "Hello, you've reached Bright Smile Dental. How can I help you today?"
+    )
     reply = agent.respond(
         "Hi, um, I'd like to book a cleaning next Friday at three in the afternoon"
     )
@@ -119,6 +121,8 @@ def test_goodbye_before_the_goal_is_met_is_asked_once_then_closes() -> None:
 
 def test_the_caller_is_never_stuck_on_a_field_it_cannot_read() -> None:
     agent = brain(booking_agent(DataField(name="date", type=FieldType.DATE)))
+    opening = agent.respond("hi, I'd like to make an appointment")
+    assert opening.text == "Sure, I can help with that. What day works best for you?"
     replies = [agent.respond("banana") for _ in range(6)]
     assert replies[0].text.startswith("Sorry, I didn't catch that. Which day")  # an example
     assert any(r.end_call for r in replies)
@@ -126,6 +130,9 @@ def test_the_caller_is_never_stuck_on_a_field_it_cannot_read() -> None:
 
 def test_a_field_that_fails_twice_waits_while_the_next_is_asked() -> None:
     agent = brain()
+    agent.greeting()
+    opening = agent.respond("hi there, I was hoping to come in")
+    assert opening.text.endswith("What can we help you with today?")
     agent.respond("mmm not sure really")
     moved = agent.respond("I don't know")
     assert "come back to that" in moved.text and moved.text.endswith("What day works best for you?")
