@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from core.agents.snapshot import AgentSnapshot, InstructionSnapshot
@@ -58,7 +59,7 @@ def case(agent: AgentSnapshot | None = None, **document: Any) -> EvalCase:
     agent = agent or table_agent()
     made = scenario(**document)
     fields = fields_of(agent)
-    return EvalCase(made, agent, fields, made.truths(fields))
+    return EvalCase(made, agent, Path("inline.json"), fields, made.truths(fields))
 
 
 def caller(agent: AgentSnapshot | None = None, **document: Any) -> AdaptiveCaller:

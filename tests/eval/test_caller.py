@@ -93,9 +93,11 @@ def test_a_move_whose_trigger_never_comes_stays_unused() -> None:
 
 
 def test_an_open_question_gets_the_first_fact_not_yet_recorded() -> None:
-    person = caller(facts=FACTS, say=SAY)
-    person.note_captured("date", "2026-12-04")
-    assert person.next_line("How can I help you today?").text == "seven"
+    # In the scenario's order, not the agent's: the caller leads with what it came for.
+    person = caller(facts={"party_size": 4, **FACTS}, say=SAY)
+    assert person.next_line("How can I help you today?").text == "four of us"
+    person.note_captured("party_size", 4.0)
+    assert person.next_line("What can I do for you?").text == "this friday"
 
 
 def test_a_question_about_something_it_does_not_know_confuses_it() -> None:

@@ -100,3 +100,13 @@ def test_an_unknown_scenario_id_exits_2() -> None:
     code, _, err = run("no-such-scenario-anywhere")
     assert code == 2
     assert "no such file, folder or scenario id" in err
+
+
+def test_audio_needs_a_running_stack_and_uses_its_brain(folder: Path) -> None:
+    args = (folder / "scenarios" / "books.yaml", "--agent", folder / "agent.json", "--audio")
+    code, _, err = run(*args, "--data-dir", folder)
+    assert code == 2
+    assert "no running stack" in " ".join(err.split())
+    code, _, err = run(*args, "--brain", "openai")
+    assert code == 2
+    assert "the stack's brain answers" in " ".join(err.split())

@@ -53,7 +53,7 @@ from workers.caller.caller import SimulatedCaller
 from workers.caller.errors import CallRejected, VoiceWebhookError
 from workers.caller.playback import PlaybackBuffer
 from workers.caller.report import CallReport
-from workers.caller.script import ScriptError, parse_script
+from workers.caller.script import HangupStep, SayStep, ScriptError, parse_script
 from workers.caller.sink import run_webhook_sink
 from workers.caller.voice import CallerUtterance, audible_span
 
@@ -408,6 +408,48 @@ async def test_the_agent_hanging_up_is_reported(stub_agent: StubAgent, stub_api:
     assert report.steps_run == 0 and stub_agent.stopped_at is None
     (greeting,) = agent_turns(report)
     assert not greeting.interrupted
+
+
+async def test_a_responding_caller_chooses_each_line_from_the_agent_s_words(
+    stub_agent: StubAgent, stub_api: StubApi
+) -> None:
+    heard: list[str] = []
+
+    async def respond(agent_words: str) -> list[SayStep | HangupStep]:
+        heard.append(agent_words)
+        if "help" in words(agent_words):
+            return [SayStep(say=BOOKING)]
+        return []  # anything else: hang up
+
+    caller = SimulatedCaller(
+        stub_api.url,
+        [],
+        auth_token=AUTH_TOKEN,
+        agent_id=7,
+        public_base_url=PUBLIC_BASE,
+        respond=respond,
+    )
+    report = await caller.run()
+
+    # It heard the greeting, answered it, heard the reply, and hung up.
+    assert len(heard) == 2
+    assert {"thank", "calling", "help"} <= set(words(heard[0])), heard
+    assert {"opening", "tuesday"} <= set(words(heard[1])), heard
+    assert [e.speaker for e in report.transcript] == ["agent", "caller", "agent"]
+    assert report.transcript[1].text == BOOKING
+    (turn,) = report.turns
+    assert turn.response_ms is not None and turn.response_ms < 1000
+    assert report.ended_by == "caller" and report.steps_run == report.steps_total == 1
+    assert len(stub_agent.utterances) == 1 and stub_agent.stopped_at is not None
+
+
+def test_a_responding_caller_must_transcribe() -> None:
+    with pytest.raises(ValueError, match="must transcribe"):
+        SimulatedCaller("http://x", [], auth_token="t", agent_id=1, transcribe=False, respond=_no)
+
+
+async def _no(_words: str) -> list[SayStep]:
+    return []
 
 
 async def test_answers_that_are_not_a_stream_are_refused(

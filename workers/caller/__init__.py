@@ -1,7 +1,7 @@
 """The simulated caller: phone calls placed against the running platform exactly as Twilio
 places them, for `callwright call`, the demo, scenario tests and the latency benchmark.
 
-    caller.py        SimulatedCaller: ring, follow the script, report
+    caller.py        SimulatedCaller: ring, follow the script (or a responder), report
     line.py          PhoneLine: the Media Streams WebSocket, paced at 20 ms; playback and marks
     answer.py        the signed POST /twilio/voice and its TwiML
     protocol.py      Media Streams messages from Twilio's side

@@ -6,6 +6,12 @@ runs the script against what the caller hears, and writes the report. Speech is 
 before ringing and agent turns are transcribed on worker threads, so neither touches the line's
 20 ms clock.
 
+The caller's lines come from a fixed script, or from `respond`: a callback that hears the
+agent's transcribed words each time the agent has finished answering, and returns the next
+steps (none: hang up). Its lines are synthesized when chosen, on a worker thread, during the
+caller's pause before speaking; the latency the report measures starts at the caller's last
+word, so that thinking time is not counted against the agent.
+
     report = await SimulatedCaller(
         "http://127.0.0.1:8000",
         parse_script([{"say": "Hi, I need a cleaning next week."}]),
@@ -19,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any, Final
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Final, TypeAlias
 
 import httpx
 from websockets.asyncio.client import connect
@@ -40,7 +47,11 @@ from workers.caller.voice import (
     shared_caller_voice,
 )
 
-__all__ = ["DEFAULT_FROM_NUMBER", "DEFAULT_TO_NUMBER", "SimulatedCaller"]
+__all__ = ["DEFAULT_FROM_NUMBER", "DEFAULT_TO_NUMBER", "Responder", "SimulatedCaller"]
+
+Responder: TypeAlias = Callable[[str], Awaitable[Sequence[ScriptStep]]]
+"""Chooses the caller's next steps from the agent's words since the caller's last action (as
+the caller's Whisper heard them); no steps means hang up."""
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +79,8 @@ class SimulatedCaller:
     default to the process's caller voice (shared Piper model, lines cached across calls) and a
     one-thread Whisper; `transcribe=False` skips
     transcription (benchmarks that want every core for the server). `answer_timeout_s` bounds
-    each wait for the agent to start a turn; `max_call_s` bounds the whole call.
+    each wait for the agent to start a turn; `max_call_s` bounds the whole call. `respond`
+    chooses the next steps whenever `script` has run out (it needs transcription).
     """
 
     def __init__(
@@ -88,11 +100,15 @@ class SimulatedCaller:
         transcribe: bool = True,
         answer_timeout_s: float = 20.0,
         max_call_s: float = 300.0,
+        respond: Responder | None = None,
     ) -> None:
         if agent_id is None and not to_number:
             raise ValueError("say which agent to call: agent_id or to_number")
+        if respond is not None and not transcribe:
+            raise ValueError("a caller that responds to the agent must transcribe it")
         self.api_url = api_url
         self.script = list(script)
+        self.respond = respond
         self.agent_id = agent_id
         self.to_number = to_number or DEFAULT_TO_NUMBER
         self.from_number = from_number
@@ -111,10 +127,12 @@ class SimulatedCaller:
         self._utterances: dict[str, CallerUtterance] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._transcriptions: list[asyncio.Task[None]] = []
+        self._transcribing: dict[int, asyncio.Task[None]] = {}  # by agent turn index
         # Agent turns the caller had already heard when it last spoke or pressed keys: the
         # agent has answered once there are more.
         self._expect_after = 0
         self._steps_run = 0
+        self._steps_total = len(self.script)
         self._notes: list[str] = []
 
     async def run(self) -> CallReport:
@@ -213,15 +231,23 @@ class SimulatedCaller:
     # --- the script -------------------------------------------------------------------------
 
     async def _run_script(self, line: PhoneLine) -> None:
-        for number, step in enumerate(self.script, start=1):
-            if line.closed:
-                break
+        steps: deque[ScriptStep] = deque(self.script)
+        number = 0
+        while not line.closed:
+            if not steps:
+                chosen = await self._next_steps(line, number + 1)
+                if not chosen:
+                    break
+                steps.extend(chosen)
+                self._steps_total += len(chosen)
+            step = steps.popleft()
+            number += 1
             if isinstance(step, HangupStep):
                 await self._wait_for_agent(line, number, into_turn_ms=step.after_ms)
                 self._steps_run += 1
                 break
             if isinstance(step, SayStep):
-                utterance = self._utterances[step.say]
+                utterance = await self._utterance(step.say)
                 # Barging in at N ms means the caller's first sound is heard at N ms.
                 await self._wait_for_agent(
                     line,
@@ -244,9 +270,30 @@ class SimulatedCaller:
                 await self._wait_for_agent(line, number)
                 await asyncio.sleep(step.silence)
             self._steps_run += 1
-        else:
-            await self._wait_for_agent(line, len(self.script) + 1, pause=False)
         line.hangup_requested.set()
+
+    async def _next_steps(self, line: PhoneLine, number: int) -> Sequence[ScriptStep]:
+        """After the agent's answer has finished: the steps `respond` chooses from its words,
+        or none (the script is over, or there is no `respond`)."""
+        since = self._expect_after
+        await self._wait_for_agent(line, number, pause=False)
+        if self.respond is None or line.closed:
+            return ()
+        return await self.respond(await self._heard_since(line, since))
+
+    async def _heard_since(self, line: PhoneLine, first_turn: int) -> str:
+        """The agent's words, transcribed, in its turns from `first_turn` on."""
+        turns = line.conversation.agent_turns[first_turn:]
+        pending = [self._transcribing[t.index] for t in turns if t.index in self._transcribing]
+        if pending:
+            await asyncio.wait(pending, timeout=TRANSCRIBE_TIMEOUT_S)
+        return " ".join(t.text.strip() for t in turns if t.text.strip())
+
+    async def _utterance(self, text: str) -> CallerUtterance:
+        """A line's speech: synthesized before ringing, or now for a line `respond` chose."""
+        if text not in self._utterances:
+            self._utterances[text] = await self._voice.utterance(text)
+        return self._utterances[text]
 
     async def _wait_for_agent(
         self,
@@ -301,7 +348,9 @@ class SimulatedCaller:
                 self._note(f"agent turn {turn.index + 1} could not be transcribed: {exc}")
 
         # Not through `_spawn`: shutdown must not cancel these; `_report` waits for them.
-        self._transcriptions.append(asyncio.create_task(transcribe()))
+        task = asyncio.create_task(transcribe())
+        self._transcriptions.append(task)
+        self._transcribing[turn.index] = task
 
     async def _report(self, line: PhoneLine, answer: StreamAnswer, ended_by: EndedBy) -> CallReport:
         conversation = line.conversation
@@ -329,7 +378,7 @@ class SimulatedCaller:
             frames_sent=line.frames_sent,
             max_send_lag_ms=round(line.max_lag_s * 1000.0, 1),
             steps_run=self._steps_run,
-            steps_total=len(self.script),
+            steps_total=self._steps_total,
             notes=self._notes,
         )
 

@@ -145,10 +145,14 @@ def shared_caller_voice() -> CallerVoice:
 
 
 class AgentTranscriber:
-    """What the agent said in one turn, from the μ-law audio the caller heard."""
+    """What the agent said in one turn, from the μ-law audio the caller heard.
 
-    def __init__(self, stt: STTEngine | None = None) -> None:
+    `context` is words the caller expects to hear (the questions a booking line asks, say):
+    Whisper is biased towards them, as a person's ear is by knowing why they called."""
+
+    def __init__(self, stt: STTEngine | None = None, *, context: str = "") -> None:
         self._stt = stt
+        self.context = context
         self._load_lock = threading.Lock()
 
     def _engine(self) -> STTEngine:
@@ -171,5 +175,5 @@ class AgentTranscriber:
         engine = self._engine()
         # One call over the whole turn: resampling frame by frame would click at every edge.
         audio = await asyncio.to_thread(decode_inbound, ulaw, engine.sample_rate)
-        transcript = await engine.transcribe(audio)
+        transcript = await engine.transcribe(audio, context=self.context)
         return transcript.text.strip()

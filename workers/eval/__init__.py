@@ -8,6 +8,7 @@ One concept a module:
   `caller`: the adaptive caller that answers them; `truth`: matching a recorded value to a fact.
 - `conversation`: one call at the text level against a `Brain`; `record`: what happened on it;
   `brains`: the brain each call talks to; `suite`: running many; `outcome`: judging one.
+- `audio`: the same calls by phone audio against a running stack (`SimulatedCaller`).
 - `report`: the figures (goal completion, field accuracy, turns, latency) as text and JSON;
   `command`: the CLI command.
 """

@@ -21,7 +21,7 @@ from core.fields import DataField, FieldScalar, FieldType
 from workers.eval.hearing import Heard, hear
 from workers.eval.scenario import Scenario, ScriptMove
 from workers.eval.topics import topic_phrases
-from workers.eval.truth import Truth, matches
+from workers.eval.truth import Truth, matches, parse_truth
 
 CONFUSED = "Sorry, what do you need from me?"
 GIVE_UP = "Sorry, I'll call back later."
@@ -62,7 +62,11 @@ class AdaptiveCaller:
         }
         self.recorded: dict[str, FieldScalar] = {}
         """What the agent recorded so far (its `Captured` events): what it heard."""
-        self._answerable = [n for n in fields if n in truths or n in scenario.say]
+        # What the caller can say, in the order it would offer it: its facts (judged or not),
+        # then whatever else it has phrasings for.
+        self._answerable = [
+            n for n in dict.fromkeys([*scenario.facts, *scenario.say]) if n in fields
+        ]
         self._tries: dict[str, int] = {}
         self._moves: deque[ScriptMove] = deque(scenario.script)
         self._turns = 0
@@ -161,8 +165,9 @@ class AdaptiveCaller:
         """The next unused way of saying field `name` (the last one again once all are used)."""
         tries = self._tries.get(name, 0)
         self._tries[name] = tries + 1
+        field = self.fields[name]
         phrasings = self.scenario.say.get(name) or [
-            spoken_truth(self.fields[name], self.truths[name])
+            spoken_truth(field, parse_truth(field, self.scenario.facts[name]))
         ]
         return phrasings[min(tries, len(phrasings) - 1)]
 

@@ -20,6 +20,8 @@ class EvalCase:
 
     scenario: Scenario
     agent: AgentSnapshot
+    agent_file: Path
+    """The agent document the snapshot was read from (audio runs create the agent from it)."""
     fields: Mapping[str, DataField]
     """The agent's fields by name, as its GoalManager declares them."""
     truths: Mapping[str, Truth]
@@ -48,5 +50,5 @@ def load_cases(paths: Sequence[Path], *, agent_file: Path | None = None) -> list
                 raise ScenarioError(path, "agent", str(exc)) from None
         agent = agents[document]
         fields = GoalManager(agent.goals).fields
-        cases.append(EvalCase(scenario, agent, fields, scenario.truths(fields)))
+        cases.append(EvalCase(scenario, agent, document, fields, scenario.truths(fields)))
     return cases

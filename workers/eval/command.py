@@ -4,6 +4,8 @@
     callwright eval tests/eval/scenarios/appointment_scheduler --brain openai --json
     callwright eval appt-three-facts-at-once --verbose
     callwright eval --min-completion 0.95 --min-accuracy 0.95     # a CI gate
+    callwright eval --audio tests/eval/scenarios/restaurant_reservations   # by phone audio,
+                                                     # against `callwright dev` (its brain)
 
 Exit status: 0 when every scenario ended as it expects (or, with thresholds, when goal completion
 and field accuracy reach them), 1 otherwise, 2 for a scenario or agent that cannot run.
@@ -15,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.console import Console
 
-from core.settings import BrainName, get_settings
+from core.settings import BrainName, Settings, get_settings
+
+if TYPE_CHECKING:
+    from workers.eval.cases import EvalCase
+    from workers.eval.report import EvalReport
 
 __all__ = ["eval_command"]
 
@@ -46,8 +52,34 @@ def eval_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     brain: Annotated[
-        BrainName, typer.Option("--brain", help="guided, or openai (LLM_BASE_URL, LLM_MODEL…)")
-    ] = BrainName.GUIDED,
+        BrainName | None,
+        typer.Option(
+            "--brain",
+            help="guided, or openai (LLM_BASE_URL, LLM_MODEL…) [default: guided]; "
+            "with --audio the stack's own BRAIN answers",
+        ),
+    ] = None,
+    audio: Annotated[
+        bool,
+        typer.Option(
+            "--audio",
+            help="Call a running stack by phone audio (Twilio's protocol, Piper, Whisper)",
+        ),
+    ] = False,
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="--audio: the stack's API [default: the dev stack's]"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CALLWRIGHT_API_KEY", help="--audio: an admin key [default: the dev stack's]"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="--audio: the dev stack's folder [default: CALLWRIGHT_DATA_DIR]"),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every call's transcript")
     ] = False,
@@ -78,8 +110,15 @@ def eval_command(
         _errors.print("[red]no scenarios found[/red]")
         raise typer.Exit(2)
     try:
-        report = asyncio.run(run_text_eval(cases, brain, settings, concurrency=concurrency))
-    except ValueError as exc:  # e.g. BRAIN=openai without an endpoint
+        if audio:
+            if brain is not None:
+                raise ValueError("with --audio the stack's brain answers: start it with BRAIN=…")
+            report = asyncio.run(_run_audio(cases, settings, api_url, api_key, data_dir))
+        else:
+            report = asyncio.run(
+                run_text_eval(cases, brain or BrainName.GUIDED, settings, concurrency=concurrency)
+            )
+    except ValueError as exc:  # e.g. BRAIN=openai without an endpoint, no stack
         _errors.print(f"[red]cannot run:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if as_json:
@@ -88,6 +127,36 @@ def eval_command(
         typer.echo(report.render(verbose=verbose))
     ok = report.met(min_completion=min_completion, min_accuracy=min_accuracy)
     raise typer.Exit(0 if ok else 1)
+
+
+async def _run_audio(
+    cases: list[EvalCase],
+    settings: Settings,
+    api_url: str | None,
+    api_key: str | None,
+    data_dir: Path | None,
+) -> EvalReport:
+    """The audio run against the stack the options (or the dev stack's folder) point at."""
+    from workers.eval.audio import Stack, run_audio_eval
+    from workers.stack import DEV_KEY_FILE, read_stack_info
+
+    folder = data_dir or settings.data_dir
+    info = read_stack_info(folder)
+    url = api_url or (info.api_url if info is not None else None)
+    if url is None:
+        raise ValueError(f"no running stack in {folder}: start `callwright dev` or pass --api-url")
+    if api_key is None:
+        try:
+            api_key = (folder / DEV_KEY_FILE).read_text().strip()
+        except OSError:
+            raise ValueError("no API key: pass --api-key (or start `callwright dev`)") from None
+    stack = Stack(
+        api_url=url,
+        api_key=api_key,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        public_base_url=settings.public_base_url or url,
+    )
+    return await run_audio_eval(cases, stack, brain=settings.brain.value)
 
 
 def resolve_scenarios(arguments: list[str]) -> list[Path]:

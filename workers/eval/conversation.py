@@ -43,7 +43,7 @@ async def run_text_call(brain: Brain, caller: AdaptiveCaller, agent: AgentSnapsh
             break
         line = caller.next_line(agent_text)
         record.caller_turns += 1
-        record.say("caller", line.text, _heard_note(line.heard.kind, line.heard.fields))
+        record.say("caller", line.text, line.heard.note)
         if line.hangup:
             record.end_reason = CALLER_HUNG_UP
             record.failure = line.failure
@@ -96,10 +96,6 @@ async def _agent_turn(
     brain.heard(agent_text, interrupted=False)
     record.say("agent", agent_text, "; ".join(notes))
     return agent_text, ended
-
-
-def _heard_note(kind: str, fields: tuple[str, ...]) -> str:
-    return f"heard: ask {', '.join(fields)}" if kind == "ask" else f"heard: {kind}"
 
 
 def _normal(text: str) -> str:

@@ -81,6 +81,13 @@ class Heard:
     fields: tuple[str, ...] = ()
     """For "ask": the fields the question points at most (ties kept, in the agent's order)."""
 
+    @property
+    def note(self) -> str:
+        """In words, for transcripts: "heard: ask date", "heard: readback"."""
+        if self.kind == "ask":
+            return f"heard: ask {', '.join(self.fields)}"
+        return f"heard: {self.kind}"
+
 
 def hear(
     agent_text: str,
