@@ -73,6 +73,7 @@ _WANT_CUE: Final = re.compile(
     r"our )?(?P<v>[a-z' -]+?)(?=$|[,.]| (?:on|at|for|this|next|tomorrow|today|please|around|"
     r"and|in the|some ?time|if|with|because|as|sometime|asap|soon)\b)"
 )
+_PRONOUNS: Final = frozenset("it that this them those these him her us one".split())
 # What a caller calls any booking: "I'd like to make an appointment" names no service.
 _GENERIC_REQUEST: Final = frozenset(
     "a an the to make book booking schedule appointment appointments reservation booking "
@@ -180,13 +181,52 @@ def _sound_score(said: str, option: str) -> float:
     return score
 
 
+_YES_OPTIONS: Final = frozenset({"yes", "y", "true", "sure", "please"})
+_NO_OPTIONS: Final = frozenset({"no", "n", "false", "none", "no thanks"})
+_NO_PHRASES: Final = re.compile(
+    r"\b(?:no|nope|nah|not|don't|do not|won't|will not|i'm good|i'm fine|we're good|"
+    r"i'll (?:wait|manage|walk|drive)|no need|no thanks|(?:is|are|'s|'re) (?:picking|driving|"
+    r"getting|grabbing) me|(?:get|getting) a ride|take an uber|my own)\b"
+)
+_YES_PHRASES: Final = re.compile(
+    r"\b(?:yes|yeah|yep|yup|sure|please|absolutely|definitely|would be (?:great|good|nice|"
+    r"helpful)|that'd be (?:great|good)|i'd (?:like|love|appreciate)|i (?:will|would|do) need|"
+    r"i need|if you could|that would help)\b"
+)
+
+
+def _yes_no_options(options: Sequence[str]) -> tuple[str, str] | None:
+    """The yes and the no option of a field whose options are a yes and a no."""
+    yes = [o for o in options if o.strip().lower() in _YES_OPTIONS]
+    no = [o for o in options if o.strip().lower() in _NO_OPTIONS]
+    return (yes[0], no[0]) if len(options) == 2 and yes and no else None
+
+
+def _read_yes_no_option(text: str, yes: str, no: str) -> Reading | None:
+    """ "Nah, my wife's picking me up" → no; "yeah, a ride would be great" → yes."""
+    said_no, said_yes = _NO_PHRASES.search(text), _YES_PHRASES.search(text)
+    if said_no and (not said_yes or said_no.start() <= said_yes.start()):
+        return Reading(no, said_no.start(), said_no.end())
+    if said_yes:
+        return Reading(yes, said_yes.start(), said_yes.end())
+    return None
+
+
 def read_enum(
-    data_field: DataField, text: str, similarity: SimilarityFunction | None
+    data_field: DataField,
+    text: str,
+    similarity: SimilarityFunction | None,
+    *,
+    asked: bool = True,
 ) -> Reading | None:
-    """The option `text` names, said, mis-heard or paraphrased; None when unsure."""
+    """The option `text` names, said, mis-heard or paraphrased; None when unsure. A yes/no
+    choice is read only as the answer to its question ("I need a tire rotation" says no yes)."""
     options = data_field.options
     if _QUESTION.match(text):
         return None  # "is the patio heated?" asks about an option, it does not choose one
+    yes_no = _yes_no_options(options)
+    if yes_no is not None:
+        return _read_yes_no_option(text, *yes_no) if asked else None
     exact: list[tuple[int, str, re.Match[str]]] = []
     for option in options:
         pattern = r"\s*".join(re.escape(part) for part in _compact(option))
@@ -299,8 +339,8 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
         for match in cue.finditer(text):
             group = "v" if match["v"] else "v2"
             value = clean_answer(match[group] or "")
-            if set(value.split()) <= _GENERIC_REQUEST:
-                continue
+            if set(value.split()) <= _GENERIC_REQUEST or value.split()[0] in _PRONOUNS:
+                continue  # "can I get it looked at": "it" is no service
             if value and not _NOT_AN_ANSWER.match(value) and value not in YES_WORDS:
                 return Reading(value, match.start(group), match.end(group))
     if not asked:

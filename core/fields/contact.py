@@ -16,11 +16,14 @@ import re
 from typing import Final
 
 import phonenumbers
+from rapidfuzz import fuzz
 
 from core.fields.entities import entities
 from core.fields.speech import FILLERS, Reading
 
 PHONE_DIGITS: Final = (7, 15)
+# How close the recogniser's try at a surname must be to its spelling to be taken for it.
+SURNAME_AS_HEARD_MIN: Final = 50.0
 _DIGIT_WORDS: Final = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -50,7 +53,7 @@ _FIRST_LAST: Final = re.compile(
     r"\bfirst name(?: is)? (?P<first>[a-z'-]+),? (?:and )?(?:the )?(?:last name|surname)"
     r"(?: is)? (?P<last>[a-z'-]+)"
 )
-_STRONG_LEADS: Final = ("name", "under", "call me")
+_STRONG_LEADS: Final = ("name", "it's under", "put it under", "call me")
 _NOT_NAME: Final = frozenset(
     "and my i the a an phone number calling here speaking is from with at please yes no not "
     "know don't dont what sorry about for to would like need want okay ok just looking hoping "
@@ -58,7 +61,8 @@ _NOT_NAME: Final = frozenset(
     "could maybe that this it's is was be going a booking book appointment table reservation "
     "interested wondering calling ringing still there on back later tomorrow today".split()
 )
-_SPELLED: Final = re.compile(r"\b(?:[a-z](?:[ ,.-]+|$)){2,}")
+# Letters said one by one: "k o w a l c z y k", "n-g-u-y-e-n"; never the "s" of "that's".
+_SPELLED: Final = re.compile(r"(?<![\w'])(?:[a-z](?:[ ,.-]+|$)){2,}")
 _NAME_TOKEN: Final = re.compile(r"[a-z][a-z'-]*")
 
 
@@ -90,14 +94,15 @@ def _digits_of(tokens: list[str], index: int, started: bool) -> tuple[str, int] 
 def read_digits(text: str) -> str:
     """Every digit said in `text`, in order, typed or spoken ("six one" → "61")."""
     tokens = re.findall(r"\d+|[a-z]+", text)
-    digits, index = "", 0
+    digits, index, repeat = "", 0, 1
     while index < len(tokens):
-        said = _digits_of(tokens, index, bool(digits))
+        said = _digits_of(tokens, index, bool(digits) or repeat > 1)
         if said is None:
+            repeat = _REPEATS.get(tokens[index], 1)
             index += 1
             continue
-        digits += said[0]
-        index += said[1]
+        digits += said[0] * repeat if len(said[0]) == 1 else said[0]
+        index, repeat = index + said[1], 1
     return digits
 
 
@@ -263,8 +268,12 @@ def read_name(text: str, *, asked: bool) -> Reading | None:
 
 def _first_name_before(before: str, surname: str) -> str | None:
     """A first name said before a spelled surname ("Sarah Nguyen, N G U Y E N" → "Sarah")."""
-    tokens = [t for t in _NAME_TOKEN.findall(before) if t not in FILLERS and t not in _NOT_NAME]
-    tokens = [t for t in tokens if t != surname and t not in ("spelled", "spelt", "that's")]
-    if len(tokens) >= 2 and tokens[-1] != surname:
-        return _capitalise(tokens[-2]) if tokens[-1].startswith(surname[:2]) else None
-    return None
+    skip = ("spelled", "spelt", "that's", "thats", "it's", "its")
+    tokens = [
+        t
+        for t in _NAME_TOKEN.findall(before)
+        if t not in FILLERS and t not in _NOT_NAME and t not in skip
+    ]
+    if len(tokens) < 2 or fuzz.ratio(tokens[-1], surname) < SURNAME_AS_HEARD_MIN:
+        return None  # the words before the letters are not "<first> <surname as heard>"
+    return _capitalise(tokens[-2])

@@ -124,7 +124,7 @@ def read_value(data_field: DataField, text: str, context: ReadContext) -> Readin
     if kind is FieldType.EMAIL:
         return read_email(text)
     if kind is FieldType.ENUM:
-        return read_enum(data_field, text, context.similarity)
+        return read_enum(data_field, text, context.similarity, asked=context.asked)
     if is_name_field(data_field):
         return read_name(text, asked=context.asked)
     return read_text(data_field, text, asked=context.asked)
@@ -207,6 +207,9 @@ def _innermost(found: list[tuple[str, Entity]]) -> Reading | None:
 
 def _clock(moment: dt.datetime, body: str, opens_at: int) -> str:
     hour, minute = moment.hour, moment.minute
+    said_hour = re.search(r"\d{1,2}", body)
+    if said_hour and int(said_hour[0]) > 12:
+        return f"{hour:02d}:{minute:02d}"  # a 24-hour clock ("19:00") says its half of the day
     if not _PART_OF_DAY.search(body):
         # Said without a part of the day: the business's hours decide (Duckling picks whichever
         # comes first after midnight). "At three" is 15:00; "at seven" 07:00 at a clinic.

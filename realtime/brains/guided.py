@@ -329,6 +329,8 @@ class GuidedBrain(Brain):
         # right", not a question back, and in a long opening sentence only what a cue
         # introduces ("hi, I was hoping to get a cleaning on Friday").
         whole_answers = intent in (Intent.NONE, Intent.CORRECTION)
+        if intent is Intent.QUESTION:
+            asked = None  # "is there parking? I walked three blocks": no bare "three" is a time
         self._reading = _ReadingRules(whole_answers=whole_answers, opening=opening)
         if action.kind == "confirm" and intent is Intent.YES and not _SELF_CORRECTION.search(text):
             turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"

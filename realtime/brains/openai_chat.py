@@ -32,6 +32,7 @@ from openai.types.chat import (
 )
 
 from core.calls.types import CallInput
+from core.fields import normalise_value
 from core.fields.phrasing import question, speak_value
 from core.fields.reading import ReadContext, read_value
 from core.fields.speech import normalise
@@ -346,6 +347,8 @@ class OpenAIChatBrain(Brain):
         data_field = self._fields.get(name)
         if data_field is None or not isinstance(value, str):
             return value
+        if normalise_value(data_field, value).accepted:
+            return value  # already in the field's own form ("19:00", "2026-12-08")
         context = ReadContext(today=self.fallback.today, asked=True)
         reading = read_value(data_field, normalise(value), context)
         return value if reading is None else reading.value
