@@ -92,6 +92,10 @@ def _parse_one(data_field: DataField, raw: object) -> str | float | bool:
     return str(raw)
 
 
+# Words that join a truth's parts ("cleaning and chipped tooth") but need not be said as such.
+_JOINERS = frozenset({"and", "plus", "also", "&"})
+
+
 def matches(data_field: DataField, truth: Truth, recorded: FieldScalar | None) -> bool:
     """Whether the value the agent recorded for `data_field` is the truth."""
     if recorded is None:
@@ -116,8 +120,10 @@ def matches(data_field: DataField, truth: Truth, recorded: FieldScalar | None) -
 
 
 def content_words(text: str) -> list[str]:
-    """The words of `text` that must be heard, lower-cased, without a/an/the/my/our."""
-    return [w for w in _WORD.findall(text.lower()) if w not in FILLER_WORDS]
+    """The words of `text` that must be heard, lower-cased, without a/an/the/my/our or "and",
+    and without a possessive "'s" ("battery's" is the battery)."""
+    words = (re.sub(r"'s$", "", w) for w in _WORD.findall(text.lower()))
+    return [w for w in words if w and w not in FILLER_WORDS and w not in _JOINERS]
 
 
 def _number(value: FieldScalar) -> float | None:
