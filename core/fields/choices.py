@@ -80,17 +80,32 @@ _GENERIC_REQUEST: Final = frozenset(
     "table slot time visit something one come in get set up please some it that this them "
     "those these".split()
 )
+_WHEN: Final = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|spring|summer|fall|autumn|winter|"
+    r"q[1-4]|christmas|the holidays|new year|year end|year-end|monday|tuesday|wednesday|"
+    r"thursday|friday|next (?:week|month|quarter|year)|this (?:week|month|quarter|year)|"
+    r"(?:the )?end of (?:the )?(?:week|month|quarter|year|q[1-4]|\w+)|"
+    r"(?:the )?(?:first|second|third|fourth|next|last) quarter|tomorrow)"
+)
+_DURATION: Final = (
+    r"(?:\w+ |a |an |a few |a couple of |the next |(?:about|around) \w+ )?"
+    r"(?:days?|weeks?|months?|quarters?|years?)"
+)
+# A timeline is said with a time word: "by March", "within three months", "end of Q1", "ASAP";
+# "in the range of 30 grand" is not one.
 _TIMELINE_CUE: Final = re.compile(
-    r"\b(?P<v>(?:by|within|before|in the next|over the next|in about|in) (?:the )?"
-    r"(?:end of |next |this |a |an |a few |a couple of |\w+ )?(?:\w+)(?: months?| weeks?| "
-    r"quarter| year)?|as soon as possible|asap|right away|immediately|next (?:quarter|month|"
-    r"year)|this (?:quarter|year|month)|end of (?:the )?(?:year|quarter|month|q[1-4])|q[1-4])\b"
+    rf"\b(?P<v>(?:by|within|before|in|over|around|sometime in|early|late|mid|after) "
+    rf"(?:the )?(?:{_WHEN}|{_DURATION})|as soon as possible|asap|right away|immediately|"
+    rf"yesterday|{_WHEN})\b"
 )
 _DECIDER_CUE: Final = re.compile(
     r"\b(?P<v>(?:i|me|my \w+(?: \w+)?|our \w+(?: \w+)?|the \w+(?: \w+)?))"
     r" (?:make|makes|will make|would make|do|does) the (?:decision|call|final call)\b|"
     r"\b(?:decision maker|decision|sign off|signs off) (?:is|would be|will be|comes from) "
-    r"(?P<v2>[a-z' ]+)"
+    r"(?P<v2>[a-z' ]+)|"
+    r"\b(?:run it (?:by|past)|check with|get (?:sign-?off|approval) from|approved by|"
+    r"signed off by|sign-?off from) (?P<v3>(?:my|our|the) [a-z' ]+)"
 )
 _WANT_FIELDS: Final = frozenset(
     "service reason need needs issue problem purpose treatment request visit procedure".split()
@@ -337,7 +352,7 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
         cue = _DECIDER_CUE
     if cue is not None:
         for match in cue.finditer(text):
-            group = "v" if match["v"] else "v2"
+            group = next(g for g in ("v", "v2", "v3") if g in match.re.groupindex and match[g])
             value = clean_answer(match[group] or "")
             if set(value.split()) <= _GENERIC_REQUEST or value.split()[0] in _PRONOUNS:
                 continue  # "can I get it looked at": "it" is no service

@@ -61,6 +61,8 @@ UNCONFIRMED: Final = (
 )
 READ_BACKS_REFUSED_AT_MOST: Final = 3
 SHORT_ANSWER_WORDS: Final = 4
+# Words of a sentence about the speaker, not of a value: "we're thinking", "I guess".
+_SPEAKERS: Final = frozenset("i i'm i'd i've we we're we'd we've you you're they they're".split())
 TRIES_BEFORE_MOVING_ON: Final = 2
 TRIES_IN_ALL: Final = 4
 # Typed fields read first (their words are unambiguous), free text last, on what is left.
@@ -81,6 +83,14 @@ _SYNONYMS: Final[dict[FieldType, set[str]]] = {
     FieldType.PHONE: {"number", "phone number", "phone"},
     FieldType.EMAIL: {"email", "email address"},
 }
+_GREETING_ONLY: Final = re.compile(
+    r"^(?:hello|hi|hey|hiya|good (?:morning|afternoon|evening)|yes|yeah|hello there|hi there)"
+    r"[\s,.!?]*(?:hello|hi|hey|there)?[\s,.!?]*$"
+)
+_WHO_IS_THIS: Final = re.compile(
+    r"\b(?:who is this|who's this|who am i (?:speaking|talking) (?:to|with)|who are you|"
+    r"what (?:company|business|place) is this|where are you calling from|who's calling)\b"
+)
 # "Tuesday, no wait, Wednesday": the words after the last of these replace the ones before.
 _SELF_CORRECTION: Final = re.compile(
     r"\b(?:no wait|wait no|actually|i mean|i meant|or rather|sorry|make that|make it|no no|"
@@ -89,7 +99,7 @@ _SELF_CORRECTION: Final = re.compile(
 # "not Tuesday, Wednesday": the value after "not" is the one being withdrawn.
 _WITHDRAWN: Final = re.compile(r"\bnot (?:on |at |the )?[a-z0-9:' ]+?(?=,|\bbut\b|$)")
 _PEOPLE_OR_MONEY: Final = re.compile(
-    r"\$|\bk\b|thousand|million|grand|hundred|dollars?|bucks|people|persons|adults|kids|"
+    r"\$|\d\s*k\b|\bk\b|thousand|million|grand|hundred|dollars?|bucks|people|persons|adults|kids|"
     r"children|guests|of us|party|table for|me and|just me|budget"
 )
 
@@ -311,6 +321,10 @@ class GuidedBrain(Brain):
         if not text:
             return BrainReply(f"Sorry, I didn't catch that. {self._prompt(action)}")
         intent = classify(text, self.similarity)
+        if self._opening and _GREETING_ONLY.match(text):
+            return BrainReply(f"Hi there! {OPEN_QUESTION}")  # "Hello?" is no request yet
+        if _WHO_IS_THIS.search(text):
+            return BrainReply(f"This is {self.agent.name}. {self._prompt(action)}")
         if intent is Intent.HOLD:
             return BrainReply("Sure, take your time.")
         if intent is Intent.REPEAT:
@@ -600,11 +614,15 @@ class GuidedBrain(Brain):
         names: list[str],
         correcting: bool = False,
     ) -> None:
+        # The asked field first when its words are typed (a bare "seven" answers "what
+        # time?"), free text last, and the asked free text after every other field's cue has
+        # taken its words ("before the end of Q2" is a timeline, whatever was asked).
         order = sorted(
             names,
             key=lambda n: (
                 n != asked or self._fields[n].type is FieldType.TEXT,
                 _READ_ORDER.index(self._fields[n].type),
+                n == asked,
             ),
         )
         taken: list[tuple[int, int, bool]] = []
@@ -628,7 +646,7 @@ class GuidedBrain(Brain):
             if reading is not None and correcting and data_field.type is not FieldType.TEXT:
                 reading = self._last_said_value(data_field, remaining, reading)
             if reading is not None and is_asked and data_field.type is FieldType.TEXT:
-                reading = self._free_text(data_field, remaining, reading)
+                reading = self._free_text(data_field, remaining, reading, others=bool(taken))
             if reading is None and correcting and data_field.type is FieldType.PHONE:
                 ending = _phone_ending(self.manager.captured.get(name), remaining)
                 reading = Reading(ending, 0, len(remaining)) if ending else None
@@ -651,8 +669,12 @@ class GuidedBrain(Brain):
                 del turn.captured[name]  # said again, unchanged: not news
             taken.append((reading.start, reading.end, clock))
 
-    def _free_text(self, data_field: DataField, text: str, reading: Reading) -> Reading | None:
-        """The answer to a free-text question, under this turn's rules (`_ReadingRules`)."""
+    def _free_text(
+        self, data_field: DataField, text: str, reading: Reading, *, others: bool
+    ) -> Reading | None:
+        """The answer to a free-text question, under this turn's rules (`_ReadingRules`).
+        `others`: other fields already took words of this utterance, so what is left is the
+        answer only if it is short and no sentence of its own ("we're thinking a year")."""
         rules = self._reading
         if is_name_field(data_field) and rules.whole_answers:
             return reading
@@ -661,7 +683,10 @@ class GuidedBrain(Brain):
             return cued
         if not rules.whole_answers:
             return None
-        if rules.opening and len(clean_answer(text).split()) > SHORT_ANSWER_WORDS:
+        words = clean_answer(text).split()
+        if (rules.opening or others) and len(words) > SHORT_ANSWER_WORDS:
+            return None
+        if others and set(words) & _SPEAKERS:
             return None
         return reading
 

@@ -65,9 +65,10 @@ _RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
         Intent.GOODBYE,
         re.compile(
             r"\b(?:bye|goodbye|that's all|that is all|that's everything|that's it for now|"
-            r"nothing else|i have to go|i've got to go|i gotta (?:go|run)|got to (?:go|run)|"
-            r"i need to go|i must go|have to run|need to run|gotta run|call (?:you )?back later|"
-            r"have a good (?:one|day|night|evening)|talk (?:to you )?later|i'm done|we're done|"
+            r"nothing else|i have to go|i've got to go|i gotta go|got to go|i need to go|i must go|"
+            r"(?:have to|need to|gotta|got to) run(?! it| this| that| by| past)|"
+            r"call (?:you )?back later|have a good (?:one|day|night|evening)|"
+            r"talk (?:to you )?later|i'm done|we're done|"
             r"that'll be all|that's about it|all set thanks)\b"
         ),
     ),
