@@ -74,6 +74,11 @@ _WANT_CUE: Final = re.compile(
     r"and|in the|some ?time|if|with|because|as|sometime|asap|soon)\b)"
 )
 _PRONOUNS: Final = frozenset("it that this them those these him her us one".split())
+_RELATIVE: Final = re.compile(
+    r"^(?:daughter|son|kids?|children|child|wife|husband|partner|mom|mum|dad|mother|father|"
+    r"baby|boy|girl|family|friend|grandma|grandpa|grandmother|grandfather|sister|brother|"
+    r"self|myself|us)\b"
+)
 # What a caller calls any booking: "I'd like to make an appointment" names no service.
 _GENERIC_REQUEST: Final = frozenset(
     "a an the to make book booking schedule appointment appointments reservation booking "
@@ -303,6 +308,17 @@ def _field_words(data_field: DataField) -> set[str]:
     return set(re.findall(r"[a-z]+", f"{data_field.name.replace('_', ' ')}"))
 
 
+def _every_match(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """Matches starting anywhere, overlapping too: "book my daughter in for a checkup" has a
+    match at "book" (no service) and one at "in for" (the service)."""
+    found: list[re.Match[str]] = []
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
+        found.append(match)
+        position = match.start() + 1
+    return found
+
+
 def is_want_field(data_field: DataField) -> bool:
     """Whether a text field holds what the caller wants: a service, a need, a reason."""
     return bool(_field_words(data_field) & _WANT_FIELDS)
@@ -351,11 +367,13 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
     elif kinds & _DECIDER_FIELDS:
         cue = _DECIDER_CUE
     if cue is not None:
-        for match in cue.finditer(text):
+        for match in _every_match(cue, text):
             group = next(g for g in ("v", "v2", "v3") if g in match.re.groupindex and match[g])
             value = clean_answer(match[group] or "")
-            if set(value.split()) <= _GENERIC_REQUEST or value.split()[0] in _PRONOUNS:
-                continue  # "can I get it looked at": "it" is no service
+            if not value or set(value.split()) <= _GENERIC_REQUEST:
+                continue
+            if value.split()[0] in _PRONOUNS or _RELATIVE.match(value):
+                continue  # "get it looked at", "book my daughter in": no service named
             if value and not _NOT_AN_ANSWER.match(value) and value not in YES_WORDS:
                 return Reading(value, match.start(group), match.end(group))
     if not asked:

@@ -59,6 +59,7 @@ _LEADING_COUNT: Final = re.compile(
     r"^(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b(?![:.]\d|st|nd|"
     r"rd|th| (?:am|pm|o'?clock|thirty|fifteen|forty|in the))"
 )
+_BARE_WEEKDAY: Final = re.compile(rf"(?:on )?(?:{_WEEKDAY})")
 _CLOCK_CUE: Final = re.compile(
     r"\bat \w|:\d\d|\b(?:am|pm|o'?clock|noon|midnight|midday|morning|afternoon|evening|night|"
     r"half past|quarter (?:past|to))\b"
@@ -102,6 +103,9 @@ class ReadContext:
     today: dt.date
     asked: bool = False
     similarity: SimilarityFunction | None = None
+    week_of: dt.date | None = None
+    """The first day of a week the caller named earlier ("next week"): a bare weekday said
+    later falls in or after it."""
     opens_at: int = 7
     """The hour the business opens: a clock time said with no part of the day is taken within
     opening hours ("at seven" is 7 AM at a clinic that opens at 7, 7 PM at a restaurant that
@@ -173,8 +177,20 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
         day = _day_of(entity)
         # "this weekend" is two days, not one: the caller still has to choose.
         if day is not None and _DATE_CUE.search(entity.body) and "weekend" not in entity.body:
+            if context.week_of is not None and _BARE_WEEKDAY.fullmatch(entity.body):
+                while day < context.week_of:
+                    day += dt.timedelta(weeks=1)
             found.append((day.isoformat(), entity))
     return _innermost(found)
+
+
+def week_mentioned(text: str, today: dt.date) -> dt.date | None:
+    """The first day of a week `text` names ("next week", "the week of the 14th"), or None."""
+    for entity in _time_entities(text, today, latent=False):
+        single = _single_value(entity)
+        if single is not None and single[1] == "week":
+            return single[0].date()
+    return None
 
 
 def _innermost(found: list[tuple[str, Entity]]) -> Reading | None:

@@ -33,7 +33,7 @@ from core.fields import DataField, FieldScalar, FieldType
 from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
 from core.fields.contact import read_digits
 from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
-from core.fields.reading import ReadContext, is_name_field, read_value
+from core.fields.reading import ReadContext, is_name_field, read_value, week_mentioned
 from core.fields.speech import Reading, blank, normalise
 from core.goals.manager import GoalManager, NextAction
 from realtime.brains.base import (
@@ -131,6 +131,8 @@ class _ReadingRules:
 class _Turn:
     captured: dict[str, FieldScalar] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
+    repeated: set[str] = field(default_factory=set)
+    """Fields the caller said again with the value already held."""
 
 
 def reply_events(answer: BrainReply, *, source: str = "guided") -> list[BrainEvent]:
@@ -233,6 +235,8 @@ class GuidedBrain(Brain):
         self._reading = _ReadingRules()
         self._said_as_written = ""
         """The caller's words as the recogniser wrote them (capitals mark names)."""
+        self._week_of: dt.date | None = None
+        """The first day of a week the caller named ("next week"), for a bare weekday."""
         self._last_said = ""
         self.opens_at = opening_hour(agent)
         """The hour the business opens: a bare "seven" is 7 AM at a clinic, 7 PM at a bistro."""
@@ -310,7 +314,10 @@ class GuidedBrain(Brain):
     def respond(self, caller_text: str) -> BrainReply:
         """The agent's reply to one caller utterance (never empty)."""
         self._said_as_written = caller_text
-        answer = self._respond(normalise(caller_text))
+        text = normalise(caller_text)
+        answer = self._respond(text)
+        # "What do you have next week?" ... "Thursday": the Thursday of the week they named.
+        self._week_of = week_mentioned(text, self.today) or self._week_of
         self._said(answer.text)
         return answer
 
@@ -325,6 +332,8 @@ class GuidedBrain(Brain):
             return BrainReply(f"Hi there! {OPEN_QUESTION}")  # "Hello?" is no request yet
         if _WHO_IS_THIS.search(text):
             return BrainReply(f"This is {self.agent.name}. {self._prompt(action)}")
+        if intent is Intent.HOLD and text.endswith("?"):
+            intent = Intent.QUESTION  # "hang on, is that the 10th?" asks; it does not wait
         if intent is Intent.HOLD:
             return BrainReply("Sure, take your time.")
         if intent is Intent.REPEAT:
@@ -338,7 +347,10 @@ class GuidedBrain(Brain):
             asked = self._first_name_field() if names_given else self._first_want()
         correcting = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
         names = self._open_fields(include_captured=correcting, asked=asked)
-        fixing = intent in (Intent.NO, Intent.CORRECTION) and action.kind == "confirm"
+        # At the read-back a question with a value in it ("is that the 10th?") corrects too.
+        fixing = intent in (Intent.NO, Intent.CORRECTION, Intent.QUESTION) and (
+            action.kind == "confirm"
+        )
         # A whole answer is free text only when it answers the question: not "no, that's not
         # right", not a question back, and in a long opening sentence only what a cue
         # introduces ("hi, I was hoping to get a cleaning on Friday").
@@ -383,7 +395,9 @@ class GuidedBrain(Brain):
             # "No, make it four": a bare number corrects the time (else a count) just read back.
             for name in self._bare_number_targets(action.fields):
                 reading = read_value(
-                    self._fields[name], text, ReadContext(self.today, True, None, self.opens_at)
+                    self._fields[name],
+                    text,
+                    ReadContext(self.today, asked=True, opens_at=self.opens_at),
                 )
                 if reading is not None:
                     self._track(turn, name, reading.value)
@@ -409,6 +423,8 @@ class GuidedBrain(Brain):
             labels = [label(self._fields[n]) for n in action.fields]
             which = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
             return BrainReply(f"No problem. What should I change: the {which}?")
+        if intent is Intent.QUESTION and turn.repeated:
+            return BrainReply("Yes, that's right. Is everything else correct?")  # "the 10th?"
         if intent is Intent.QUESTION:
             return BrainReply(
                 "I'm sorry, I can't answer that one, but the team will be happy to help. "
@@ -640,7 +656,11 @@ class GuidedBrain(Brain):
             # must be said in so many words, or every sentence would choose one.
             similarity = self.similarity if is_asked else None
             context = ReadContext(
-                today=self.today, asked=is_asked, similarity=similarity, opens_at=self.opens_at
+                today=self.today,
+                asked=is_asked,
+                similarity=similarity,
+                opens_at=self.opens_at,
+                week_of=self._week_of,
             )
             reading = read_value(data_field, remaining, context)
             if reading is not None and correcting and data_field.type is not FieldType.TEXT:
@@ -667,6 +687,7 @@ class GuidedBrain(Brain):
             self._track(turn, name, value)
             if name in turn.captured and before == turn.captured[name] and not fixing:
                 del turn.captured[name]  # said again, unchanged: not news
+                turn.repeated.add(name)
             taken.append((reading.start, reading.end, clock))
 
     def _free_text(
@@ -725,6 +746,8 @@ class GuidedBrain(Brain):
     def _reply(self, turn: _Turn, *, lead: str = "") -> BrainReply:
         action = self._next_action()
         ack = acknowledge(self._declared(turn.captured), turn.captured) if turn.captured else ""
+        if action.kind == "confirm" and ack:
+            ack = "Thanks."  # the read-back says it all again straight away
         if action.kind == "close":
             text = " ".join(p for p in (lead, ack, CLOSING) if p)
             return BrainReply(text, turn.captured, turn.rejected, True)

@@ -192,3 +192,27 @@ def test_the_recogniser_is_told_the_question_and_its_options() -> None:
     context = agent.listening_context()
     assert context.startswith("Hello, you've reached Bright Smile Dental.")
     assert context.endswith("indoors. patio. bar.")
+
+
+def test_a_week_named_earlier_places_a_bare_weekday() -> None:
+    agent = brain()
+    agent.respond("a checkup")
+    agent.respond("what do you have next week?")
+    assert agent.respond("okay um Thursday").captured == {"date": "2026-12-10"}
+
+
+def test_a_question_about_a_value_at_the_read_back_is_answered() -> None:
+    agent = brain()
+    agent.respond("a checkup next thursday at 4:15")
+    assert agent.respond("hang on, is that the 10th?").text.startswith("Yes, that's right.")
+    moved = agent.respond("is that the 11th?")
+    assert moved.captured == {"date": "2026-12-11"} and "Friday, December 11th" in moved.text
+
+
+def test_the_opening_hears_hello_who_is_this_and_a_relative() -> None:
+    agent = brain()
+    agent.greeting()
+    assert agent.respond("hello?").text == "Hi there! How can I help you today?"
+    assert agent.respond("sorry, who is this?").text.startswith("This is Bright Smile Dental.")
+    booked = agent.respond("I need to book my daughter in for a checkup")
+    assert booked.captured == {"service": "checkup"}
