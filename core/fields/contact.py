@@ -24,6 +24,8 @@ from core.fields.speech import FILLERS, Reading
 PHONE_DIGITS: Final = (7, 15)
 # How close the recogniser's try at a surname must be to its spelling to be taken for it.
 SURNAME_AS_HEARD_MIN: Final = 50.0
+# Letters spelled one by one, this many or more, are a name even when none was asked for.
+SPELLED_AS_NAME: Final = 3
 _DIGIT_WORDS: Final = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -75,8 +77,8 @@ def _digits_of(tokens: list[str], index: int, started: bool) -> tuple[str, int] 
     following = tokens[index + 1] if index + 1 < len(tokens) else ""
     if token.isdigit():
         return token, 1
-    if token in ("oh", "o") and not started:
-        return None  # "oh, it's…" opens a sentence; only inside a number is it a zero
+    if token in ("oh", "o") and not started and _DIGIT_WORDS.get(following, "x") == "x":
+        return None  # "oh, it's…" opens a sentence; before other digits it is a zero
     if token in _DIGIT_WORDS:
         return _DIGIT_WORDS[token], 1
     if token in _TEENS:
@@ -246,15 +248,22 @@ def read_name(text: str, *, asked: bool) -> Reading | None:
         any(w in lead[0] for w in _STRONG_LEADS)
         or bool(opening and lead[0].startswith(("this is", "it's")))  # "Hi, this is Ana Diaz"
     )
-    if not asked and not strong:
-        return None
+    letters_said = any(len(re.sub(r"[^a-z]", "", m[0])) >= SPELLED_AS_NAME for m in spelled)
+    if not asked and not strong and not letters_said:
+        return None  # a name said unasked needs words that introduce it, or its spelling
     if spelled:
         letters = re.sub(r"[^a-z]", "", spelled[-1][0])
         if len(letters) >= 2:
             before = text[: spelled[-1].start()]
             first = _first_name_before(before, letters)
             spelt = f"{first} {_capitalise(letters)}" if first else _capitalise(letters)
-            return Reading(spelt, 0, spelled[-1].end())
+            # "Maria, M A R I A, Lopez": a surname said after a spelled first name.
+            after = [
+                t for t in _NAME_TOKEN.findall(text[spelled[-1].end() :]) if t not in _NOT_NAME
+            ]
+            if not first and len(after) == 1 and len(after[0]) > 1:
+                spelt = f"{spelt} {_capitalise(after[0])}"
+            return Reading(spelt, 0, len(text) if after else spelled[-1].end())
     if lead is not None:
         introduced = _tidy_name(lead["name"])
         if introduced:

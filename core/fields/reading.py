@@ -26,6 +26,7 @@ checks them there; `tests/core/fields/survey.py` prints the comparison):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ _LEADING_COUNT: Final = re.compile(
     r"rd|th| (?:am|pm|o'?clock|thirty|fifteen|forty|in the))"
 )
 _BARE_WEEKDAY: Final = re.compile(rf"(?:on )?(?:{_WEEKDAY})")
+_COUNTED: Final = re.compile(r"\b(?:table for|party of|group of|booking for|reservation for)\s*$")
 _CLOCK_CUE: Final = re.compile(
     r"\bat \w|:\d\d|\b(?:am|pm|o'?clock|noon|midnight|midday|morning|afternoon|evening|night|"
     r"half past|quarter (?:past|to))\b"
@@ -180,6 +182,10 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
             if context.week_of is not None and _BARE_WEEKDAY.fullmatch(entity.body):
                 while day < context.week_of:
                     day += dt.timedelta(weeks=1)
+            party = _LEADING_COUNT.match(entity.body)
+            if party and _COUNTED.search(text[: entity.start]):
+                # "a table for 6 tonight": the date is "tonight"; the six is a party.
+                entity = dataclasses.replace(entity, start=entity.start + party.end())
             found.append((day.isoformat(), entity))
     return _innermost(found)
 
@@ -251,6 +257,8 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
             continue
         if entity.latent and re.fullmatch(r"\d{3,}", entity.body.strip()):
             continue  # "1530" or a house number, not something a caller says as a time
+        if _COUNTED.search(text[: entity.start]):
+            continue  # "a table for 6 tonight": six people, not six o'clock
         # "seven o'clock at night": the part of the day may trail the entity Duckling found.
         said = text[entity.start : entity.end + len(" in the afternoon")]
         clocks.append((_clock(moment, said, context.opens_at), entity))

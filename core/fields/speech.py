@@ -21,6 +21,12 @@ YES_WORDS: Final = frozenset(
 )
 NO_WORDS: Final = frozenset("no nope nah wrong incorrect negative".split())
 
+_APOSTROPHES: Final = {
+    "thats": "that's", "whats": "what's", "theres": "there's", "im": "i'm", "dont": "don't",
+    "cant": "can't", "wont": "won't", "isnt": "isn't", "doesnt": "doesn't", "didnt": "didn't",
+    "youre": "you're", "were": "were", "theyre": "they're", "ill": "ill", "id": "id",
+    "ive": "i've", "itll": "it'll", "youll": "you'll", "its": "it's",
+}  # fmt: skip
 _FILLER_RUN = re.compile(rf"\b(?:{'|'.join(sorted(FILLERS))})\b[,.]?\s*")
 _MERIDIEM = re.compile(r"\b([ap])\.?\s?m\b\.?")
 
@@ -39,6 +45,12 @@ def normalise(text: str) -> str:
     lowered = text.lower().replace("’", "'").replace("‘", "'")
     lowered = _MERIDIEM.sub(lambda m: f"{m[1]}m", lowered)
     lowered = re.sub(r"\b(?:uh[- ]huh|mm[- ]hmm|mhm)\b", "yes", lowered)
+    # Apostrophes a recogniser (or a texting caller) leaves out.
+    lowered = re.sub(
+        r"\b(that|it|what|there|i|you|we|they|don|can|won|isn|doesn|didn)(s|m|t|re|ll|d|ve)\b",
+        lambda m: _APOSTROPHES.get(m[0], m[0]),
+        lowered,
+    )
     # The recogniser's usual slips on "half past" ("half pass 4", "have passed four").
     lowered = re.sub(r"\b(?:half|have) pas(?:s|sed|t)\b", "half past", lowered)
     lowered = _FILLER_RUN.sub("", lowered)

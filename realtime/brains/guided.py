@@ -337,7 +337,7 @@ class GuidedBrain(Brain):
         if intent is Intent.HOLD:
             return BrainReply("Sure, take your time.")
         if intent is Intent.REPEAT:
-            return BrainReply(f"Of course. {self._last_said or self._prompt(action)}")
+            return BrainReply(f"Of course. {self._prompt(action)}")  # the question, not the ack
         opening, self._opening = self._opening, False
         asked = action.field if action.kind == "ask" else None
         if opening:
@@ -636,6 +636,8 @@ class GuidedBrain(Brain):
         order = sorted(
             names,
             key=lambda n: (
+                # A run of seven digits or more is a phone number, never a count or a time.
+                self._fields[n].type is not FieldType.PHONE,
                 n != asked or self._fields[n].type is FieldType.TEXT,
                 _READ_ORDER.index(self._fields[n].type),
                 n == asked,

@@ -216,3 +216,22 @@ def test_the_opening_hears_hello_who_is_this_and_a_relative() -> None:
     assert agent.respond("sorry, who is this?").text.startswith("This is Bright Smile Dental.")
     booked = agent.respond("I need to book my daughter in for a checkup")
     assert booked.captured == {"service": "checkup"}
+
+
+def test_a_restaurant_caller_giving_count_name_and_number_out_of_turn() -> None:
+    fields = (
+        DataField(name="date", type=FieldType.DATE),
+        DataField(name="time", type=FieldType.TIME),
+        DataField(name="party_size", type=FieldType.NUMBER, description="how many people"),
+        DataField(name="name", description="the name for the reservation"),
+        DataField(name="phone", type=FieldType.PHONE),
+    )
+    agent = brain(booking_agent(*fields, name="Luigi's Trattoria"))
+    first = agent.respond("Hi, do you have a table for 6 tonight?")
+    assert first.captured == {"date": "2026-12-01", "party_size": 6.0}
+    assert agent.respond("around 8").captured == {"time": "20:00"}
+    assert agent.respond("Maria, M A R I A, Lopez").captured == {"name": "Maria Lopez"}
+    spoken = agent.respond("oh seven seven double four, nine one two, three three three")
+    assert spoken.captured == {"phone": "07744912333"}
+    assert "Let me read that back" in spoken.text
+    assert agent.respond("no thats everything").end_call
