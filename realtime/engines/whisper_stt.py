@@ -68,6 +68,8 @@ _MIN_PAD_FRAMES: Final = 100
 _TOKENS_PER_SECOND_BOUND: Final = 15
 
 
+# Whisper's text context: prompt and transcript together.
+_MAX_TEXT_TOKENS: Final = 448
 # How much of the context Whisper is given: the question just asked and its options fit.
 CONTEXT_TOKENS: Final = 64
 
@@ -154,10 +156,14 @@ class WhisperRunner:
         window = max(frames + _MIN_PAD_FRAMES, int(self.audio_context_s * _FRAMES_PER_SECOND))
         padded = np.full((features.shape[0], window), features.min(), dtype=np.float32)
         padded[:, :frames] = features
-        max_length = min(448, 16 + int(seconds * _TOKENS_PER_SECOND_BOUND))
+        budget = 16 + int(seconds * _TOKENS_PER_SECOND_BOUND)
+        prompt = self._prompt_for(context)
+        # CTranslate2 counts the prompt in the length bound: a context of 60 tokens left a
+        # short answer ("Yes.") a bound below zero, and the turn was lost to a ValueError.
+        max_length = min(_MAX_TEXT_TOKENS, len(prompt) + budget)
         results = self._model.model.generate(
             ctranslate2.StorageView.from_array(padded[np.newaxis]),
-            [self._prompt_for(context)],
+            [prompt],
             beam_size=1,
             max_length=max_length,
             suppress_blank=True,
@@ -174,7 +180,7 @@ class WhisperRunner:
         if looped != text:
             _LOGGER.debug("short-context decode looped (%r); kept %r", text, looped)
             text = looped
-        elif len(results[0].sequences_ids[0]) >= max_length:
+        elif len(results[0].sequences_ids[0]) >= min(budget, max_length - len(prompt)):
             _LOGGER.info("short-context decode ran long (%r); decoding the full window", text)
             return self._transcribe_full(audio, context)
         # CTranslate2's score is the sum of log-probabilities, length-normalised here as

@@ -330,3 +330,18 @@ def test_a_decode_cut_short_while_repeating_keeps_the_first_sentence() -> None:
     assert _before_repeat("Yes, that's right. Yes, that") == "Yes, that's right."
     assert _before_repeat("Yes. Yes. Yes") == "Yes."
     assert _before_repeat("I said yes. Yes.") == "I said yes. Yes."
+
+
+async def test_whisper_hears_a_one_word_answer_under_a_long_context(
+    whisper: WhisperSTT, piper: PiperEngine
+) -> None:
+    # The context counts in the decoder's length bound: a short answer under a long read-back
+    # once raised "maximum decoding length must be > 0", and the caller's turn was lost.
+    read_back = (
+        "Let me read that back: Friday, December 4th at 3 PM, party size 4, seating patio, "
+        "name Maria Lopez, and phone number 2 1 2, 5 5 5, 0 1 8 7. Is that all correct?"
+    )
+    speech = piper.model.synthesize_blocking("Yes.", 1.0)
+    phone = decode_inbound(b"".join(optimize_for_twilio(speech, 22050)), 16000)
+    heard = await whisper.transcribe(phone, context=read_back)
+    assert words(heard.text) == ["yes"], heard.text
