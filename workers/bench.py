@@ -1,9 +1,10 @@
 """`make bench`: response latency and memory of the realtime process, measured by phone calls.
 
 Starts a throw-away embedded stack (Temporal, PostgreSQL, Redis, API, worker, realtime — each its
-own process, as in production), creates the seed's Appointment Scheduler, then places scripted
-booking calls through the simulated caller: first one call at a time, then `--concurrency` calls
-at once. For every answered caller turn it reports
+own process, as in production), creates the Dental Clinic Booking agent (a booking with name,
+phone, day, time and service: five answers and a confirmation), then places scripted booking
+calls through the simulated caller: first one call at a time, then `--concurrency` calls at
+once. For every answered caller turn it reports
 
 - **response**: the caller's last audible word → the first agent audio received, measured on the
   caller's side of the WebSocket (what a person on the phone would feel, minus the network);
@@ -49,14 +50,17 @@ from workers.services import find_free_port
 from workers.stack import DevStack, StackPorts
 
 console = Console(stderr=True)
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "appointment_scheduler.json"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dental_clinic.json"
 
+# One line answers each of the agent's questions, in its order (name, phone, day, time,
+# service), then the read-back is confirmed. The service is said in words Whisper hears
+# reliably from the caller's Piper voice ("teeth cleaning" was not; see `workers.demo`).
 BOOKING: list[dict[str, Any]] = [
     {"say": "Hi, my name is Jane Smith."},
     {"say": "My number is five five five, one two three, four five six seven."},
     {"say": "Next Tuesday, please."},
     {"say": "At three in the afternoon."},
-    {"say": "A teeth cleaning."},
+    {"say": "A dental cleaning, please."},
     {"say": "Yes, that's right."},
 ]
 

@@ -1,7 +1,7 @@
 """The whole platform for scenario tests: the API on a real socket, an in-process Temporal
-worker, the realtime media server on a real socket with the real CPU engines, and the seed's
-Appointment Scheduler with its webhooks pointed at a local receiver. Calls are placed by the
-simulated caller, which speaks to all of it as Twilio would."""
+worker, the realtime media server on a real socket with the real CPU engines, and the Dental
+Clinic Booking agent (name, phone, date, time, service) with its webhooks pointed at a local
+receiver. Calls are placed by the simulated caller, which speaks to all of it as Twilio would."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ from workers.caller.records import finished_call as wait_for_finished_call
 from workers.caller.report import CallReport
 from workers.caller.script import parse_script
 from workers.services import EmbeddedTemporal
+
+# The scenarios' callers give a name and a phone number before the booking itself: the dental
+# clinic's goal writes those out, where the plan's Appointment Scheduler infers date, time and
+# service only.
+AGENT_FILE = "dental_clinic.json"
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +116,7 @@ async def platform(
             base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
         )
         stack.append(api)
-        document = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())
+        document = json.loads((EXAMPLES_DIR / AGENT_FILE).read_text())
         document["goals"][0]["completion_webhook"] = f"{receiver.url}/goal"
         document["webhook_urls"] = [f"{receiver.url}/call"]
         created = await api.post("/api/agents", json=document)
