@@ -309,7 +309,13 @@ class CallSession:
             except Exception:  # noqa: BLE001 - transcribe again below rather than lose the turn
                 _LOGGER.warning("call %s: early transcription failed", self.call.call_sid)
         if text is None:
-            text = await self._transcribe(event.audio)
+            try:
+                text = await self._transcribe(event.audio)
+            except Exception:  # noqa: BLE001 - a failing engine must not leave the caller in silence
+                _LOGGER.exception("call %s: transcription failed", self.call.call_sid)
+                reply.stamps["stt"] = _ms_since(speech_end)
+                await self._respond(CallerTurn(text=""), speech_end, reply)  # "didn't catch that"
+                return
         reply.stamps["stt"] = _ms_since(speech_end)
         await self._answer_text(text, speech_end, reply)
 
