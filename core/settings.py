@@ -7,6 +7,7 @@ deployment cannot silently run with a published key.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")
     end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, alias="END_OF_TURN_SILENCE_MS")
     stt_context: bool = Field(True, alias="STT_CONTEXT")
+    today: dt.date | None = Field(None, alias="CALLWRIGHT_TODAY")
+    """The day calls take place on, for evals and tests that need a fixed calendar (relative
+    dates such as "next Tuesday" resolve against it); None = the real date."""
     silence_reprompt_s: float = Field(8.0, gt=0, alias="SILENCE_REPROMPT_S")
 
     @model_validator(mode="after")

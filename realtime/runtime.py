@@ -97,8 +97,8 @@ def _tts_factory(settings: Settings) -> Callable[[CallInput], TTSEngine]:
 
 def _brain_factory(settings: Settings) -> Callable[[CallInput], Brain]:
     def today(_call: CallInput) -> dt.date:
-        # The process's local date; agents do not carry a time zone yet.
-        return dt.date.today()
+        # The process's local date (or CALLWRIGHT_TODAY); agents carry no time zone yet.
+        return settings.today or dt.date.today()
 
     if settings.brain is BrainName.OPENAI:
         from realtime.brains.openai_chat import OpenAIChatBrain

@@ -12,7 +12,8 @@ The caller's Whisper is primed with the agent's questions (`listening_context`),
 ear is by knowing why they called: the simulator's hearing is not what is under test.
 
 The stack brings its own clock: relative dates resolve against the day it runs, not the
-scenario's `today`, so date facts are judged only when the two are the same day.
+scenario's `today`, so date facts are judged only when the two are the same day (start the
+stack with CALLWRIGHT_TODAY=2026-12-01, the scenarios' default, to judge them all).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class Stack:
     auth_token: str
     public_base_url: str | None = None
     """The URL the platform believes Twilio calls (signatures cover it); default `api_url`."""
+    today: dt.date | None = None
+    """The stack's calendar day (its CALLWRIGHT_TODAY); None = today's date."""
     media_url: str | None = None
 
 
@@ -96,7 +99,7 @@ async def run_audio_case(
     case: EvalCase, stack: Stack, api: httpx.AsyncClient, agent_id: int
 ) -> ScenarioResult:
     """One scenario as a phone call, judged on the platform's record of it."""
-    case = _judgeable(case, dt.date.today())
+    case = _judgeable(case, stack.today or dt.date.today())
     call = _AudioCall(case, api)
     caller = SimulatedCaller(
         stack.api_url,

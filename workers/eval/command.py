@@ -155,6 +155,7 @@ async def _run_audio(
         api_key=api_key,
         auth_token=settings.twilio_auth_token.get_secret_value(),
         public_base_url=settings.public_base_url or url,
+        today=settings.today,
     )
     return await run_audio_eval(cases, stack, brain=settings.brain.value)
 
