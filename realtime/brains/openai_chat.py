@@ -32,7 +32,7 @@ from openai.types.chat import (
 )
 
 from core.calls.types import CallInput
-from core.fields import normalise_value
+from core.fields import DataField, normalise_value
 from core.fields.phrasing import question, speak_value
 from core.fields.reading import ReadContext, read_value
 from core.fields.speech import normalise
@@ -125,7 +125,7 @@ class OpenAIChatBrain(Brain):
         self.first_token_timeout_s = first_token_timeout_s
         self.manager = fallback.manager
         self._fields = fallback.manager.fields
-        self._tools = _tools(list(self._fields))
+        self._tools = _tools(list(self._fields.values()))
         self._messages: list[ChatCompletionMessageParam] = []
         self._last_reply: ChatCompletionAssistantMessageParam | None = None
 
@@ -411,12 +411,19 @@ class OpenAIChatBrain(Brain):
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _tools(field_names: list[str]) -> list[ChatCompletionToolParam]:
-    """`record_field` (over the goals' fields; none without fields) and `end_call`."""
+def _tools(fields: list[DataField]) -> list[ChatCompletionToolParam]:
+    """`record_field` (over the goals' fields, each described with its type and options; none
+    without fields) and `end_call`."""
+    field_names = [f.name for f in fields]
     value = {"type": "string", "description": "The value, as the caller gave it."}
+    described = "; ".join(
+        f"{f.name} ({f.type.value}{': ' + ', '.join(f.options) if f.options else ''})"
+        + (f" — {f.description}" if f.description else "")
+        for f in fields
+    )
     record = _tool(
         "record_field",
-        "Record a detail the caller gave (or corrected).",
+        f"Record a detail the caller gave (or corrected). Fields: {described}.",
         {"name": {"type": "string", "enum": field_names}, "value": value},
     )
     end_call = _tool(
