@@ -30,11 +30,10 @@ from typing import Final
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
 from core.fields import DataField, FieldScalar, FieldType
-from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
-from core.fields.contact import read_digits
+from core.fields.choices import SimilarityFunction, is_want_field
 from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
-from core.fields.reading import ReadContext, is_name_field, read_value, week_mentioned
-from core.fields.speech import Reading, blank, normalise
+from core.fields.reading import is_name_field, read_value, week_mentioned
+from core.fields.speech import normalise
 from core.goals.manager import GoalManager, NextAction
 from realtime.brains.base import (
     Brain,
@@ -47,6 +46,13 @@ from realtime.brains.base import (
     Say,
 )
 from realtime.brains.intents import Intent, classify
+from realtime.brains.reader import (
+    SELF_CORRECTION,
+    ReadingRules,
+    UtteranceReader,
+    opening_hour,
+    written_as_name,
+)
 
 CLOSING: Final = "Thanks, you're all set. Goodbye!"
 OPEN_QUESTION: Final = "How can I help you today?"
@@ -60,29 +66,8 @@ UNCONFIRMED: Final = (
     "Thanks for calling, goodbye!"
 )
 READ_BACKS_REFUSED_AT_MOST: Final = 3
-SHORT_ANSWER_WORDS: Final = 4
-# Words of a sentence about the speaker, not of a value: "we're thinking", "I guess".
-_SPEAKERS: Final = frozenset("i i'm i'd i've we we're we'd we've you you're they they're".split())
 TRIES_BEFORE_MOVING_ON: Final = 2
 TRIES_IN_ALL: Final = 4
-# Typed fields read first (their words are unambiguous), free text last, on what is left.
-_READ_ORDER: Final = (
-    FieldType.PHONE,
-    FieldType.EMAIL,
-    FieldType.DATE,
-    FieldType.TIME,
-    FieldType.ENUM,
-    FieldType.NUMBER,
-    FieldType.BOOLEAN,
-    FieldType.TEXT,
-)
-_CLOCK: Final = (FieldType.DATE, FieldType.TIME)
-_SYNONYMS: Final[dict[FieldType, set[str]]] = {
-    FieldType.DATE: {"day", "date"},
-    FieldType.TIME: {"time"},
-    FieldType.PHONE: {"number", "phone number", "phone"},
-    FieldType.EMAIL: {"email", "email address"},
-}
 _GREETING_ONLY: Final = re.compile(
     r"^(?:hello|hi|hey|hiya|good (?:morning|afternoon|evening)|yes|yeah|hello there|hi there)"
     r"[\s,.!?]*(?:hello|hi|hey|there)?[\s,.!?]*$"
@@ -90,17 +75,6 @@ _GREETING_ONLY: Final = re.compile(
 _WHO_IS_THIS: Final = re.compile(
     r"\b(?:who is this|who's this|who am i (?:speaking|talking) (?:to|with)|who are you|"
     r"what (?:company|business|place) is this|where are you calling from|who's calling)\b"
-)
-# "Tuesday, no wait, Wednesday": the words after the last of these replace the ones before.
-_SELF_CORRECTION: Final = re.compile(
-    r"\b(?:no wait|wait no|actually|i mean|i meant|or rather|sorry|make that|make it|no no|"
-    r"instead|i said|scratch that|oops)\b"
-)
-# "not Tuesday, Wednesday": the value after "not" is the one being withdrawn.
-_WITHDRAWN: Final = re.compile(r"\bnot (?:on |at |the )?[a-z0-9:' ]+?(?=,|\bbut\b|$)")
-_PEOPLE_OR_MONEY: Final = re.compile(
-    r"\$|\d\s*k\b|\bk\b|thousand|million|grand|hundred|dollars?|bucks|people|persons|adults|kids|"
-    r"children|guests|of us|party|table for|me and|just me|budget"
 )
 
 
@@ -115,16 +89,6 @@ class BrainReply:
     """Fields the turn tried and failed to fill, with the reason."""
     end_call: bool = False
     end_reason: str = "completed"
-
-
-@dataclass(frozen=True)
-class _ReadingRules:
-    """How freely this turn's words may be taken as a free-text answer."""
-
-    whole_answers: bool = True
-    """The whole answer may be the value (else only what a cue word introduces)."""
-    opening: bool = False
-    """The turn answers "How can I help?": only a short answer is wholly the value."""
 
 
 @dataclass
@@ -149,53 +113,6 @@ def reply_events(answer: BrainReply, *, source: str = "guided") -> list[BrainEve
 def default_similarity() -> SimilarityFunction | None:
     """Sentence similarity from the bundled MiniLM when installed, else None (rules only)."""
     return embeddings.similarity if embeddings.available() else None
-
-
-_EVENING_BUSINESS: Final = re.compile(
-    r"\b(?:restaurant|trattoria|bistro|dinner|dining|table|pub|bar|grill|steakhouse|pizzeria|"
-    r"brasserie|tavern|cinema|theater|theatre|bowling|karaoke)\b"
-)
-
-
-def opening_hour(agent: AgentSnapshot) -> int:
-    """When a business's day starts, read from what the agent is: a place that serves evenings
-    (restaurant, bar, theatre) takes 11 to 10 as its hours, anything else 7 AM to 6 PM."""
-    about = " ".join(
-        [agent.name, agent.description, *(g.name + " " + g.description for g in agent.goals)]
-    ).lower()
-    return 11 if _EVENING_BUSINESS.search(about.replace("_", " ")) else 7
-
-
-def _as_correction_of(before: FieldScalar | None, value: FieldScalar, text: str) -> FieldScalar:
-    """A corrected value in the terms of the one it corrects: "35, not 45" to a budget of
-    45,000 is 35,000; "it ends in 61" changes a phone number's last digits."""
-    if isinstance(before, float) and isinstance(value, float):
-        if before >= 1000 and value < 1000 and not re.search(r"\b(?:hundred|dollars?)\b", text):
-            return value * 1000
-    return value
-
-
-def _phone_ending(before: FieldScalar | None, text: str) -> str | None:
-    """ "No, it ends in six one": the captured number with its last digits replaced."""
-    if not isinstance(before, str):
-        return None
-    tail = re.search(r"\bends? (?:in|with) (?P<digits>.+)$", text)
-    digits = read_digits(tail["digits"]) if tail else ""
-    if not digits or len(digits) >= len(before.lstrip("+")):
-        return None
-    return before[: len(before) - len(digits)] + digits
-
-
-def _written_as_name(text: str) -> bool:
-    """Whether the recogniser wrote the words as a name: one to three capitalised words and
-    nothing else ("Graham Whitley"), not a sentence that merely starts with a capital."""
-    tokens = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
-    return 1 <= len(tokens) <= 3 and all(t[0].isupper() for t in tokens) and len(tokens) > 1
-
-
-def _other_half_of_day(clock: str) -> str:
-    hour, minute = (int(part) for part in clock.split(":"))
-    return f"{(hour + 12) % 24:02d}:{minute:02d}"
 
 
 class GuidedBrain(Brain):
@@ -232,14 +149,15 @@ class GuidedBrain(Brain):
         self._opening = True
         """The caller's first turn answers "How can I help?": nothing in it is a failed try."""
         self._read_backs_refused = 0
-        self._reading = _ReadingRules()
+        self._reading = ReadingRules()
         self._said_as_written = ""
         """The caller's words as the recogniser wrote them (capitals mark names)."""
-        self._week_of: dt.date | None = None
-        """The first day of a week the caller named ("next week"), for a bare weekday."""
         self._last_said = ""
-        self.opens_at = opening_hour(agent)
-        """The hour the business opens: a bare "seven" is 7 AM at a clinic, 7 PM at a bistro."""
+        self.reader = UtteranceReader(
+            self._fields, today=today, opens_at=opening_hour(agent), similarity=self.similarity
+        )
+        """Which words of an utterance state which field (a bare "seven" is 7 AM at a clinic and
+        7 PM at a bistro: the business's hours come from what the agent is)."""
 
     # -- the Brain interface ----------------------------------------------------------------------
 
@@ -317,7 +235,7 @@ class GuidedBrain(Brain):
         text = normalise(caller_text)
         answer = self._respond(text)
         # "What do you have next week?" ... "Thursday": the Thursday of the week they named.
-        self._week_of = week_mentioned(text, self.today) or self._week_of
+        self.reader.week_of = week_mentioned(text, self.today) or self.reader.week_of
         self._said(answer.text)
         return answer
 
@@ -343,7 +261,7 @@ class GuidedBrain(Brain):
         if opening:
             # "How can I help?" asks for what the caller wants, not for the first field; a
             # caller who answers with a name ("Graham Whitley") is giving the name.
-            names_given = _written_as_name(self._said_as_written)
+            names_given = written_as_name(self._said_as_written)
             asked = self._first_name_field() if names_given else self._first_want()
         correcting = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
         names = self._open_fields(include_captured=correcting, asked=asked)
@@ -357,8 +275,8 @@ class GuidedBrain(Brain):
         whole_answers = intent in (Intent.NONE, Intent.CORRECTION)
         if intent is Intent.QUESTION:
             asked = None  # "is there parking? I walked three blocks": no bare "three" is a time
-        self._reading = _ReadingRules(whole_answers=whole_answers, opening=opening)
-        if action.kind == "confirm" and intent is Intent.YES and not _SELF_CORRECTION.search(text):
+        self._reading = ReadingRules(whole_answers=whole_answers, opening=opening)
+        if action.kind == "confirm" and intent is Intent.YES and not SELF_CORRECTION.search(text):
             turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"
         else:
             turn = self._read(text, asked=asked, names=names, correcting=fixing)
@@ -397,7 +315,7 @@ class GuidedBrain(Brain):
                 reading = read_value(
                     self._fields[name],
                     text,
-                    ReadContext(self.today, asked=True, opens_at=self.opens_at),
+                    self.reader.context(asked=True),
                 )
                 if reading is not None:
                     self._track(turn, name, reading.value)
@@ -409,7 +327,7 @@ class GuidedBrain(Brain):
             self._fixing = False
             self.manager.confirm(action.fields)
             return self._reply(turn)
-        named = [n for n in action.fields if self._names_field(text, n)]
+        named = [n for n in action.fields if self.reader.names_field(text, n)]
         if (
             named
             and intent in (Intent.NO, Intent.CORRECTION, Intent.NONE)
@@ -566,160 +484,25 @@ class GuidedBrain(Brain):
     def _read(
         self, text: str, *, asked: str | None, names: Iterable[str], correcting: bool = False
     ) -> _Turn:
-        """Every field in `names` that `text` states, each from its own words."""
-        turn = _Turn()
-        names = list(names)
-        for withdrawn in _WITHDRAWN.finditer(text):
-            text = blank(text, [withdrawn.span()])
-        labelled = self._labelled(text, names)
-        if labelled is not None:
-            # "The company name is Vantage": the caller says which field the words are for.
-            name, start = labelled
-            self._read_into(
-                turn, f"{' ' * start}{text[start:]}", asked=name, names=[name], correcting=True
-            )
-            if turn.captured or turn.rejected:
-                return turn
-        corrections = list(_SELF_CORRECTION.finditer(text))
-        if corrections:  # read what was said last first; the rest only for fields it lacks
-            cut = corrections[-1].end()
-            tail = f"{' ' * cut}{text[cut:]}"
-            self._read_into(turn, tail, asked=asked, names=names, correcting=correcting)
-            head = blank(text, [(cut, len(text))])
-            rest = [n for n in names if n not in turn.captured and n not in turn.rejected]
-            self._read_into(turn, head, asked=asked, names=rest, correcting=correcting)
-            return turn
-        self._read_into(turn, text, asked=asked, names=names, correcting=correcting)
-        return turn
-
-    def _last_said_value(self, data_field: DataField, text: str, first: Reading) -> Reading:
-        """In a correction the value said last is the one meant ("I have a meeting at two, can
-        we do ten thirty instead?"); after a first value, a bare one counts too."""
-        latest = first
-        context = ReadContext(self.today, asked=True, opens_at=self.opens_at)
-        while latest.end < len(text):
-            later = read_value(data_field, blank(text, [(0, latest.end)]), context)
-            if later is None or later.start < latest.end:
-                break
-            latest = later
-        return latest
-
-    def _labelled(self, text: str, names: list[str]) -> tuple[str, int] | None:
-        """The field a "the <field> is …" phrase names, and where its value starts."""
-        for name in names:
-            data_field = self._fields[name]
-            words = {label(data_field), name.replace("_", " ")} | _SYNONYMS.get(
-                data_field.type, set()
-            )
-            pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-            match = re.search(
-                rf"\b(?:the|my|our|your)? ?(?:{pattern}) (?:is|was|should be|would be|will be|"
-                rf"'s|is actually|needs to be)\b",
-                text,
-            )
-            if match:
-                return name, match.end()
-        return None
-
-    def _read_into(
-        self,
-        turn: _Turn,
-        text: str,
-        *,
-        asked: str | None,
-        names: list[str],
-        correcting: bool = False,
-    ) -> None:
-        # The asked field first when its words are typed (a bare "seven" answers "what
-        # time?"), free text last, and the asked free text after every other field's cue has
-        # taken its words ("before the end of Q2" is a timeline, whatever was asked).
-        order = sorted(
-            names,
-            key=lambda n: (
-                # A run of seven digits or more is a phone number, never a count or a time.
-                self._fields[n].type is not FieldType.PHONE,
-                n != asked or self._fields[n].type is FieldType.TEXT,
-                _READ_ORDER.index(self._fields[n].type),
-                n == asked,
-            ),
+        """Every field in `names` that `text` states, tracked into the manager."""
+        captured = self.manager.captured
+        heard = self.reader.read(
+            text,
+            asked=asked,
+            names=names,
+            captured=captured,
+            correcting=correcting,
+            asking=self._asking,
+            rules=self._reading,
         )
-        taken: list[tuple[int, int, bool]] = []
-        for name in order:
-            data_field = self._fields[name]
-            clock = data_field.type in _CLOCK
-            # "next Friday at three" is one phrase to Duckling: a date and a time share it.
-            remaining = blank(
-                text, [(a, b) for a, b, by_clock in taken if not (clock and by_clock)]
-            )
-            if not remaining.strip(" ,."):
-                break
-            is_asked = name == asked
-            # Meaning-level matching only for the question just asked: elsewhere an option
-            # must be said in so many words, or every sentence would choose one.
-            similarity = self.similarity if is_asked else None
-            context = ReadContext(
-                today=self.today,
-                asked=is_asked,
-                similarity=similarity,
-                opens_at=self.opens_at,
-                week_of=self._week_of,
-            )
-            reading = read_value(data_field, remaining, context)
-            if reading is not None and correcting and data_field.type is not FieldType.TEXT:
-                reading = self._last_said_value(data_field, remaining, reading)
-            if reading is not None and is_asked and data_field.type is FieldType.TEXT:
-                reading = self._free_text(data_field, remaining, reading, others=bool(taken))
-            if reading is None and correcting and data_field.type is FieldType.PHONE:
-                ending = _phone_ending(self.manager.captured.get(name), remaining)
-                reading = Reading(ending, 0, len(remaining)) if ending else None
-            if reading is None or not self._plausible(data_field, remaining, asked=is_asked):
-                continue
-            if data_field.type is FieldType.TEXT and not is_name_field(data_field):
-                if not clean_answer(remaining[reading.start : reading.end] or str(reading.value)):
-                    continue
-            before = self.manager.captured.get(name)
+        turn = _Turn()
+        for name, raw in heard.values.items():
             fixing = name == self._asking
-            value = (
-                _as_correction_of(before, reading.value, remaining)
-                if correcting
-                else (reading.value)
-            )
-            if before == value and (fixing or correcting) and data_field.type is FieldType.TIME:
-                value = _other_half_of_day(str(value))  # "no, seven" to a read-back of 7 AM
-            self._track(turn, name, value)
-            if name in turn.captured and before == turn.captured[name] and not fixing:
+            self._track(turn, name, raw)
+            if name in turn.captured and captured.get(name) == turn.captured[name] and not fixing:
                 del turn.captured[name]  # said again, unchanged: not news
                 turn.repeated.add(name)
-            taken.append((reading.start, reading.end, clock))
-
-    def _free_text(
-        self, data_field: DataField, text: str, reading: Reading, *, others: bool
-    ) -> Reading | None:
-        """The answer to a free-text question, under this turn's rules (`_ReadingRules`).
-        `others`: other fields already took words of this utterance, so what is left is the
-        answer only if it is short and no sentence of its own ("we're thinking a year")."""
-        rules = self._reading
-        if is_name_field(data_field) and rules.whole_answers:
-            return reading
-        cued = read_value(data_field, text, ReadContext(self.today, asked=False))
-        if cued is not None:
-            return cued
-        if not rules.whole_answers:
-            return None
-        words = clean_answer(text).split()
-        if (rules.opening or others) and len(words) > SHORT_ANSWER_WORDS:
-            return None
-        if others and set(words) & _SPEAKERS:
-            return None
-        return reading
-
-    def _plausible(self, data_field: DataField, text: str, *, asked: bool) -> bool:
-        """A value read from a field that was not asked needs words that point at it."""
-        if asked:
-            return True
-        if data_field.type is FieldType.NUMBER:
-            return bool(_PEOPLE_OR_MONEY.search(text))
-        return True
+        return turn
 
     def _track(self, turn: _Turn, name: str, raw: object) -> None:
         result = self.manager.track_progress(name, raw)
@@ -731,14 +514,6 @@ class GuidedBrain(Brain):
             self._deferred.discard(name)
         else:
             turn.rejected[name] = result.reason
-
-    def _names_field(self, text: str, name: str) -> bool:
-        words = set(re.findall(r"[a-z]+", text))
-        field_words = set(label(self._fields[name]).split()) | set(name.split("_"))
-        synonyms = {
-            w for phrase in _SYNONYMS.get(self._fields[name].type, set()) for w in phrase.split()
-        }
-        return bool(words & (field_words | synonyms) - {"the", "of", "a"})
 
     # -- phrasing ---------------------------------------------------------------------------------
 
