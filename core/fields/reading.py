@@ -6,22 +6,40 @@ the right answer for "hold on a second", "let me check" or "I'm not sure": a rea
 guesses a value out of words that do not state one.
 
 The libraries, chosen on the phrase table in `tests/core/fields/phrases.yaml` (`make test`
-checks them there; `tests/core/fields/survey.py` prints the comparison):
+checks them there; `tests/core/fields/survey.py` prints the comparison). Each library was run
+alone on the entries of a type; "read 31 of 51" counts the entries it got right, those that
+state no value (where reading nothing is right) included:
 
-- **Duckling** (`core.fields.entities`) for dates, times, numbers, amounts and emails. It read
-  the table's times with parts of the day ("quarter to nine in the evening"), relative dates
-  ("monday the 7th", "the day after tomorrow") and amounts ("a hundred and twenty grand")
-  where `dateparser` read none of the spoken times and took "the 4th" in the past, and where
-  `text2num` only turns words into digits (it has no idea of a time or a date).
+- **Duckling** (`core.fields.entities`) for dates, times, numbers and amounts. Alone it read
+  48 of 51 dates, 33 of 47 times and 26 of 33 numbers, in 0.25 ms a phrase or less: times with
+  parts of the day ("quarter to nine in the evening"), relative dates ("monday the 7th", "the
+  day after tomorrow") and amounts ("a hundred and twenty grand"). `dateparser` read 31 of 51
+  dates and 16 of 47 times (9 of the 40 that state a time: "three in the afternoon", "noon",
+  "9 am", but not "half past four in the afternoon" or "quarter to nine in the evening"); it
+  took "the 4th" for the 1st of April, "monday the 7th" for the 1st of July and "a week from
+  today" for a week ago, at about 1 ms a date and 7 ms a time (`search_dates`: 32 and 15, at
+  about 30 ms). `text2num` read 18 of 33 numbers: it only turns words into digits ("fifty k"
+  stays 50; it has no idea of a time or a date).
   Duckling's gaps are patched here, each with a reason: "a week from Friday" (Duckling gives
-  that Friday), clock times said without a part of the day (business hours decide), and
-  people counts ("me and my wife").
-- **Phone numbers** are read digit by digit by a small reader of our own (`core.fields.contact`),
-  because callers read them in groups of words ("five five five, oh one two three", "double
-  five") that neither Duckling (it returns ten separate numbers) nor `phonenumbers` (it expects
-  digits) can read; `phonenumbers` then tells a real number from a run of digits.
-- **Options** are snapped with `rapidfuzz` and `jellyfish` (sound-alike, "patty oh" → patio)
-  and, in the realtime process, sentence embeddings ("outside" → patio): `core.fields.choices`.
+  that Friday), clock times said without a part of the day (business hours decide; Duckling
+  reads "half past four" as 04:30 and no time in "two thirty"), people counts ("me and my
+  wife"; Duckling counts "three adults and two children" as 3) and halves (Duckling reads
+  "half a million" as a million). With them this module reads 51 of 51 dates, 46 of 47 times
+  and 33 of 33 numbers.
+- **Emails** said aloud are joined by a reader of our own (`core.fields.contact`, 14 of 15),
+  with Duckling after it: Duckling alone read 7 of 15, keeping only the word before "at"
+  ("j doe 42 at gmail dot com" → 42@gmail.com).
+- **Phone numbers** are read digit by digit by a small reader of our own (`core.fields.contact`,
+  26 of 26), because callers read them in groups of words ("five five five, oh one two three",
+  "double five") that no library reads: `phonenumbers` read 9 of 26 (4 of the 21 that state a
+  number, all said as digits; 11 on `text2num`'s output), Duckling's phone numbers 11, and
+  `text2num`'s digits 16 (it drops "oh" and "double"); `phonenumbers` then tells a real number
+  from a run of digits.
+- **Options** are snapped with `rapidfuzz` and `jellyfish` (sound-alike, "patty oh" → patio), a
+  list of paraphrases ("outside" → patio) and, in the realtime process, sentence embeddings:
+  `core.fields.choices`. `rapidfuzz` alone (`extractOne`, cutoff 60) read 12 of 32 (not
+  "outside" or "the patty oh please", and "is the patio heated?" as patio); this module, with
+  no embeddings, 32 of 32.
 """
 
 from __future__ import annotations
