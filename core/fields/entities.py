@@ -3,11 +3,11 @@
 Duckling (Meta's rule-based parser, here through the `pyduckling-native-phihos` wheel, which
 bundles the Haskell library) reads the way people say things rather than the way they write
 them: "half past four in the afternoon", "a week from today", "the fifteenth of December",
-"around fifty thousand dollars", "jane dot doe at example dot com". It is deterministic, needs
-no model download and answers in about a millisecond, which is why it was chosen over
-`dateparser` (built for written dates; it reads "three in the afternoon" as nothing and
-"the 4th" as the 4th of this month even when that is past) — see `core.fields.reading` for the
-comparison on the phrase table.
+"around fifty thousand dollars". It is deterministic, needs no model download and answers in
+a fraction of a millisecond. On the phrase table it read 48 of 51 dates and 33 of 47 times where
+`dateparser`, built for written dates, read 31 and 16 (it took "the 4th" for 1 April 2027 and
+"a week from today" for a week ago) — see `core.fields.reading` and
+`tests/core/fields/survey.py` for the whole comparison.
 
 Every call is relative to the call's own day (`today`), never the wall clock, so a replay or a
 test reads the same words the same way.
