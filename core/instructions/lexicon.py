@@ -356,6 +356,28 @@ LEGAL_ADVICE = Topic(
     ),
 )
 
+# A trade's diagnosis over the phone ("Don't diagnose the problem over the phone"): what is
+# wrong with a car, a boiler, a roof. Medical diagnoses are MEDICAL_ADVICE's.
+_FAULT = (
+    r"(?:worn(?:\s+out|\s+down)?|broken|failing|bad|shot|dying|dead|leaking|loose|blown|gone|"
+    r"going|cracked|faulty|seized|stuck|clogged|out\s+of\s+alignment)"
+)
+DIAGNOSIS = Topic(
+    name="diagnosis",
+    trigger=_any_word(r"diagnos\w*"),
+    detectors=(
+        Detector(
+            re.compile(
+                rf"\b(?:sounds|seems|looks)\s+like\s+(?:your|the|a|an)\s+(?:[\w-]+\s+){{0,3}}?"
+                rf"(?:is|are|'s|'re|needs?|has|have)\s+(?:\w+\s+)?{_FAULT}"
+                rf"|\b(?:it|that|this)(?:'s|\s+is|\s+could\s+be|\s+might\s+be)\s+"
+                rf"(?:probably|likely|definitely|almost\s+certainly)\s+(?:your|the|a|an)\s+\w+",
+            ),
+            "suggests what is wrong",
+        ),
+    ),
+)
+
 # Order is the order reasons are reported in when one rule names several topics.
 TOPICS: tuple[Topic, ...] = (
     PRICING,
@@ -367,6 +389,7 @@ TOPICS: tuple[Topic, ...] = (
     PRESSURE,
     COMPETITOR_CRITICISM,
     LEGAL_ADVICE,
+    DIAGNOSIS,
 )
 
 # What a rule's object may be called in a reply: "a specific doctor" is kept by "Dr. Patel".

@@ -31,6 +31,8 @@ PUSHY = "Don't be pushy"
 PROMISES = "Don't make promises"
 TABLE = "Don't promise a specific table"
 CARD_BY_PHONE = "Don't take payment details over the phone"
+DIAGNOSE = "Don't diagnose the problem over the phone"
+REPAIR_PRICES = "Don't quote repair prices over the phone"
 
 
 def dont(text: str, **fields: object) -> InstructionSnapshot:
@@ -54,6 +56,9 @@ def test_the_table_covers_every_seed_dont() -> None:
 
 # (rule, reply, words the reason must contain)
 BREACHES = [
+    (DIAGNOSE, "It sounds like your brake pads are worn out.", "suggests what is wrong"),
+    (DIAGNOSE, "That's probably the alternator.", "suggests what is wrong"),
+    (REPAIR_PRICES, "A brake job is usually $300.", "quotes a price ($300)"),
     (PRICING, "The consultation is $49.", "quotes a price ($49)"),
     (PRICING, "It's forty-nine dollars a month.", "quotes a price (forty-nine dollars)"),
     (PRICING, "It costs a bit more for the longer session.", "talks about cost (costs)"),
@@ -112,6 +117,9 @@ BREACHES = [
 ]
 
 INNOCENT = [
+    (DIAGNOSE, "A technician will diagnose it when you bring it in."),
+    (DIAGNOSE, "That sounds like a good plan, see you Thursday."),
+    (REPAIR_PRICES, "I can't quote prices over the phone, but the shop will give you an estimate."),
     (PRICING, "I can't discuss pricing, but a specialist can follow up."),
     (PRICING, "Pricing isn't something I can go into, sorry."),
     (PRICING, "Your appointment is at 3 pm on Tuesday the 14th."),
@@ -191,6 +199,8 @@ SEED_DONTS = [
     PROMISES,
     TABLE,
     CARD_BY_PHONE,
+    DIAGNOSE,
+    REPAIR_PRICES,
 ]
 
 
