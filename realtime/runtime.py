@@ -7,6 +7,7 @@ a TTS handle at the agent's speed, and a brain over the agent's goals.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from core.calls.types import CallInput
 from core.settings import BrainName, Settings, TtsEngineName
 from realtime.brains.base import Brain
 from realtime.brains.guided import GuidedBrain
+from realtime.brains.guided import warm_up as warm_up_guided_brain
 from realtime.engines.base import STTEngine, TTSEngine
 from realtime.engines.silero_vad import SileroVAD, shared_silero_model
 from realtime.engines.whisper_stt import WhisperSTT
@@ -79,6 +81,7 @@ class Engines:
     async def warm_up(self, sample: CallInput | None = None) -> None:
         """Run each engine once so the first caller pays no start-up cost."""
         await self.stt.transcribe(np.zeros(self.stt.sample_rate // 2, dtype=np.float32))
+        await asyncio.to_thread(warm_up_guided_brain)
         if sample is not None:
             await self.tts_for(sample).warm_up()
 

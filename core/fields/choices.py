@@ -42,6 +42,9 @@ _LEAD_IN: Final = re.compile(
     r"in))?\b\s*|(?:i was |we were |just )?wondering if (?:i|we|you) (?:could|can|might)\b"
     r"\s*|(?:can|could|may) (?:i|we)(?: please)?(?: (?:get|book|make|have|schedule))?\b"
     r"\s*|(?:i was|we were) (?:hoping|looking)(?: to (?:get|book)| for)?\b\s*|"
+    r"(?:let's|let us|we'll|i'll|can we|could we) (?:do|say|go with|make it|book|have|try)\b"
+    r"\s*|(?:how|what) about\b\s*|(?:i|we) (?:think|guess|suppose|reckon)\b[\s,]*|"
+    r"i'd say\b\s*|go with\b\s*|"
     r"(?:it's|it is|it'd be|it would be|that's|that is|that'd be|that would be|just|"
     r"probably|maybe|for|to book|book|about|a|an|the|some|my|our)\b[\s,]*)"
 )
@@ -83,7 +86,7 @@ _RELATIVE: Final = re.compile(
 _GENERIC_REQUEST: Final = frozenset(
     "a an the to make book booking schedule appointment appointments reservation booking "
     "table slot time visit something one come in get set up please some it that this them "
-    "those these".split()
+    "those these do say let's go with".split()
 )
 _WHEN: Final = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"

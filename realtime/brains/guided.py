@@ -27,10 +27,13 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from rapidfuzz import fuzz
+
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
 from core.fields import DataField, FieldScalar, FieldType
-from core.fields.choices import SimilarityFunction, is_want_field
+from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
+from core.fields.entities import entities
 from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
 from core.fields.reading import is_name_field, read_value, week_mentioned
 from core.fields.speech import normalise
@@ -67,6 +70,15 @@ UNCONFIRMED: Final = (
 )
 READ_BACKS_REFUSED_AT_MOST: Final = 3
 TRIES_BEFORE_MOVING_ON: Final = 2
+FREE_TEXT_CORRECTION_WORDS: Final = 6
+_NEGATION: Final = re.compile(
+    r"^(?:(?:no|nope|nah|not quite|actually|sorry|oh|wait|i said|i meant|it's|it should be|"
+    r"it was|should be)\b[\s,.]*)+"
+)
+_ABOUT_THE_READ_BACK: Final = frozenset(
+    "not right wrong correct incorrect that's that it's it change all everything".split()
+)
+RESEMBLES_MIN: Final = 50.0
 TRIES_IN_ALL: Final = 4
 _GREETING_ONLY: Final = re.compile(
     r"^(?:hello|hi|hey|hiya|good (?:morning|afternoon|evening)|yes|yeah|hello there|hi there)"
@@ -113,6 +125,15 @@ def reply_events(answer: BrainReply, *, source: str = "guided") -> list[BrainEve
 def default_similarity() -> SimilarityFunction | None:
     """Sentence similarity from the bundled MiniLM when installed, else None (rules only)."""
     return embeddings.similarity if embeddings.available() else None
+
+
+def warm_up() -> None:
+    """Read one sentence the way a call does, so the first caller does not pay for loading
+    Duckling's tables and embedding the intents' example phrases (seconds on a cold process)."""
+    entities("next tuesday at half past three", dt.date.today(), ["time", "number", "email"])
+    similarity = default_similarity()
+    if similarity is not None:
+        classify("could you maybe go over that one more time", similarity)
 
 
 class GuidedBrain(Brain):
@@ -323,6 +344,14 @@ class GuidedBrain(Brain):
         if turn.captured:
             self._fixing = False
             return self._reply(turn)
+        if intent in (Intent.NONE, Intent.NO, Intent.CORRECTION) and not turn.captured:
+            # "A dental cleaning, please." to a read-back of the wrong service: words for the
+            # one free-text field they resemble replace it.
+            replaced = self._free_text_correction(action.fields, text)
+            if replaced is not None:
+                self._track(turn, *replaced)
+                if turn.captured:
+                    return self._reply(turn)
         if intent is Intent.YES or (intent is Intent.NONE and text in ("that's it", "all good")):
             self._fixing = False
             self.manager.confirm(action.fields)
@@ -360,6 +389,32 @@ class GuidedBrain(Brain):
             data_field = self._fields[name]
             if data_field.type is FieldType.TEXT and is_want_field(data_field):
                 return name
+        return None
+
+    def _free_text_correction(self, names: Iterable[str], text: str) -> tuple[str, str] | None:
+        """The free-text field a short answer at the read-back restates, with its new value:
+        the only one there is, or the one whose value it sounds most like."""
+        answer = clean_answer(_NEGATION.sub("", text))
+        if not answer or len(answer.split()) > FREE_TEXT_CORRECTION_WORDS:
+            return None
+        if set(answer.split()) & _ABOUT_THE_READ_BACK:
+            return None  # "no, that's not right" restates nothing
+        if any(self.reader.names_field(answer, n) for n in names) and len(answer.split()) <= 2:
+            return None  # "the service" names what to change; the next turn says how
+        captured = self.manager.captured
+        texts = [
+            n
+            for n in names
+            if self._fields[n].type is FieldType.TEXT and not is_name_field(self._fields[n])
+        ]
+        if len(texts) == 1:
+            return texts[0], answer
+        scored = sorted(
+            ((fuzz.token_set_ratio(answer, str(captured.get(n, ""))), n) for n in texts),
+            reverse=True,
+        )
+        if scored and scored[0][0] >= RESEMBLES_MIN:
+            return scored[0][1], answer
         return None
 
     def _bare_number_targets(self, names: Iterable[str]) -> list[str]:

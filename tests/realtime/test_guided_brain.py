@@ -235,3 +235,15 @@ def test_a_restaurant_caller_giving_count_name_and_number_out_of_turn() -> None:
     assert spoken.captured == {"phone": "07744912333"}
     assert "Let me read that back" in spoken.text
     assert agent.respond("no thats everything").end_call
+
+
+def test_lets_do_names_no_service_and_a_service_restated_at_the_read_back_replaces_it() -> None:
+    agent = brain()
+    first = agent.respond("Let's do next Tuesday at three.")
+    assert first.captured == {"date": "2026-12-08", "time": "15:00"}
+    slip = agent.respond("identical cleaning")
+    assert slip.captured == {"service": "identical cleaning"}
+    fixed = agent.respond("no, a dental cleaning")
+    assert fixed.captured == {"service": "dental cleaning"}
+    agent.respond("no that's not right")
+    assert agent.respond("the service").text == "Sure. What can we help you with today?"
