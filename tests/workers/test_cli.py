@@ -253,7 +253,8 @@ def test_demo_prints_the_prompts_and_a_whole_booking_call() -> None:
     assert "webhook call.completed: POST /call (signature valid)" in out, out
     assert '"type": "goal.completed"' in out and '"type": "call.completed"' in out
     # The plan's Appointment Scheduler collects the data inferred from its criteria.
-    assert '"date": "' in out and '"time": "15:00"' in out and '"service": "' in out, out[-3000:]
+    assert '"date": "' in out and '"time": "15:00"' in out, out[-3000:]
+    assert '"service": "dental cleaning"' in out, out[-3000:]  # not "let's do"
     assert '"outcome": "goals_met"' in out, out[-3000:]
     ui = re.search(
         r"Temporal UI: (http://127\.0\.0\.1:\d+)/namespaces/default/workflows/call-(CA[0-9a-f]{32})",
