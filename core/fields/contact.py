@@ -176,7 +176,7 @@ def _spoken_email(text: str) -> Reading | None:
     # Duckling reads "jane dot doe at …" but keeps only the last word of "j doe 42 at …", so the
     # words on each side of "at" are joined here: a local part runs back to the words that
     # introduce it ("my email is"), a domain to a pause (comma) or "please".
-    tokens = [(m[0], m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+|,|\.", text)]
+    tokens = [(m[0], m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+(?:'[a-z]+)?|,|\.", text)]
     ats = [i for i, (t, _, _) in enumerate(tokens) if t == "at"]
     for at in ats:
         local: list[str] = []

@@ -80,6 +80,7 @@ _LEADING_COUNT: Final = re.compile(
 )
 _BARE_WEEKDAY: Final = re.compile(rf"(?:on )?(?:{_WEEKDAY})")
 _COUNTED: Final = re.compile(r"\b(?:table for|party of|group of|booking for|reservation for)\s*$")
+_LATER_PARTS: Final = frozenset({"pm", "afternoon", "evening", "night", "tonight"})
 _CLOCK_CUE: Final = re.compile(
     r"\bat \w|:\d\d|\b(?:am|pm|o'?clock|noon|midnight|midday|morning|afternoon|evening|night|"
     r"half past|quarter (?:past|to))\b"
@@ -250,7 +251,10 @@ def _clock(moment: dt.datetime, body: str, opens_at: int) -> str:
     said_hour = re.search(r"\d{1,2}", body)
     if said_hour and int(said_hour[0]) > 12:
         return f"{hour:02d}:{minute:02d}"  # a 24-hour clock ("19:00") says its half of the day
-    if not _PART_OF_DAY.search(body):
+    part = _PART_OF_DAY.search(body)
+    if part is not None and hour < 12 and part[0] in _LATER_PARTS:
+        return f"{hour + 12:02d}:{minute:02d}"  # "seven o'clock at night": Duckling said 07:00
+    if not part:
         # Said without a part of the day: the business's hours decide (Duckling picks whichever
         # comes first after midnight). "At three" is 15:00; "at seven" 07:00 at a clinic.
         twelve = hour % 12 or 12
