@@ -222,12 +222,13 @@ class GuidedBrain(Brain):
         return self._said(nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}")
 
     def listening_context(self) -> str:
-        """What the agent just said, and the options of the field it asked for."""
+        """The question just asked and the options of its field; nothing after a read-back,
+        whose values (a phone number's digits) the recogniser would only echo back."""
         action = self._next_action()
-        options: list[str] = []
-        if action.kind == "ask" and action.field is not None:
-            options = list(self._fields[action.field].options)
-        return " ".join([self._last_said, *(f"{o}." for o in options)]).strip()
+        if action.kind != "ask" or action.field is None:
+            return ""
+        options = [f"{option}." for option in self._fields[action.field].options]
+        return " ".join([question(self._fields[action.field]), *options])
 
     # -- for the LLM brain ------------------------------------------------------------------------
 

@@ -190,8 +190,9 @@ def test_the_recogniser_is_told_the_question_and_its_options() -> None:
     agent = brain(booking_agent(seating))
     agent.greeting()
     context = agent.listening_context()
-    assert context.startswith("Hello, you've reached Bright Smile Dental.")
-    assert context.endswith("indoors. patio. bar.")
+    assert context == "Which would you like: indoors, patio or bar? indoors. patio. bar."
+    agent.respond("the patio please")
+    assert agent.listening_context() == ""  # a read-back's values are not offered
 
 
 def test_a_week_named_earlier_places_a_bare_weekday() -> None:
