@@ -50,6 +50,7 @@ from realtime.brains.base import (
 )
 from realtime.brains.intents import Intent, classify
 from realtime.brains.reader import (
+    ANY_ANSWER,
     SELF_CORRECTION,
     ReadingRules,
     UtteranceReader,
@@ -170,7 +171,6 @@ class GuidedBrain(Brain):
         self._opening = True
         """The caller's first turn answers "How can I help?": nothing in it is a failed try."""
         self._read_backs_refused = 0
-        self._reading = ReadingRules()
         self._said_as_written = ""
         """The caller's words as the recogniser wrote them (capitals mark names)."""
         self._last_said = ""
@@ -285,10 +285,10 @@ class GuidedBrain(Brain):
             # caller who answers with a name ("Graham Whitley") is giving the name.
             names_given = written_as_name(self._said_as_written)
             asked = self._first_name_field() if names_given else self._first_want()
-        correcting = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
-        names = self._open_fields(include_captured=correcting, asked=asked)
+        may_change = action.kind == "confirm" or intent is Intent.CORRECTION or self._fixing
+        names = self._open_fields(include_captured=may_change, asked=asked)
         # At the read-back a question with a value in it ("is that the 10th?") corrects too.
-        fixing = intent in (Intent.NO, Intent.CORRECTION, Intent.QUESTION) and (
+        correction = intent in (Intent.NO, Intent.CORRECTION, Intent.QUESTION) and (
             action.kind == "confirm"
         )
         # A whole answer is free text only when it answers the question: not "no, that's not
@@ -297,11 +297,11 @@ class GuidedBrain(Brain):
         whole_answers = intent in (Intent.NONE, Intent.CORRECTION)
         if intent is Intent.QUESTION:
             asked = None  # "is there parking? I walked three blocks": no bare "three" is a time
-        self._reading = ReadingRules(whole_answers=whole_answers, opening=opening)
+        rules = ReadingRules(whole_answers=whole_answers, opening=opening)
         if action.kind == "confirm" and intent is Intent.YES and not SELF_CORRECTION.search(text):
             turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"
         else:
-            turn = self._read(text, asked=asked, names=names, correcting=fixing)
+            turn = self._read(text, asked=asked, names=names, correcting=correction, rules=rules)
         if intent is Intent.GOODBYE or (self._offered_to_finish and intent is Intent.NO):
             return self._goodbye(turn)
         self._offered_to_finish = False
@@ -538,7 +538,13 @@ class GuidedBrain(Brain):
     # -- reading values ---------------------------------------------------------------------------
 
     def _read(
-        self, text: str, *, asked: str | None, names: Iterable[str], correcting: bool = False
+        self,
+        text: str,
+        *,
+        asked: str | None,
+        names: Iterable[str],
+        correcting: bool = False,
+        rules: ReadingRules = ANY_ANSWER,
     ) -> _Turn:
         """Every field in `names` that `text` states, tracked into the manager."""
         captured = self.manager.captured
@@ -549,7 +555,7 @@ class GuidedBrain(Brain):
             captured=captured,
             correcting=correcting,
             asking=self._asking,
-            rules=self._reading,
+            rules=rules,
         )
         turn = _Turn()
         for name, raw in heard.values.items():

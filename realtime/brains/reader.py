@@ -78,6 +78,10 @@ class ReadingRules:
     """The turn answers "How can I help?": only a short answer is wholly the value."""
 
 
+ANY_ANSWER: Final = ReadingRules()
+"""The rules of an ordinary turn: a whole answer may be a free-text value."""
+
+
 @dataclass
 class Heard:
     """What one utterance states: raw values by field, in the order they were read."""
@@ -129,7 +133,7 @@ class UtteranceReader:
         captured: Mapping[str, FieldScalar],
         correcting: bool = False,
         asking: str | None = None,
-        rules: ReadingRules = ReadingRules(),
+        rules: ReadingRules = ANY_ANSWER,
     ) -> Heard:
         """Every field in `names` that `text` (normalised) states, each from its own words.
 
