@@ -105,7 +105,7 @@ _DURATION: Final = (
 _TIMELINE_CUE: Final = re.compile(
     rf"\b(?P<v>(?:by|within|before|in|over|around|sometime in|early|late|mid|after) "
     rf"(?:the )?(?:{_WHEN}|{_DURATION})|as soon as possible|asap|right away|immediately|"
-    rf"yesterday|{_WHEN})\b"
+    rf"(?<=needed it )yesterday|(?<=need it )yesterday)\b"
 )
 _DECIDER_CUE: Final = re.compile(
     r"\b(?P<v>(?:i|me|my \w+(?: \w+)?|our \w+(?: \w+)?|the \w+(?: \w+)?))"
