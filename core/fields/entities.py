@@ -16,8 +16,8 @@ test reads the same words the same way.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
@@ -41,9 +41,18 @@ class Entity:
 
 
 class _Duckling:
-    """The loaded library: time zones are read once per process (about 0.1 s)."""
+    """The loaded library, entered from one thread only.
+
+    The wheel runs Duckling's Haskell runtime inside this process; its objects (time zones,
+    contexts) must be made, used and freed on one OS thread, whichever Python threads ask (the
+    guided brain reads turns on worker threads). One single-thread executor does every call;
+    the time zones are read once (about 0.1 s)."""
 
     def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckling")
+        self._thread.submit(self._load).result()
+
+    def _load(self) -> None:
         import duckling  # type: ignore[import-untyped]
 
         self._lib = duckling
@@ -51,27 +60,20 @@ class _Duckling:
         self._locale = duckling.parse_locale(
             LOCALE, duckling.default_locale_lang(duckling.parse_lang("EN"))
         )
-        self._lock = threading.Lock()
 
     def parse(
         self, text: str, today: dt.date, dims: Sequence[str], *, latent: bool
-    ) -> list[Entity]:
-        noon = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-        with self._lock:  # the context objects are not documented as thread-safe
-            reference = self._lib.parse_ref_time(self._zones, "UTC", int(noon.timestamp()))
-            context = self._lib.Context(reference, self._locale)
-            found = self._lib.parse(text, context, self._lib.parse_dimensions(list(dims)), latent)
-        return [
-            Entity(
-                dim=item["dim"],
-                body=item["body"],
-                start=item["start"],
-                end=item["end"],
-                value=item["value"],
-                latent=bool(item.get("latent", False)),
-            )
-            for item in found
-        ]
+    ) -> list[dict[str, Any]]:
+        return self._thread.submit(self._parse, text, today, dims, latent).result()
+
+    def _parse(
+        self, text: str, today: dt.date, dims: Sequence[str], latent: bool
+    ) -> list[dict[str, Any]]:
+        midnight = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
+        reference = self._lib.parse_ref_time(self._zones, "UTC", int(midnight.timestamp()))
+        context = self._lib.Context(reference, self._locale)
+        found = self._lib.parse(text, context, self._lib.parse_dimensions(list(dims)), latent)
+        return [dict(item) for item in found]
 
 
 @lru_cache(maxsize=1)
@@ -85,4 +87,14 @@ def entities(
     """What Duckling reads in `text` for the given dimensions, relative to `today` (UTC)."""
     if not text.strip():
         return []
-    return _duckling().parse(text, today, tuple(dims), latent=latent)
+    return [
+        Entity(
+            dim=item["dim"],
+            body=item["body"],
+            start=item["start"],
+            end=item["end"],
+            value=item["value"],
+            latent=bool(item.get("latent", False)),
+        )
+        for item in _duckling().parse(text, today, tuple(dims), latent=latent)
+    ]
