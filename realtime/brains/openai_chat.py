@@ -291,7 +291,7 @@ class OpenAIChatBrain(Brain):
         """Apply the tool calls, run the backstop, then make sure something is said and ended."""
         verdict = self._apply_tools(outcome.tool_calls.values())
         if not verdict.recorded and words:
-            captured, rejected = await asyncio.to_thread(self.fallback.capture, words)
+            captured, rejected = self.fallback.capture(words)
             verdict.captured.update(captured)
             verdict.rejected.update(rejected)
         # No tool confirms a read-back: a plain yes that changed none of its values does.
