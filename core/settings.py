@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     whisper_device: str = Field("cpu", alias="WHISPER_DEVICE")
     whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")
     end_of_turn_silence_ms: int = Field(400, ge=100, le=5000, alias="END_OF_TURN_SILENCE_MS")
-    stt_context: bool = Field(True, alias="STT_CONTEXT")
+    stt_context: bool = Field(False, alias="STT_CONTEXT")
     today: dt.date | None = Field(None, alias="CALLWRIGHT_TODAY")
     """The day calls take place on, for evals and tests that need a fixed calendar (relative
     dates such as "next Tuesday" resolve against it); None = the real date."""

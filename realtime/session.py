@@ -124,7 +124,7 @@ class SessionSettings:
     reprompt_after_s: float = 8.0
     dtmf_gap_s: float = 1.0
     playout_lead_s: float = DEFAULT_LEAD_S
-    stt_context: bool = True
+    stt_context: bool = False
     """Give the speech recogniser the brain's `listening_context` (the question just asked)."""
 
 
