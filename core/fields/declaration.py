@@ -97,3 +97,12 @@ class DataField(BaseModel):
         if self.type is FieldType.ENUM and not self.options:
             raise ValueError("an enum field needs `options`")
         return self
+
+
+def is_name_field(data_field: DataField) -> bool:
+    """Whether a text field holds a person's name (`name`, `customer_name`, …)."""
+    return data_field.type is FieldType.TEXT and (
+        data_field.name == "name"
+        or data_field.name.endswith("_name")
+        and not data_field.name.startswith(("company", "business", "product", "pet"))
+    )

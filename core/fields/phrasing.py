@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from core.fields.declaration import DataField, FieldType
+from core.fields.declaration import DataField, FieldType, is_name_field
 from core.fields.inference import known_question
 from core.fields.values import FieldScalar
 
@@ -85,16 +85,9 @@ def question(data_field: DataField) -> str:
         return f"Which would you like: {_options(data_field.options)}?"
     if kind is FieldType.BOOLEAN:
         return f"Could you tell me {about}? Yes or no is fine."
-    if _is_person_name(data_field):
+    if is_name_field(data_field):
         return "May I have your name, please?"
     return f"Could you tell me {_with_article(about)}?"
-
-
-def _is_person_name(data_field: DataField) -> bool:
-    return data_field.name == "name" or (
-        data_field.name.endswith("_name")
-        and not data_field.name.startswith(("company", "business", "product", "pet"))
-    )
 
 
 def _with_article(about: str) -> str:
@@ -122,7 +115,7 @@ def rephrase(data_field: DataField) -> str:
         return f"Just say one of: {_options(data_field.options)}."
     if kind is FieldType.BOOLEAN:
         return f"{question(data_field)} Please just say yes or no."
-    if _is_person_name(data_field):
+    if is_name_field(data_field):
         return "Could you spell your name for me, letter by letter?"
     return f"Just a few words is fine. {question(data_field)}"
 

@@ -52,11 +52,11 @@ from typing import Final
 
 from core.fields.choices import SimilarityFunction, read_enum, read_text
 from core.fields.contact import read_email, read_name, read_phone
-from core.fields.declaration import DataField, FieldType
+from core.fields.declaration import DataField, FieldType, is_name_field
 from core.fields.entities import Entity, entities
 from core.fields.speech import NO_WORDS, YES_WORDS, Reading
 
-__all__ = ["ReadContext", "Reading", "read_value"]
+__all__ = ["ReadContext", "Reading", "is_name_field", "read_value"]
 
 _WEEKDAY: Final = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _MONTH: Final = (
@@ -366,12 +366,3 @@ def read_boolean(_field: DataField, text: str, context: ReadContext) -> Reading 
         if match[0] in NO_WORDS or match[0] in ("not", "don't", "haven't", "isn't"):
             return Reading(False, match.start(), match.end())
     return None
-
-
-def is_name_field(data_field: DataField) -> bool:
-    """Whether a text field holds a person's name (`name`, `customer_name`, …)."""
-    return data_field.type is FieldType.TEXT and (
-        data_field.name == "name"
-        or data_field.name.endswith("_name")
-        and not data_field.name.startswith(("company", "business", "product", "pet"))
-    )

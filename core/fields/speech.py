@@ -65,8 +65,3 @@ def blank(text: str, spans: list[tuple[int, int]]) -> str:
         for index in range(max(start, 0), min(end, len(chars))):
             chars[index] = " "
     return "".join(chars)
-
-
-def words(text: str) -> list[str]:
-    """The words of `text` (letters, digits and apostrophes)."""
-    return re.findall(r"[a-z0-9']+", text.lower())
