@@ -2,10 +2,16 @@
 
 The HTTP client has no retries of its own: Temporal owns the retries, so each attempt is one
 activity attempt, visible in the workflow history and recorded in `webhook_attempts`.
+
+Recording an attempt is best effort: with PostgreSQL away the webhook still goes out, the HTTP
+answer alone decides whether the attempt succeeded, and the workflow writes the delivery's
+outcome once the database is back. Every database call has a time limit shorter than its
+activity's, so a stale attempt cannot write after the workflow has moved on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -13,6 +19,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,6 +37,10 @@ from core.webhooks.signing import encode_body, signed_headers
 
 logger = logging.getLogger(__name__)
 ERROR_TEXT_LIMIT = 500
+# Below the workflow's 30 s bookkeeping timeout: a hung write gives up before Temporal does.
+BOOKKEEPING_DB_TIMEOUT_S = 20.0
+# An attempt's own row may cost it this much at most; the HTTP answer is what counts.
+ATTEMPT_RECORD_TIMEOUT_S = 5.0
 
 
 class WebhookActivities:
@@ -44,9 +55,12 @@ class WebhookActivities:
 
     @activity.defn(name=RECORD_WEBHOOK_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> int:
-        """The delivery's row, created once per webhook id; a replay sets it pending again."""
+        """The delivery's whole row, created once per webhook id (idempotent).
+
+        An existing row keeps its status: a replay is set `pending` by the API that claims it,
+        and a late retry of this activity must not turn a finished delivery back to pending."""
         delivery = record.delivery
-        async with self.sessions() as session:
+        async with asyncio.timeout(BOOKKEEPING_DB_TIMEOUT_S), self.sessions() as session:
             call_id = None
             if delivery.call_sid:
                 call_id = await session.scalar(
@@ -64,7 +78,10 @@ class WebhookActivities:
                 )
                 .on_conflict_do_update(
                     index_elements=["webhook_id"],
-                    set_={"status": "pending", "updated_at": func.now()},
+                    set_={
+                        "call_id": func.coalesce(WebhookDelivery.call_id, call_id),
+                        "updated_at": func.now(),
+                    },
                 )
                 .returning(WebhookDelivery.id)
             )
@@ -75,7 +92,8 @@ class WebhookActivities:
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver(self, delivery: DeliveryInput) -> int:
         """One attempt: sign, POST, record. A non-2xx answer or a network error raises, and
-        Temporal retries with backoff. Returns the attempt number (across replays too)."""
+        Temporal retries with backoff. Returns the attempt number (across replays too, when the
+        attempts could be recorded; else this run's activity attempt)."""
         body = encode_body(delivery.payload)
         headers = signed_headers(self.secret, delivery.webhook_id, datetime.now(UTC), body)
         started = time.perf_counter()
@@ -101,13 +119,29 @@ class WebhookActivities:
     async def _record_attempt(
         self, webhook_id: str, status_code: int | None, started: float, error: str | None
     ) -> int:
+        """Record the attempt and return its number; never raises (the row is bookkeeping)."""
         latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            async with asyncio.timeout(ATTEMPT_RECORD_TIMEOUT_S):
+                number = await self._insert_attempt(webhook_id, status_code, latency_ms, error)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            logger.warning("webhook %s: attempt not recorded: %r", webhook_id, exc)
+            return activity.info().attempt
+        if number is None:
+            # The delivery was not recorded before sending; the workflow writes it at the end.
+            logger.warning("webhook %s: no delivery row, attempt not recorded", webhook_id)
+            return activity.info().attempt
+        return number
+
+    async def _insert_attempt(
+        self, webhook_id: str, status_code: int | None, latency_ms: float, error: str | None
+    ) -> int | None:
         async with self.sessions() as session:
             delivery_id = await session.scalar(
                 select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == webhook_id)
             )
             if delivery_id is None:
-                raise RuntimeError(f"no delivery row for {webhook_id}")
+                return None
             previous = await session.scalar(
                 select(func.coalesce(func.max(WebhookAttempt.number), 0)).where(
                     WebhookAttempt.delivery_id == delivery_id
@@ -129,10 +163,22 @@ class WebhookActivities:
     @activity.defn(name=FINISH_WEBHOOK_DELIVERY)
     async def finish_delivery(self, finished: DeliveryFinished) -> None:
         """Mark the delivery delivered, or failed (a dead letter the API can replay)."""
-        async with self.sessions() as session:
-            await session.execute(
+        status = "delivered" if finished.delivered else "failed"
+        async with asyncio.timeout(BOOKKEEPING_DB_TIMEOUT_S), self.sessions() as session:
+            marked = await session.scalar(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.webhook_id == finished.webhook_id)
-                .values(status="delivered" if finished.delivered else "failed")
+                .values(status=status)
+                .returning(WebhookDelivery.id)
             )
             await session.commit()
+        if marked is None:
+            # The workflow writes the row before this; only a row deleted meanwhile is missing.
+            logger.warning("webhook %s: no delivery row to mark %s", finished.webhook_id, status)
+        elif not finished.delivered:
+            logger.warning(
+                "webhook %s is a dead letter (row %s): %s",
+                finished.webhook_id,
+                marked,
+                (finished.error or "")[:ERROR_TEXT_LIMIT],
+            )
