@@ -35,6 +35,7 @@ def report(**changes: object) -> SoakReport:
         "workflow_failures": 0,
         "unfinished": 0,
         "elapsed_s": 5.0,
+        "started_s": 1.0,
         "http_timeout_s": 2.0,
         "seed": 1,
         "rows": {"delivered": 2, "failed": 1},
