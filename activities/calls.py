@@ -1,13 +1,24 @@
-"""Activities that keep a call's record in PostgreSQL: the call row and its transcript."""
+"""Activities that keep a call's record in PostgreSQL: the call row and its transcript.
+
+Every value is cleaned before it is written (`core.calls.cleaning`), and an error that no retry
+can fix — PostgreSQL refusing a value (SQLSTATE class 22, data exception) — is raised as a
+non-retryable `UnstorableValue`, so the workflow goes on without that write instead of retrying
+it forever. Everything else (the database is down, a deadlock) is retried by Temporal.
+"""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from core.calls.activities import (
     RECORD_CALL_ENDED,
@@ -17,7 +28,50 @@ from core.calls.activities import (
     CallStarted,
     TurnsToRecord,
 )
+from core.calls.cleaning import clean_json, clean_number, clean_reason, clean_text
 from core.db.models import Call, CallTurn
+
+UNSTORABLE = "UnstorableValue"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _refused_values_are_final(
+    write: Callable[_P, Awaitable[_R]],
+) -> Callable[_P, Awaitable[_R]]:
+    """Turn PostgreSQL's "data exception" errors into a non-retryable `UnstorableValue`."""
+
+    @functools.wraps(write)
+    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await write(*args, **kwargs)
+        except DBAPIError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+            if sqlstate.startswith("22"):
+                raise ApplicationError(
+                    f"PostgreSQL refused a value ({sqlstate}): {str(exc.orig)[:300]}",
+                    type=UNSTORABLE,
+                    non_retryable=True,
+                ) from exc
+            raise
+
+    return guarded
+
+
+def _call_row(started: CallStarted) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "call_sid": started.call_sid,
+        "workflow_id": started.workflow_id,
+        "agent_id": started.agent_id,
+        "direction": started.direction.value,
+        "from_number": clean_number(started.from_number),
+        "to_number": clean_number(started.to_number),
+        "status": "in_progress",
+        "agent_snapshot": clean_json(started.agent_snapshot),
+        "extracted_data": {},
+        "analysis": {},
+    }
 
 
 class CallRecordActivities:
@@ -27,24 +81,13 @@ class CallRecordActivities:
         self.sessions = sessions
 
     @activity.defn(name=RECORD_CALL_STARTED)
+    @_refused_values_are_final
     async def record_call_started(self, started: CallStarted) -> str:
         """Create the call's row (once, whatever the retries) and return its id."""
         async with self.sessions() as session:
             await session.execute(
                 insert(Call)
-                .values(
-                    id=uuid.uuid4(),
-                    call_sid=started.call_sid,
-                    workflow_id=started.workflow_id,
-                    agent_id=started.agent_id,
-                    direction=started.direction.value,
-                    from_number=started.from_number,
-                    to_number=started.to_number,
-                    status="in_progress",
-                    agent_snapshot=started.agent_snapshot,
-                    extracted_data={},
-                    analysis={},
-                )
+                .values(**_call_row(started))
                 .on_conflict_do_nothing(index_elements=["call_sid"])
             )
             await session.commit()
@@ -52,12 +95,16 @@ class CallRecordActivities:
         return str(call_id)
 
     @activity.defn(name=RECORD_TURNS)
+    @_refused_values_are_final
     async def record_turns(self, batch: TurnsToRecord) -> int:
         """Store turns; a `seq` already stored is skipped. Returns how many were new."""
         async with self.sessions() as session:
             call_id = await session.scalar(select(Call.id).where(Call.call_sid == batch.call_sid))
             if call_id is None:
-                raise RuntimeError(f"call {batch.call_sid} has no row yet")
+                # The start was refused: the turns are kept in the workflow and its webhook.
+                raise ApplicationError(
+                    f"call {batch.call_sid} has no row", type=UNSTORABLE, non_retryable=True
+                )
             result = await session.execute(
                 insert(CallTurn)
                 .values(
@@ -66,7 +113,7 @@ class CallRecordActivities:
                             "call_id": call_id,
                             "seq": turn.seq,
                             "speaker": turn.speaker.value,
-                            "text": turn.text,
+                            "text": clean_text(turn.text),
                             "interrupted": turn.interrupted,
                             "latency": dict(turn.latency_ms),
                         }
@@ -81,19 +128,26 @@ class CallRecordActivities:
         return inserted
 
     @activity.defn(name=RECORD_CALL_ENDED)
+    @_refused_values_are_final
     async def record_call_ended(self, finished: CallFinished) -> None:
-        """Close the call's row with its outcome and analysis."""
+        """Close the call's row with its outcome and analysis (creating it if it is missing)."""
         analysis = finished.analysis
         async with self.sessions() as session:
+            if finished.started is not None:
+                await session.execute(
+                    insert(Call)
+                    .values(**_call_row(finished.started))
+                    .on_conflict_do_nothing(index_elements=["call_sid"])
+                )
             await session.execute(
                 update(Call)
                 .where(Call.call_sid == finished.call_sid)
                 .values(
                     status="completed",
-                    outcome=finished.outcome,
-                    end_reason=finished.end_reason,
-                    summary=analysis.summary,
-                    extracted_data=analysis.extracted,
+                    outcome=clean_reason(finished.outcome),
+                    end_reason=clean_reason(finished.end_reason),
+                    summary=clean_text(analysis.summary),
+                    extracted_data=clean_json(analysis.extracted),
                     analysis={
                         "method": analysis.method,
                         "goals": [

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
 
     realtime_host: str = Field("127.0.0.1", alias="REALTIME_HOST")
     realtime_port: int = Field(8765, ge=1, le=65535, alias="REALTIME_PORT")
+    realtime_drain_s: float = Field(20.0, ge=0, alias="REALTIME_DRAIN_S")
+    """On SIGTERM, how long calls may finish on their own before they are handed over."""
     whisper_model_path: Path | None = Field(None, alias="WHISPER_MODEL_PATH")
     whisper_device: str = Field("cpu", alias="WHISPER_DEVICE")
     whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")

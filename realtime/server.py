@@ -9,15 +9,29 @@ on the audio path.
 A malformed frame (bad JSON or base64, an unknown event, an oversize payload, `media` before
 `start`) is logged, counted in `callwright_bad_frames_total` and dropped: the call goes on, and
 since every stream has its own session and task, no other call notices.
+
+With REDIS_URL the process is a node of a fleet (`join`): it registers its media URL and
+capacity in Redis and heartbeats, so the API connects calls only to nodes with room; events not
+yet acknowledged by Temporal are spooled there. A stream whose `start` carries `resume` picks up
+a call another node lost: the spool it left is re-sent, the call so far is read from the
+workflow, and the session goes on from there. On SIGTERM (`drain`) the node stops taking
+streams, lets its calls finish for a while, then hands the rest over (the stream closes without
+ending the call; Twilio's next verb reconnects it elsewhere): a deploy drops no call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
+import redis.asyncio as aioredis
+from core.calls.nodes import NodeRegistry
+from core.calls.spool import SignalSpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,12 +41,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from temporalio.client import Client
 
 from core.calls.tokens import InvalidCallToken, verify_call_token
-from core.calls.types import CallInput, call_workflow_id
+from core.calls.types import (
+    CallEnded,
+    CallInput,
+    CallResume,
+    FieldEvent,
+    TurnEvent,
+    call_workflow_id,
+)
 from core.settings import Settings
 from realtime.metrics import ACTIVE_CALLS, BAD_FRAMES_TOTAL, CALLS_TOTAL, REGISTRY
 from realtime.runtime import Engines
 from realtime.session import CallSession
-from realtime.signals import WorkflowSignals
+from realtime.signals import WorkflowSignals, resend_spooled
 from realtime.twilio_protocol import (
     Connected,
     Dtmf,
@@ -47,10 +68,18 @@ from realtime.twilio_protocol import (
 _LOGGER = logging.getLogger(__name__)
 
 POLICY_VIOLATION: Final = 1008
+SERVICE_RESTART: Final = 1012
 TRY_AGAIN_LATER: Final = 1013
 INTERNAL_ERROR: Final = 1011
 CALL_INPUT_TIMEOUT_S: Final = 5.0
 SIGNAL_DRAIN_S: Final = 10.0
+# Before the agent's last words close the stream, its `call_ended` must reach the workflow:
+# Twilio asks /twilio/continue at once, and a call still live there would be reconnected.
+END_SIGNAL_WAIT_S: Final = 5.0
+# Draining hands a call over at a quiet moment (nobody speaking, no answer on its way), waiting
+# at most this long for one.
+QUIET_WAIT_S: Final = 5.0
+NO_CAPACITY: Final = "no_capacity"  # the end reason /twilio/continue answers with "busy"
 
 
 @dataclass
@@ -61,6 +90,60 @@ class MediaServer:
     engines: Engines
     temporal: Client
     sessions: dict[str, CallSession] = field(default_factory=dict)
+    node_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    draining: bool = False
+    redis: aioredis.Redis | None = None
+    registry: NodeRegistry | None = None
+    _heartbeat: asyncio.Task[None] | None = None
+
+    async def join(self, redis_url: str | None, media_url: str) -> None:
+        """Register this node (its media URL, capacity) in Redis and keep it alive; without a
+        Redis URL the node works alone, with no spool."""
+        if not redis_url:
+            _LOGGER.info("no REDIS_URL: a single realtime node, signals held in memory")
+            return
+        self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.registry = NodeRegistry(
+            self.redis, node_id=self.node_id, media_url=media_url, capacity=self._capacity
+        )
+        self._heartbeat = asyncio.create_task(
+            self.registry.run(draining=lambda: self.draining), name="node-heartbeat"
+        )
+        _LOGGER.info("realtime node %s joined at %s", self.node_id, media_url)
+
+    async def leave(self) -> None:
+        """Deregister (after a drain) and close the Redis connection."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.wait([self._heartbeat], timeout=2)
+        if self.registry is not None:
+            try:
+                await self.registry.leave()
+            except Exception as exc:  # noqa: BLE001 - its heartbeat expires on its own
+                _LOGGER.warning("could not deregister node %s: %s", self.node_id, exc)
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def drain(self, finish_within_s: float) -> None:
+        """Stop taking streams; let calls finish for `finish_within_s`, then hand each one
+        over at a quiet moment. Returns when no call is left here."""
+        self.draining = True
+        _LOGGER.info(
+            "draining: %d calls, finishing within %.0f s", len(self.sessions), finish_within_s
+        )
+        if self.registry is not None:
+            try:
+                await self.registry.heartbeat(draining=True)  # no new call is sent here
+            except Exception as exc:  # noqa: BLE001 - the API also skips a node that left
+                _LOGGER.warning("could not mark node %s draining: %s", self.node_id, exc)
+        await _poll_until(lambda: not self.sessions, finish_within_s)
+        await asyncio.gather(*(self._hand_over(s) for s in list(self.sessions.values())))
+        await _poll_until(lambda: not self.sessions, None)  # each stream's close removes it
+
+    async def _hand_over(self, session: CallSession) -> None:
+        await _poll_until(lambda: session.quiet, QUIET_WAIT_S)
+        _LOGGER.info("call %s: handed over (draining)", session.call.call_sid)
+        await session.hand_over("draining")
 
     def app(self) -> Starlette:
         """The ASGI app (served by uvicorn)."""
@@ -73,10 +156,14 @@ class MediaServer:
         )
 
     async def health(self, _request: Request) -> Response:
-        """Liveness and load."""
-        return JSONResponse(
-            {"status": "ok", "active_calls": len(self.sessions), "max": self._capacity}
-        )
+        """Liveness and load; 503 while draining, so a load balancer sends nothing new."""
+        body = {
+            "status": "draining" if self.draining else "ok",
+            "node": self.node_id,
+            "active_calls": len(self.sessions),
+            "max": self._capacity,
+        }
+        return JSONResponse(body, status_code=503 if self.draining else 200)
 
     async def metrics(self, _request: Request) -> Response:
         """Prometheus exposition of the realtime metrics."""
@@ -147,6 +234,7 @@ class _Stream:
         elif isinstance(message, Dtmf):
             session.on_dtmf(message.digit)
         elif isinstance(message, Stop):
+            # Twilio sends `stop` when the call itself ends (the caller hung up).
             self.outcome = "caller_hung_up" if session.end_reason is None else session.end_reason
             await session.stop("caller_hung_up")
             return False
@@ -164,20 +252,39 @@ class _Stream:
             self.outcome = "refused"
             await self.websocket.close(POLICY_VIOLATION, "invalid call token")
             return False
+        if server.draining:
+            # Closing the stream runs Twilio's next verb: /twilio/continue connects the call
+            # to another node.
+            _LOGGER.info("stream for call %s refused: draining", start.call_sid)
+            self.outcome = "draining"
+            await self.websocket.close(SERVICE_RESTART, "draining")
+            return False
         if len(server.sessions) >= server.settings.max_concurrent_calls:
             _LOGGER.warning("stream for call %s refused: at capacity", start.call_sid)
             self.outcome = "over_capacity"
+            if not start.custom_parameters.get("resume"):
+                # A new call: /twilio/continue, Twilio's next verb, tells the caller we're busy.
+                await _quietly(
+                    server.temporal.get_workflow_handle(call_workflow_id(start.call_sid)).signal(
+                        "call_ended", CallEnded(reason=NO_CAPACITY)
+                    ),
+                    "end a call refused at capacity",
+                )
             await self.websocket.close(TRY_AGAIN_LATER, "at capacity")
             return False
         workflow_id = call_workflow_id(start.call_sid)
+        handle = server.temporal.get_workflow_handle(workflow_id)
+        spool = SignalSpool(server.redis, start.call_sid) if server.redis is not None else None
+        resumed: CallResume | None = None
         try:
-            handle = server.temporal.get_workflow_handle(workflow_id)
             call = await asyncio.wait_for(
                 handle.query("call_input", result_type=CallInput), CALL_INPUT_TIMEOUT_S
             )
+            if start.custom_parameters.get("resume"):
+                resumed = await asyncio.wait_for(_pick_up(handle, spool), CALL_INPUT_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - any failure here means this call cannot run
             _LOGGER.error(
-                "call %s: could not load its agent from %s: %s", start.call_sid, workflow_id, exc
+                "call %s: could not load it from %s: %s", start.call_sid, workflow_id, exc
             )
             self.outcome = "no_workflow"
             await self.websocket.close(INTERNAL_ERROR, "call not found")
@@ -193,13 +300,22 @@ class _Stream:
             detector=parts.detector,
             stt=server.engines.stt,
             tts=parts.tts,
-            signals=WorkflowSignals.for_call(server.temporal, workflow_id),
+            signals=WorkflowSignals.for_call(server.temporal, workflow_id, spool),
             settings=server.engines.session,
+            resume=resumed,
+            node_id=server.node_id,
         )
         self.session = session
         server.sessions[start.stream_sid] = session
         ACTIVE_CALLS.inc()
-        _LOGGER.info("call %s: stream %s started", start.call_sid, start.stream_sid)
+        if server.registry is not None:
+            await _quietly(server.registry.hold(start.call_sid), "hold the call")
+        _LOGGER.info(
+            "call %s: stream %s %s",
+            start.call_sid,
+            start.stream_sid,
+            f"resumed at turn {resumed.last_seq}" if resumed else "started",
+        )
         await session.start()
         self._closer = asyncio.create_task(self._close_when_finished(session), name="closer")
         return True
@@ -208,8 +324,11 @@ class _Stream:
         await session.finished.wait()
         if session.end_reason != "caller_hung_up":
             self.outcome = session.end_reason or "completed"
-            # Closing the stream ends <Connect>; with no TwiML after it, Twilio hangs up.
-            await self._close_socket(1000, "call ended")
+            # Closing the stream runs Twilio's next verb, /twilio/continue, which hangs up a
+            # call the workflow knows is over: so the workflow must know first.
+            await session.drain_signals(END_SIGNAL_WAIT_S)
+            handed_over = (session.end_reason or "").startswith("handed_over")
+            await self._close_socket(SERVICE_RESTART if handed_over else 1000, "call ended")
 
     async def _send(self, text: str) -> None:
         if self.websocket.application_state is WebSocketState.CONNECTED:
@@ -237,10 +356,49 @@ class _Stream:
             self._closer.cancel()
         if session is not None:
             if session.end_reason is None:
-                self.outcome = "stream_closed"
+                # The socket closed with no `stop`: the connection was lost, not the call.
+                # Twilio's next verb reconnects it if it is still up.
+                self.outcome = "stream_lost"
+                await session.hand_over("stream_lost")
             await session.stop("stream_closed")
             await session.drain_signals(SIGNAL_DRAIN_S)
             self.server.sessions.pop(self.stream_sid, None)
             ACTIVE_CALLS.dec()
+            if self.server.registry is not None:
+                await _quietly(self.server.registry.release(session.call.call_sid), "release")
         CALLS_TOTAL.labels(outcome=self.outcome).inc()
         await self._close_socket(1000, "bye")
+
+
+async def _quietly(operation: Any, what: str) -> None:
+    """A registry write: its failure is logged, never the call's problem (heartbeats expire)."""
+    try:
+        await operation
+    except Exception as exc:  # noqa: BLE001
+        _LOGGER.warning("could not %s: %s", what, exc)
+
+
+async def _pick_up(handle: Any, spool: SignalSpool | None) -> CallResume:
+    """The call so far, for a stream that resumes it: what the lost node left in the spool is
+    re-sent, then merged into the workflow's record (whose query may predate those signals)."""
+    sent = await resend_spooled(handle, spool) if spool is not None else []
+    resume: CallResume = await handle.query("resume", result_type=CallResume)
+    turns = {t.seq: t for t in resume.transcript}
+    captured = dict(resume.captured)
+    for payload in sent:
+        if isinstance(payload, TurnEvent):
+            turns.setdefault(payload.seq, payload)
+        elif isinstance(payload, FieldEvent):
+            captured[payload.name] = payload.value
+    resume.transcript = [turns[s] for s in sorted(turns)]
+    resume.captured = captured
+    resume.last_seq = max([resume.last_seq, *turns])
+    return resume
+
+
+async def _poll_until(condition: Callable[[], bool], limit_s: float | None) -> None:
+    """Wait until `condition()` holds, or `limit_s` passes. Polled: the states it reads (live
+    sessions, a session's quiet) change in many places, none worth an event of its own."""
+    deadline = None if limit_s is None else time.monotonic() + limit_s
+    while not condition() and (deadline is None or time.monotonic() < deadline):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)

@@ -17,6 +17,11 @@ What happens when:
 - **Silence**: after `reprompt_after_s` of quiet the agent nudges (the brain's reprompt); after as
   long again, it says goodbye and ends the call.
 - **Keypad**: digits are collected until a pause (or `#`) and go to the brain as one turn.
+- **A resumed call** (its previous stream was lost to a crash or a deploy): the session starts
+  from the workflow's record — turn numbers go on from the last one, the brain takes the fields
+  already captured — and says the brain's re-entry line instead of the greeting.
+- **Hand-over** (the process is draining): the session lets go without ending the call; the
+  stream closes, and Twilio's next verb resumes the call on another node.
 
 The audio path never waits for Temporal: turn and field events go to `WorkflowSignals`, which
 delivers them in the background. Engines are shared by the process; a session owns only its
@@ -36,7 +41,15 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 
-from core.calls.types import CallInput, FieldEvent, Speaker, TurnEvent
+from core.calls.types import (
+    CallInput,
+    CallResume,
+    FieldEvent,
+    Speaker,
+    StreamAttached,
+    StreamDetached,
+    TurnEvent,
+)
 from core.instructions.engine import InstructionEngine
 from realtime.audio import TwilioAudioEncoder, decode_inbound, resample
 from realtime.brains.base import Brain, CallerTurn, Captured, EndCall, FirstToken, Rejected, Say
@@ -143,8 +156,13 @@ class CallSession:
         tts: TTSEngine,
         signals: WorkflowSignals,
         settings: SessionSettings | None = None,
+        resume: CallResume | None = None,
+        node_id: str = "",
     ) -> None:
         self.call = call
+        self.resumed = resume
+        """The call so far, when this stream picks up one whose previous stream was lost."""
+        self.node_id = node_id
         self.stream_sid = stream_sid
         self.brain = brain
         self.detector = detector
@@ -157,8 +175,10 @@ class CallSession:
         self.finished = asyncio.Event()
         """Set when the call is over (the agent closed it or the caller left)."""
         self.end_reason: str | None = None
-        self.transcript: list[TurnEvent] = []
-        self._seq = 0
+        self.transcript: list[TurnEvent] = list(resume.transcript) if resume else []
+        self._seq = resume.last_seq if resume else 0
+        """Turn numbers go on across streams: the workflow applies each number once."""
+        self._field_events: dict[tuple[int, str], int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._answer: asyncio.Task[Any] | None = None
         self._early: _Early | None = None
@@ -171,11 +191,37 @@ class CallSession:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the sender tasks and greet the caller."""
+        """Start the sender tasks and greet the caller (or pick a resumed call up)."""
+        self.signals.attached(
+            StreamAttached(self.stream_sid, node_id=self.node_id, resumed=self.resumed is not None)
+        )
         self._spawn(self.playout.run(), "playout")
         self._spawn(self.signals.run(), "signals")
         self._spawn(self._watch_silence(), "silence")
-        self._answer = self._spawn(self._speak_turn(None, self.brain.greeting()), "greeting")
+        if self.resumed is not None:
+            line = self.brain.resume(self.resumed.captured, self.resumed.transcript)
+            self._answer = self._spawn(self._speak_turn(None, line), "re-entry")
+        else:
+            self._answer = self._spawn(self._speak_turn(None, self.brain.greeting()), "greeting")
+
+    @property
+    def quiet(self) -> bool:
+        """Nobody is speaking and no answer is being prepared: a good moment to hand over."""
+        answering = self._answer is not None and not self._answer.done()
+        return not (answering or self.playout.active or self.detector.speaking or self._early)
+
+    async def hand_over(self, reason: str) -> None:
+        """Let go of the call without ending it (the process is draining, or the stream was
+        lost): what was heard is recorded, the workflow is told the stream left, and the call
+        goes on wherever Twilio reconnects it."""
+        if self.end_reason is not None:
+            return
+        answer, self._answer = self._answer, None
+        await self._interrupt(answer, onset=None)
+        self.end_reason = f"handed_over:{reason}"
+        self.signals.detached(StreamDetached(self.stream_sid, reason=reason))
+        self.finished.set()
+        await self._cancel_tasks()
 
     async def stop(self, reason: str) -> None:
         """The stream ended (caller hung up, server shutdown): record what was heard, wrap up."""
@@ -183,6 +229,9 @@ class CallSession:
             answer, self._answer = self._answer, None
             await self._interrupt(answer, onset=None)
             self._finish(reason)
+        await self._cancel_tasks()
+
+    async def _cancel_tasks(self) -> None:
         tasks = [t for t in self._tasks if t.get_name() != "signals"]
         for task in tasks:
             task.cancel()
@@ -413,8 +462,14 @@ class CallSession:
             self._finish(end.reason or "completed")
 
     def _signal_field(self, event: Captured) -> None:
-        # After the caller's turn is recorded, so `_seq` is that turn.
-        self.signals.field(FieldEvent(event.name, event.value, turn_seq=self._seq))
+        # After the caller's turn is recorded, so `_seq` is that turn; the id is unique in the
+        # call (seq counts across streams), so a re-sent event is applied once.
+        key = (self._seq, event.name)
+        self._field_events[key] = count = self._field_events.get(key, 0) + 1
+        event_id = f"{self._seq}:{event.name}:{count}"
+        self.signals.field(
+            FieldEvent(event.name, event.value, turn_seq=self._seq, event_id=event_id)
+        )
 
     def _mark_idle(self) -> None:
         self._idle_since = time.monotonic()

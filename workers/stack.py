@@ -243,20 +243,7 @@ class DevStack:
         return self.info
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Run `callwright <args>` as a child, its output in `logs/<name>.log`."""
-        log_path = self.log_dir / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "workers.cli", *args],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-                # …and if we die without stopping it (SIGKILL, OOM), Linux stops it for us.
-                preexec_fn=parent_death_hook(signal.SIGTERM),
-            )
+        return spawn_cli(args, env, self.log_dir / f"{name}.log")
 
     def _start_service(self, service: EmbeddedService) -> None:
         started = time.perf_counter()
@@ -265,31 +252,9 @@ class DevStack:
         logger.info("%s ready in %.1f s", service.name, time.perf_counter() - started)
 
     def _wait_for_health(self, child: str, name: str, url: str, timeout_s: float) -> None:
-        """Wait until the child `child` (called `name` in messages) answers 200 at `url`; one
-        that exits or stays unhealthy is an error carrying the tail of its log."""
         process = dict(self._children())[child]
         assert process is not None
-        log_path = self.log_dir / f"{child}.log"
-        deadline = time.monotonic() + timeout_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ServiceStartError(
-                    f"{name} exited with code {process.returncode}", log_path, log_tail(log_path)
-                )
-            try:
-                response = httpx.get(url, timeout=5)
-                if response.status_code == 200:
-                    return
-                last = response.text
-            except httpx.HTTPError as exc:
-                last = str(exc)
-            time.sleep(0.2)
-        raise ServiceStartError(
-            f"{name} was not healthy within {timeout_s:.0f} s: {last}",
-            log_path,
-            log_tail(log_path),
-        )
+        wait_for_health(process, name, url, timeout_s, self.log_dir / f"{child}.log")
 
     def failed_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""
@@ -367,3 +332,49 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def spawn_cli(
+    args: list[str], env: Mapping[str, str], log_path: Path, *, session: bool = True
+) -> subprocess.Popen[bytes]:
+    """Run `callwright <args>` as a child, its output appended to `log_path`. The child dies
+    with its parent (SIGTERM) even if the parent is killed without stopping it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", *args],
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=session,  # Ctrl-C reaches us; we stop the children in order
+            # …and if we die without stopping it (SIGKILL, OOM), Linux stops it for us.
+            preexec_fn=parent_death_hook(signal.SIGTERM),
+        )
+
+
+def wait_for_health(
+    process: subprocess.Popen[bytes], name: str, url: str, timeout_s: float, log_path: Path
+) -> None:
+    """Wait until `process` (called `name` in messages) answers 200 at `url`; one that exits or
+    stays unhealthy is an error carrying the tail of its log."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceStartError(
+                f"{name} exited with code {process.returncode}", log_path, log_tail(log_path)
+            )
+        try:
+            response = httpx.get(url, timeout=5)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise ServiceStartError(
+        f"{name} was not healthy within {timeout_s:.0f} s: {last}",
+        log_path,
+        log_tail(log_path),
+    )

@@ -10,6 +10,7 @@ import signal
 from datetime import timedelta
 
 import httpx
+import redis.asyncio as aioredis
 from openai import AsyncOpenAI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from twilio.rest import Client as TwilioClient
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallRecordActivities
+from activities.spool import SpoolActivities
 from activities.twilio import TwilioActivities
 from activities.webhooks import WebhookActivities
 from core.calls.temporal import connect_temporal
@@ -40,9 +42,11 @@ def build_worker(
     http: httpx.AsyncClient,
     llm: AsyncOpenAI | None,
     twilio: TwilioClient | None,
+    redis: aioredis.Redis | None = None,
 ) -> Worker:
     """A worker with every call workflow and activity, built with its clients."""
     calls = CallRecordActivities(sessions)
+    spool = SpoolActivities(redis)
     webhooks = WebhookActivities(sessions, http, settings.webhook_signing_secret.get_secret_value())
     analysis = AnalysisActivities(llm, settings.llm_model)
     hang_up = TwilioActivities(twilio)
@@ -59,6 +63,7 @@ def build_worker(
             webhooks.finish_delivery,
             analysis.analyze_call,
             hang_up.hang_up,
+            spool.collect_spooled,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -86,6 +91,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         else None
     )
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    redis = (
+        aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        if settings.redis_url
+        else None
+    )
     async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as http:
         worker = build_worker(
             client,
@@ -94,6 +104,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             http=http,
             llm=llm,
             twilio=make_twilio_client(settings),
+            redis=redis,
         )
         async with worker:
             logger.info(
@@ -102,3 +113,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             await stop.wait()
             logger.info("worker stopping")
     await engine.dispose()
+    if redis is not None:
+        await redis.aclose()

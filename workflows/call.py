@@ -9,6 +9,7 @@ call itself when the maximum duration or the inactivity timer runs out.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from core.calls.activities import (
         ANALYZE_CALL,
+        COLLECT_SPOOLED,
         HANG_UP_CALL,
         RECORD_CALL_ENDED,
         RECORD_CALL_STARTED,
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         HangUp,
         TurnsToRecord,
     )
+    from core.calls.cleaning import clean_json, clean_number, clean_reason, clean_text
     from core.calls.extraction import analyse
     from core.calls.types import (
         CallAnalysis,
@@ -37,12 +40,17 @@ with workflow.unsafe.imports_passed_through():
         CallInput,
         CallProgress,
         CallResult,
+        CallResume,
         CallStatus,
         CriterionProgress,
         DeliveryInput,
+        EndSource,
         FieldCaptureResult,
         FieldEvent,
         GoalProgress,
+        SpooledSignals,
+        StreamAttached,
+        StreamDetached,
         TurnEvent,
         WebhookEvent,
     )
@@ -52,11 +60,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.webhook import WebhookDeliveryWorkflow, webhook_workflow_id
 
 DB_TIMEOUT = timedelta(seconds=30)
+# A database outage is waited out for a day; an error no retry can fix (a value the table
+# refuses) is raised non-retryable by the activity and the record goes on without it.
+DB_DEADLINE = timedelta(hours=24)
 DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["UnstorableValue"],
 )
 ANALYSIS_TIMEOUT = timedelta(minutes=2)
 REJECTED_KEPT = 50
+# After Twilio's final status, the realtime's last turns (and its own `call_ended`) are still on
+# their way; they are waited for this long before the call is analysed.
+LATE_TURNS_GRACE = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -65,6 +81,9 @@ class CallWorkflow:
 
     @workflow.init
     def __init__(self, call: CallInput) -> None:
+        # Twilio's From/To may be SIP URIs of any length: bounded here, once, for every use.
+        call.from_number = clean_number(call.from_number)
+        call.to_number = clean_number(call.to_number)
         self.call = call
         self.goals = GoalManager(call.agent.goals)
         self.turns: dict[int, TurnEvent] = {}
@@ -73,6 +92,10 @@ class CallWorkflow:
         self.completed_goals: list[str] = []
         self.unannounced: list[str] = []
         self.end_reason: str | None = None
+        self.applied_events: set[str] = set()
+        self.stream: str | None = None
+        """The media stream holding the call now (None between streams and after the end)."""
+        self.streams = 0
         self.status = CallStatus.IN_PROGRESS
         self.outcome: str | None = None
         self.started_at = workflow.now()
@@ -81,23 +104,7 @@ class CallWorkflow:
     @workflow.run
     async def run(self, call: CallInput) -> CallResult:
         """Keep the call's record until it ends, then analyse it and send `call.completed`."""
-        await workflow.execute_activity(
-            RECORD_CALL_STARTED,
-            CallStarted(
-                call_sid=call.call_sid,
-                workflow_id=workflow.info().workflow_id,
-                agent_id=call.agent.id,
-                direction=call.direction,
-                from_number=call.from_number,
-                to_number=call.to_number,
-                agent_snapshot={
-                    "agent": call.agent.model_dump(mode="json"),
-                    "compiled_prompt": call.compiled_prompt,
-                },
-            ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        await self._record(RECORD_CALL_STARTED, self._started())
         # From the workflow's start, not from when the first write got through.
         deadline = self.started_at + timedelta(seconds=call.max_call_seconds)
         inactivity = timedelta(seconds=call.inactivity_seconds)
@@ -116,6 +123,11 @@ class CallWorkflow:
             except TimeoutError:
                 continue
             await self._flush()
+        if self.stream is not None:
+            # Ended by Twilio (or a timer) while a stream still holds the call: its last turns
+            # and its own end are on their way; keep them.
+            await self._wait(lambda: self.stream is None, LATE_TURNS_GRACE)
+        await self._collect_spooled()
         # Signals can land while a flush awaits; keep going until nothing is left unsaved.
         while self.unsaved or self.unannounced:
             await self._flush()
@@ -157,17 +169,17 @@ class CallWorkflow:
             else ("partial" if goals_met else "no_goal_met")
         )
         assert self.end_reason is not None
-        await workflow.execute_activity(
-            RECORD_CALL_ENDED,
-            CallFinished(
-                call_sid=call.call_sid,
-                outcome=self.outcome,
-                end_reason=self.end_reason,
-                analysis=analysis,
-            ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+        finished = CallFinished(
+            call_sid=call.call_sid,
+            outcome=self.outcome,
+            end_reason=self.end_reason,
+            analysis=analysis,
+            started=self._started(),
         )
+        if not await self._record(RECORD_CALL_ENDED, finished):
+            # Something in the analysis cannot be stored: close the record without it.
+            bare = CallAnalysis(summary="", extracted={}, goals=analysis.goals, method="none")
+            await self._record(RECORD_CALL_ENDED, dataclasses.replace(finished, analysis=bare))
         workflow.upsert_search_attributes(
             [OUTCOME.value_set(self.outcome), GOALS_COMPLETED.value_set(goals_met)]
         )
@@ -207,15 +219,72 @@ class CallWorkflow:
             analysis=analysis,
         )
 
+    def _started(self) -> CallStarted:
+        call = self.call
+        return CallStarted(
+            call_sid=call.call_sid,
+            workflow_id=workflow.info().workflow_id,
+            agent_id=call.agent.id,
+            direction=call.direction,
+            from_number=call.from_number,
+            to_number=call.to_number,
+            agent_snapshot={
+                "agent": call.agent.model_dump(mode="json"),
+                "compiled_prompt": call.compiled_prompt,
+            },
+        )
+
+    async def _record(self, activity: str, payload: Any) -> bool:
+        """Run a record activity; False when it cannot succeed (the value was refused, or the
+        database stayed away past the deadline). The call goes on either way: a record that
+        cannot be written must never hold the call, its analysis or its webhooks."""
+        try:
+            await workflow.execute_activity(
+                activity,
+                payload,
+                start_to_close_timeout=DB_TIMEOUT,
+                schedule_to_close_timeout=DB_DEADLINE,
+                retry_policy=DB_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.error(
+                "%s for call %s failed: %s", activity, self.call.call_sid, exc.cause or exc
+            )
+            return False
+        return True
+
+    async def _collect_spooled(self) -> None:
+        """Turns and fields a lost realtime process spooled and never sent: applied like the
+        signals they were meant to be (each once)."""
+        try:
+            spooled = await workflow.execute_activity(
+                COLLECT_SPOOLED,
+                self.call.call_sid,
+                result_type=SpooledSignals,
+                start_to_close_timeout=timedelta(seconds=10),
+                schedule_to_close_timeout=timedelta(minutes=2),
+            )
+        except ActivityError:
+            workflow.logger.warning("could not collect the spool of %s", self.call.call_sid)
+            return
+        for turn in spooled.turns:
+            self.turn_completed(turn)
+        for event in spooled.fields:
+            self._capture(event)
+
+    async def _wait(self, condition: Any, limit: timedelta) -> None:
+        try:
+            await workflow.wait_condition(condition, timeout=limit)
+        except TimeoutError:
+            pass
+
     async def _flush(self) -> None:
         """Persist new turns and announce newly completed goals (in that order)."""
         if self.unsaved:
             batch, self.unsaved = sorted(self.unsaved), []
-            await workflow.execute_activity(
+            await self._record(
                 RECORD_TURNS,
                 TurnsToRecord(call_sid=self.call.call_sid, turns=[self.turns[s] for s in batch]),
-                start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=DB_RETRY,
             )
         while self.unannounced:
             name = self.unannounced.pop(0)
@@ -260,6 +329,7 @@ class CallWorkflow:
 
     async def _end_by_timer(self, reason: str) -> None:
         self.end_reason = reason
+        self.stream = None  # a timer ends the call whatever the stream is doing
         try:
             await workflow.execute_activity(
                 HANG_UP_CALL,
@@ -275,9 +345,12 @@ class CallWorkflow:
 
     @workflow.signal
     def turn_completed(self, turn: TurnEvent) -> None:
-        """A turn finished. The same `seq` twice is applied once."""
+        """A turn finished. The same `seq` twice is applied once (seq counts over the whole
+        call, across streams)."""
         if turn.seq in self.turns or self.status is not CallStatus.IN_PROGRESS:
             return
+        turn.text = clean_text(turn.text)
+        turn.breaches = [clean_text(b, 1000) for b in turn.breaches]
         self.turns[turn.seq] = turn
         self.unsaved.append(turn.seq)
         self.last_activity = workflow.now()
@@ -302,8 +375,12 @@ class CallWorkflow:
     def _capture(self, event: FieldEvent) -> FieldCaptureResult:
         if self.status is not CallStatus.IN_PROGRESS:
             return FieldCaptureResult(name=event.name, accepted=False, reason="the call is over")
+        if event.event_id is not None:
+            if event.event_id in self.applied_events:
+                return FieldCaptureResult(name=event.name, accepted=False, reason="already applied")
+            self.applied_events.add(event.event_id)
         try:
-            result = self.goals.track_progress(event.name, event.value)
+            result = self.goals.track_progress(event.name, clean_json(event.value))
         except Exception as exc:  # noqa: BLE001 - a bad value must never stall the call
             outcome = FieldCaptureResult(
                 name=str(event.name), accepted=False, reason=f"unreadable value: {exc}"
@@ -331,12 +408,41 @@ class CallWorkflow:
     def call_ended(self, ended: CallEnded) -> None:
         """The call is over (hang-up, close, an admin): wrap up."""
         if self.end_reason is None:
-            self.end_reason = ended.reason or "ended"
+            self.end_reason = clean_reason(ended.reason)
+        if ended.source is not EndSource.TWILIO:
+            self.stream = None  # the realtime's end comes after its last turn: none are late
+
+    @workflow.signal
+    def stream_attached(self, attached: StreamAttached) -> None:
+        """A media stream holds the call now (the first one, or one that resumed it)."""
+        if self.status is CallStatus.IN_PROGRESS and self.end_reason is None:
+            self.stream = attached.stream_sid
+            self.streams += 1
+            self.last_activity = workflow.now()
+
+    @workflow.signal
+    def stream_detached(self, detached: StreamDetached) -> None:
+        """A stream let go of the call, which goes on (a resume follows, or a timer ends it)."""
+        if self.stream == detached.stream_sid:
+            self.stream = None
 
     @workflow.query
     def call_input(self) -> CallInput:
         """The call's frozen start (agent snapshot, compiled prompt): what a media stream needs."""
         return self.call
+
+    @workflow.query
+    def resume(self) -> CallResume:
+        """What a new media stream needs to pick the call up where the last one left it."""
+        return CallResume(
+            call_sid=self.call.call_sid,
+            live=self.status is CallStatus.IN_PROGRESS and self.end_reason is None,
+            last_seq=max(self.turns, default=0),
+            captured=dict(self.goals.captured),
+            transcript=[self.turns[s] for s in sorted(self.turns)],
+            streams=self.streams,
+            end_reason=self.end_reason,
+        )
 
     @workflow.query
     def progress(self) -> CallProgress:

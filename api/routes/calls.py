@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.base.exceptions import TwilioRestException
 
 from api.deps import SessionDep, get_current_key
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
 from core.agents.builder import AgentBuilder
-from core.calls.types import CallEnded, CallInput, Direction, call_workflow_id
+from core.calls.types import CallEnded, CallInput, Direction, EndSource, call_workflow_id
 from core.db.models import Call, CallTurn
 from core.errors import NotFoundError
 from core.search_attributes import call_start_attributes
@@ -31,12 +32,19 @@ LIST_LIMIT = 200
 PROGRESS_TIMEOUT = timedelta(seconds=2)  # no worker running must not stall the API
 
 
-async def start_call_workflow(client: Client, call: CallInput, *, task_queue: str) -> str:
+async def start_call_workflow(
+    client: Client,
+    call: CallInput,
+    *,
+    task_queue: str,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+) -> str:
     """Start `CallWorkflow` for a call (by name: the API does not import workflows)."""
     handle = await client.start_workflow(
         "CallWorkflow",
         call,
         id=call_workflow_id(call.call_sid),
+        id_reuse_policy=id_reuse_policy,
         task_queue=task_queue,
         search_attributes=call_start_attributes(call.agent.id, call.agent.name, call.direction),
         memo={"caller": call.from_number, "callee": call.to_number, "agent": call.agent.name},
@@ -181,7 +189,9 @@ async def end_call(
         description = await handle.describe()
         if description.status != WorkflowExecutionStatus.RUNNING:
             raise over
-        await handle.signal("call_ended", CallEnded(reason=(body or CallEnd()).reason))
+        await handle.signal(
+            "call_ended", CallEnded(reason=(body or CallEnd()).reason, source=EndSource.API)
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise over from exc

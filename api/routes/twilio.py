@@ -1,26 +1,47 @@
-"""Twilio's webhooks: `POST /twilio/voice` answers a call with TwiML that connects its audio to
-the realtime server; `POST /twilio/status` turns the end of a call into `call_ended`.
+"""Twilio's webhooks: `POST /twilio/voice` answers a call with TwiML that connects its audio to a
+realtime node with room; `POST /twilio/continue` decides what happens when a media stream closes;
+`POST /twilio/status` turns the end of a call into `call_ended`.
 
-Both check `X-Twilio-Signature` against TWILIO_AUTH_TOKEN and the URL as Twilio called it
+All check `X-Twilio-Signature` against TWILIO_AUTH_TOKEN and the URL as Twilio called it
 (PUBLIC_BASE_URL + path + query); anything unsigned or badly signed gets 403.
+
+Resuming a call. Twilio runs the verb after `<Connect>` when the stream closes, for whatever
+reason: the agent said goodbye, or the realtime process holding the audio crashed or is being
+deployed. So every `<Connect><Stream>` is followed by a `<Redirect>` to `/twilio/continue`,
+which asks the call's workflow: over → `<Hangup/>`; still live → a new `<Connect><Stream>` to a
+node with room (never the one that just lost it), whose session picks the conversation up from
+the workflow. The caller hears a short gap, not a dial tone.
+
+Admission. Realtime nodes register in Redis with their capacity (`core.calls.nodes`); a call is
+connected only to a node that has a free slot, reserved atomically. When none has, the caller
+hears a polite busy message instead of silence. Without REDIS_URL there is one node, the
+configured REALTIME_PUBLIC_URL, and its own MAX_CONCURRENT_CALLS check.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Collection
+from typing import Final
+from urllib.parse import urlencode
 
+from core.calls.nodes import Admission, NodeInfo
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from twilio.twiml.voice_response import Connect, Redirect, VoiceResponse
 
 from api.deps import SessionDep
 from api.routes.calls import start_call_workflow
 from core.agents.builder import AgentBuilder
+from core.calls.cleaning import clean_number
+from core.calls.media import media_stream_url as media_url
 from core.calls.tokens import issue_call_token
-from core.calls.types import CallEnded, Direction, call_workflow_id
+from core.calls.types import CallEnded, CallResume, Direction, EndSource, call_workflow_id
 from core.db.models import AgentConfig
 from core.errors import NotFoundError
 from core.settings import Settings
@@ -30,6 +51,16 @@ router = APIRouter(prefix="/twilio", tags=["twilio"])
 
 TWIML = "application/xml"
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+BUSY_MESSAGE: Final = (
+    "Sorry, all of our lines are busy right now. Please call back in a few minutes. Goodbye."
+)
+LOST_MESSAGE: Final = "Sorry, we're having trouble on our end. Please call back shortly. Goodbye."
+# Reconnections of one call before giving up: a crash and a deploy need one each; a loop of
+# streams that close at once (a node refusing the call) must end.
+MAX_RESUMES: Final = 5
+QUERY_TIMEOUT_S: Final = 3.0
+CONTINUE_PATH: Final = "/twilio/continue"
+NO_CAPACITY: Final = "no_capacity"
 
 
 def public_url(settings: Settings, request: Request) -> str:
@@ -40,16 +71,9 @@ def public_url(settings: Settings, request: Request) -> str:
 
 
 def media_stream_url(settings: Settings, request: Request) -> str:
-    """Where Twilio opens the call's media WebSocket: wss for an https base, ws for http."""
-    if settings.realtime_public_url:
-        base = settings.realtime_public_url.rstrip("/")
-    else:
-        base = (settings.public_base_url or str(request.base_url)).rstrip("/")
-    if base.startswith("https://"):
-        base = "wss://" + base.removeprefix("https://")
-    elif base.startswith("http://"):
-        base = "ws://" + base.removeprefix("http://")
-    return f"{base}/twilio/media"
+    """The one realtime node's media WebSocket when nodes are not registered (no REDIS_URL)."""
+    base = settings.realtime_public_url or settings.public_base_url or str(request.base_url)
+    return media_url(base)
 
 
 async def signed_form(request: Request) -> dict[str, str]:
@@ -79,9 +103,98 @@ async def _agent_for(builder: AgentBuilder, request: Request, called: str) -> Ag
     return await builder.agent_for_number(called) if called else None
 
 
+def _said(text: str) -> Response:
+    answer = VoiceResponse()
+    answer.say(text)
+    answer.hangup()
+    return twiml(answer)
+
+
+def _hang_up() -> Response:
+    answer = VoiceResponse()
+    answer.hangup()
+    return twiml(answer)
+
+
+async def _call_state(client: Client, call_sid: str) -> tuple[bool, str | None]:
+    """Whether the call's workflow still holds a live call, and why it ended if not. A workflow
+    whose worker does not answer the query in time is taken as live while it runs: a caller is
+    never hung up on because the worker is restarting."""
+    handle = client.get_workflow_handle(call_workflow_id(call_sid))
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return False, None  # no such call
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return False, None
+    try:
+        resume = await asyncio.wait_for(
+            handle.query("resume", result_type=CallResume), QUERY_TIMEOUT_S
+        )
+    except (TimeoutError, RPCError) as exc:
+        logger.warning("call %s: resume query failed (%s); taking it as live", call_sid, exc)
+        return True, None
+    return bool(resume.live), resume.end_reason
+
+
+async def _end_call(client: Client, call_sid: str, reason: str) -> None:
+    try:
+        await client.get_workflow_handle(call_workflow_id(call_sid)).signal(
+            "call_ended", CallEnded(reason=reason, source=EndSource.API)
+        )
+    except RPCError as exc:
+        logger.info("call %s: could not signal %s: %s", call_sid, reason, exc)
+
+
+async def _choose_node(
+    request: Request, call_sid: str, exclude: Collection[str]
+) -> NodeInfo | None:
+    """A realtime node with a slot reserved for this call, or None when all are full."""
+    settings: Settings = request.app.state.settings
+    redis = request.app.state.redis
+    if redis is None:
+        return NodeInfo(
+            node_id="",
+            media_url=media_stream_url(settings, request),
+            capacity=settings.max_concurrent_calls,
+            calls=0,
+            draining=False,
+        )
+    return await Admission(redis).reserve(call_sid, exclude=exclude)
+
+
+async def _connect(
+    request: Request, call_sid: str, agent_id: int, *, attempt: int, exclude: Collection[str]
+) -> Response:
+    """TwiML that streams the call's audio to a node with room, then comes back to
+    `/twilio/continue` when that stream closes; the busy message when no node has room."""
+    settings: Settings = request.app.state.settings
+    client: Client = await request.app.state.temporal.get()
+    node = await _choose_node(request, call_sid, exclude)
+    if node is None:
+        logger.warning("call %s: every realtime node is full; the caller hears busy", call_sid)
+        await _end_call(client, call_sid, NO_CAPACITY if attempt == 0 else "stream_lost")
+        return _said(BUSY_MESSAGE if attempt == 0 else LOST_MESSAGE)
+    token = issue_call_token(
+        settings.call_token_secret.get_secret_value(), call_sid=call_sid, agent_id=agent_id
+    )
+    answer = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=node.media_url)
+    stream.parameter(name="token", value=token)
+    stream.parameter(name="agent_id", value=str(agent_id))
+    if attempt:
+        stream.parameter(name="resume", value=str(attempt))
+    answer.append(connect)
+    base = (settings.public_base_url or str(request.base_url)).rstrip("/")
+    query = urlencode({"agent": agent_id, "node": node.node_id, "attempt": attempt + 1})
+    answer.append(Redirect(f"{base}{CONTINUE_PATH}?{query}", method="POST"))
+    return twiml(answer)
+
+
 @router.post("/voice", response_class=Response)
 async def voice(session: SessionDep, request: Request) -> Response:
-    """Answer a call: start (or join) its workflow and connect its audio to the realtime server."""
+    """Answer a call: start (or join) its workflow and connect its audio to a realtime node."""
     form = await signed_form(request)
     settings: Settings = request.app.state.settings
     call_sid = form.get("CallSid", "")
@@ -91,35 +204,63 @@ async def voice(session: SessionDep, request: Request) -> Response:
     agent = await _agent_for(builder, request, form.get("To", ""))
     if agent is None:
         logger.warning("call %s to %s: no agent answers this number", call_sid, form.get("To"))
-        refusal = VoiceResponse()
-        refusal.say("Sorry, this number is not in service.")
-        refusal.hangup()
-        return twiml(refusal)
+        return _said("Sorry, this number is not in service.")
 
     outbound = form.get("Direction", "inbound").startswith("outbound")
     call = await builder.call_input(
         agent.id,
         call_sid=call_sid,
         direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
-        from_number=form.get("From", ""),
-        to_number=form.get("To", ""),
+        from_number=clean_number(form.get("From", "")),
+        to_number=clean_number(form.get("To", "")),
     )
     client: Client = await request.app.state.temporal.get()
     try:
-        await start_call_workflow(client, call, task_queue=settings.temporal_task_queue)
+        await start_call_workflow(
+            client,
+            call,
+            task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
     except WorkflowAlreadyStartedError:
-        pass  # an outbound call's workflow was started when it was placed; Twilio may retry too
+        # An outbound call's workflow was started when it was placed, and Twilio retries a
+        # webhook it did not see answered. A call that is over stays over: a replayed webhook
+        # must not start a second run that overwrites its record and its webhooks.
+        live, _ = await _call_state(client, call_sid)
+        if not live:
+            logger.warning("call %s: voice webhook for a finished call; hanging up", call_sid)
+            return _hang_up()
+    return await _connect(request, call_sid, agent.id, attempt=0, exclude=())
 
-    token = issue_call_token(
-        settings.call_token_secret.get_secret_value(), call_sid=call_sid, agent_id=agent.id
+
+@router.post("/continue", response_class=Response)
+async def continue_call(request: Request) -> Response:
+    """A media stream closed: hang up a finished call, reconnect a live one to another node."""
+    form = await signed_form(request)
+    call_sid = form.get("CallSid", "")
+    if not call_sid:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "CallSid is missing")
+    try:
+        agent_id = int(request.query_params.get("agent", ""))
+        attempt = int(request.query_params.get("attempt", "1"))
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "agent and attempt must be numbers"
+        ) from None
+    client: Client = await request.app.state.temporal.get()
+    live, end_reason = await _call_state(client, call_sid)
+    if not live:
+        # A node at capacity refused the call's first stream (no fleet registry to ask).
+        return _said(BUSY_MESSAGE) if end_reason == NO_CAPACITY else _hang_up()
+    if attempt > MAX_RESUMES:
+        logger.error("call %s: its stream closed %s times; giving up", call_sid, attempt)
+        await _end_call(client, call_sid, "stream_lost")
+        return _said(LOST_MESSAGE)
+    lost = request.query_params.get("node", "")
+    logger.warning("call %s: its stream on node %s closed; resuming", call_sid, lost or "-")
+    return await _connect(
+        request, call_sid, agent_id, attempt=attempt, exclude={lost} if lost else set()
     )
-    answer = VoiceResponse()
-    connect = Connect()
-    stream = connect.stream(url=media_stream_url(settings, request))
-    stream.parameter(name="token", value=token)
-    stream.parameter(name="agent_id", value=str(agent.id))
-    answer.append(connect)
-    return twiml(answer)
 
 
 @router.post("/status", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
@@ -132,7 +273,11 @@ async def call_status(request: Request) -> Response:
         client: Client = await request.app.state.temporal.get()
         try:
             await client.get_workflow_handle(call_workflow_id(call_sid)).signal(
-                "call_ended", CallEnded(reason=f"twilio_{call_status_value.replace('-', '_')}")
+                "call_ended",
+                CallEnded(
+                    reason=f"twilio_{call_status_value.replace('-', '_')}",
+                    source=EndSource.TWILIO,
+                ),
             )
         except RPCError as exc:
             # The workflow may be over already, or never started (a call nobody answered).

@@ -16,6 +16,7 @@ HANG_UP_CALL = "hang_up_call"
 RECORD_WEBHOOK_DELIVERY = "record_webhook_delivery"
 DELIVER_WEBHOOK = "deliver_webhook"
 FINISH_WEBHOOK_DELIVERY = "finish_webhook_delivery"
+COLLECT_SPOOLED = "collect_spooled"
 
 
 @dataclass
@@ -47,6 +48,8 @@ class CallFinished:
     outcome: str
     end_reason: str
     analysis: CallAnalysis
+    started: CallStarted | None = None
+    """The call's start, so its row is created here if `record_call_started` never got in."""
 
 
 @dataclass

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+from pydantic import TypeAdapter
 
 from core.agents.snapshot import AgentSnapshot
 
@@ -86,6 +88,19 @@ class FieldEvent:
     name: str
     value: Any
     turn_seq: int | None = None
+    event_id: str | None = None
+    """Unique within the call (`<turn seq>:<name>:<n>`): a re-sent event is applied once."""
+
+
+class EndSource(StrEnum):
+    """Who said the call is over."""
+
+    REALTIME = "realtime"
+    """The media stream's session: the agent closed, or the caller hung up (`stop`)."""
+    TWILIO = "twilio"
+    """A final status callback; the realtime's last turns may still be on their way."""
+    API = "api"
+    TIMER = "timer"
 
 
 @dataclass
@@ -93,6 +108,38 @@ class CallEnded:
     """The call is over: the caller hung up, the agent closed, an admin ended it…"""
 
     reason: str
+    source: EndSource = EndSource.REALTIME
+
+
+@dataclass
+class StreamAttached:
+    """A realtime node started (or resumed) the call's media stream."""
+
+    stream_sid: str
+    node_id: str = ""
+    resumed: bool = False
+
+
+@dataclass
+class StreamDetached:
+    """A media stream ended while the call goes on (its node is draining or lost it)."""
+
+    stream_sid: str
+    reason: str = ""
+
+
+@dataclass
+class CallResume:
+    """The answer of the `resume` query: what a new stream needs to pick the call up."""
+
+    call_sid: str
+    live: bool
+    last_seq: int
+    captured: dict[str, Any]
+    transcript: list[TurnEvent]
+    streams: int
+    """How many media streams the call has had (the first one included)."""
+    end_reason: str | None = None
 
 
 @dataclass
@@ -197,3 +244,33 @@ class DeliveryResult:
     delivered: bool
     attempts: int
     error: str | None = None
+
+
+@dataclass
+class SpooledSignals:
+    """What a lost realtime process left unsent in a call's spool (`collect_spooled`)."""
+
+    turns: list[TurnEvent] = field(default_factory=list)
+    fields: list[FieldEvent] = field(default_factory=list)
+
+
+SIGNAL_PAYLOADS: Final[dict[str, type[Any]]] = {
+    "turn_completed": TurnEvent,
+    "field_captured": FieldEvent,
+    "call_ended": CallEnded,
+    "stream_attached": StreamAttached,
+    "stream_detached": StreamDetached,
+}
+"""The call workflow's signals, by name, with their payload types."""
+
+
+def encode_signal(payload: Any) -> dict[str, Any]:
+    """A signal's payload as JSON-able data (to spool it)."""
+    data: dict[str, Any] = TypeAdapter(type(payload)).dump_python(payload, mode="json")
+    return data
+
+
+def decode_signal(name: str, data: dict[str, Any]) -> Any:
+    """A spooled signal's payload as the dataclass the workflow takes; KeyError for a name
+    that is not one of the call workflow's signals."""
+    return TypeAdapter(SIGNAL_PAYLOADS[name]).validate_python(data)

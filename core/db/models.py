@@ -236,8 +236,8 @@ class Call(TimestampMixin, Base):
         ForeignKey("agent_configs.id", ondelete="SET NULL"), index=True
     )
     direction: Mapped[str] = mapped_column(String(16))
-    from_number: Mapped[str] = mapped_column(String(32), default="")
-    to_number: Mapped[str] = mapped_column(String(32), default="")
+    from_number: Mapped[str] = mapped_column(String(255), default="")
+    to_number: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(32), default="in_progress", index=True)
     outcome: Mapped[str | None] = mapped_column(String(64), index=True)
     workflow_id: Mapped[str] = mapped_column(String(200))

@@ -169,6 +169,11 @@ def read_back(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]) 
 
 def acknowledge(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]) -> str:
     """A short "got it" naming what was just understood."""
+    return f"Got it, {recap(fields, captured)}."
+
+
+def recap(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]) -> str:
+    """The values of `fields` spoken as one phrase: "cleaning, Tuesday, December 8 at 3 PM"."""
     said = {f.name: speak_value(f, captured[f.name]) for f in fields}
     for data_field in fields:  # "2" alone says nothing; "party size 2" does
         if data_field.type in (FieldType.NUMBER, FieldType.BOOLEAN):
@@ -177,4 +182,4 @@ def acknowledge(fields: Sequence[DataField], captured: Mapping[str, FieldScalar]
     times = [f.name for f in fields if f.type is FieldType.TIME]
     if dates and times:
         said[dates[0]] = f"{said[dates[0]]} at {said.pop(times[0])}"
-    return f"Got it, {', '.join(said.values())}."
+    return ", ".join(said.values())

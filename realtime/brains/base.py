@@ -14,11 +14,15 @@ copy of goal progress the audio path reads, computed by the same code the workfl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
+from core.calls.types import TurnEvent
 from core.fields.values import FieldScalar
 from core.goals.manager import GoalManager
+
+CUT_OFF: Final = "Sorry about that, we got cut off."
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,18 @@ class Brain(ABC):
     def reprompt(self) -> str:
         """What to say when the caller has gone quiet."""
         return "Are you still there?"
+
+    def resume(
+        self,
+        captured: Mapping[str, FieldScalar],
+        transcript: Sequence[TurnEvent],  # noqa: ARG002 - brains with a history replay it
+    ) -> str:
+        """Pick up a call whose media stream was lost (a crash, a deploy): `captured` and
+        `transcript` are the call so far, as its workflow kept them. Returns the re-entry line,
+        said in place of the greeting."""
+        for name, value in captured.items():
+            self.manager.track_progress(name, value)
+        return f"{CUT_OFF} {self.reprompt()}"
 
     def listening_context(self) -> str:
         """Words the caller's next answer is likely to hold (the question just asked, its

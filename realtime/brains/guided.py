@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -30,14 +30,16 @@ from rapidfuzz import fuzz
 
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
+from core.calls.types import TurnEvent
 from core.fields import DataField, FieldScalar, FieldType
 from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
 from core.fields.entities import entities
-from core.fields.phrasing import acknowledge, label, question, read_back, rephrase
+from core.fields.phrasing import acknowledge, label, question, read_back, recap, rephrase
 from core.fields.reading import is_name_field, read_value, week_mentioned
 from core.fields.speech import normalise
 from core.goals.manager import GoalManager, NextAction
 from realtime.brains.base import (
+    CUT_OFF,
     Brain,
     BrainEvent,
     CallerTurn,
@@ -219,6 +221,32 @@ class GuidedBrain(Brain):
         action = self._next_action()
         nudge = "Are you still there?"
         return self._said(nudge if action.kind == "close" else f"{nudge} {self._prompt(action)}")
+
+    def resume(self, captured: Mapping[str, FieldScalar], transcript: Sequence[TurnEvent]) -> str:
+        """Back after a lost stream: "Sorry about that, we got cut off. I have a cleaning on
+        Tuesday, December 8. What time suits you?" — what the call was about, then the next
+        question (a read-back, if everything was given: confirmations are asked again)."""
+        for name, value in captured.items():
+            if name in self._fields:
+                self.manager.track_progress(name, value)
+        known = self.manager.captured
+        self._opening = not known and not any(t.text for t in transcript if t.seq > 1)
+        if self._opening:
+            return self._said(f"{CUT_OFF} {OPEN_QUESTION}")
+        # The substance of the call, not the caller's own details read back to them.
+        subject = [
+            f
+            for f in self._fields.values()
+            if f.name in known
+            and f.type not in (FieldType.PHONE, FieldType.EMAIL)
+            and not is_name_field(f)
+        ][:3]
+        action = self._next_action()
+        parts = [CUT_OFF]
+        if subject and action.kind != "confirm":
+            parts.append(f"So far I have {recap(subject, known)}.")
+        parts.append(CLOSING if action.kind == "close" else self._prompt(action))
+        return self._said(" ".join(parts))
 
     def listening_context(self) -> str:
         """The question just asked and the options of its field; nothing after a read-back,

@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Final
@@ -31,7 +31,7 @@ from openai.types.chat import (
     ChatCompletionToolParam,
 )
 
-from core.calls.types import CallInput
+from core.calls.types import CallInput, Speaker, TurnEvent
 from core.fields import DataField, normalise_value
 from core.fields.phrasing import question, speak_value
 from core.fields.reading import ReadContext, read_value
@@ -170,6 +170,18 @@ class OpenAIChatBrain(Brain):
     def reprompt(self) -> str:
         """The guided brain's nudge with the open question, kept in the history."""
         text = self.fallback.reprompt()
+        self._remember_reply(text)
+        return text
+
+    def resume(self, captured: Mapping[str, FieldScalar], transcript: Sequence[TurnEvent]) -> str:
+        """The conversation so far back in the history, and the guided brain's re-entry line
+        (instant: no request while the caller waits after the gap)."""
+        for turn in transcript:
+            if turn.speaker is Speaker.CALLER:
+                self._messages.append({"role": "user", "content": turn.text})
+            else:
+                self._remember_reply(turn.text + (f" {CUT_OFF_MARK}" if turn.interrupted else ""))
+        text = self.fallback.resume(captured, transcript)
         self._remember_reply(text)
         return text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,17 +12,22 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
+from core.calls.nodes import NodeRegistry
 from core.calls.temporal import connect_temporal
 from core.calls.tokens import verify_call_token
+from core.calls.types import CallEnded
 from core.settings import Settings
 from tests.conftest import EXAMPLES_DIR, app_client
+from tests.workflows.calls import running_worker
 from workers.services import EmbeddedTemporal
 
 BASE = "https://voice.example.test"
+MEDIA = "wss://media.example.test/twilio/media"
 NUMBER = "+14155550111"
 
 
@@ -33,9 +39,30 @@ def twilio_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
+async def redis(twilio_settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """The registry's Redis, emptied of other tests' nodes."""
+    client = aioredis.Redis.from_url(twilio_settings.redis_url or "")
+    keys = [key async for key in client.scan_iter("callwright:*")]
+    if keys:
+        await client.delete(*keys)
+    yield client
+    await client.aclose()
+
+
+async def add_node(redis: aioredis.Redis, node_id: str, capacity: int = 10) -> NodeRegistry:
+    """A realtime node in the registry (no process behind it: these tests read the TwiML)."""
+    registry = NodeRegistry(
+        redis, node_id=node_id, media_url=f"{MEDIA}?node={node_id}", capacity=capacity, ttl_s=60
+    )
+    await registry.heartbeat()
+    return registry
+
+
+@pytest.fixture
 async def twilio_app(
-    twilio_settings: Settings, engine: Any, api_key: str
+    twilio_settings: Settings, engine: Any, api_key: str, redis: aioredis.Redis
 ) -> AsyncIterator[httpx.AsyncClient]:
+    await add_node(redis, "node-a")
     async with app_client(twilio_settings, engine, api_key) as client:
         yield client
 
@@ -101,7 +128,7 @@ async def test_inbound_call_gets_a_stream_with_a_valid_token_and_a_workflow(
     assert response.headers["content-type"].startswith("application/xml")
     stream = ElementTree.fromstring(response.text).find("./Connect/Stream")
     assert stream is not None
-    assert stream.get("url") == "wss://voice.example.test/twilio/media"
+    assert stream.get("url") == f"{MEDIA}?node=node-a"  # the registered node with room
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
     claims = verify_call_token(
         twilio_settings.call_token_secret.get_secret_value(), params["token"] or ""
@@ -174,7 +201,7 @@ async def test_final_status_callback_ends_the_call(
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
     ]
-    assert signals == ["call_ended"]
+    assert signals == ["call_ended"]  # the realtime node never sent anything: no stream
     unknown = await post(
         twilio_app, twilio_settings, "/twilio/status", {"CallSid": "CAnone", "CallStatus": "failed"}
     )
@@ -193,3 +220,105 @@ async def test_a_number_belongs_to_one_agent(
         "/api/agents", json={"name": "Bad", "template_id": 1, "phone_numbers": ["555-1234"]}
     )
     assert bad.status_code == 422
+
+
+def verbs(twiml: str) -> list[str]:
+    return [element.tag for element in ElementTree.fromstring(twiml)]
+
+
+async def test_the_stream_is_followed_by_a_redirect_that_resumes_a_live_call_elsewhere(
+    twilio_app: httpx.AsyncClient,
+    twilio_settings: Settings,
+    agent: dict[str, Any],
+    redis: aioredis.Redis,
+) -> None:
+    call_sid = "CA" + uuid.uuid4().hex
+    answer = await post(twilio_app, twilio_settings, "/twilio/voice", call_form(call_sid))
+    assert verbs(answer.text) == ["Connect", "Redirect"]
+    redirect = ElementTree.fromstring(answer.text).find("./Redirect")
+    assert redirect is not None and redirect.get("method") == "POST"
+    url = (redirect.text or "").removeprefix(BASE)
+    assert url.startswith("/twilio/continue?") and "node=node-a" in url
+
+    # node-a crashed; Twilio runs the Redirect. The call is live: a new stream on node-b.
+    await add_node(redis, "node-b")
+    form = {**call_form(call_sid), "CallStatus": "in-progress"}
+    resumed = await post(twilio_app, twilio_settings, url, form)
+    assert resumed.status_code == 200 and verbs(resumed.text) == ["Connect", "Redirect"]
+    stream = ElementTree.fromstring(resumed.text).find("./Connect/Stream")
+    assert stream is not None and stream.get("url") == f"{MEDIA}?node=node-b"
+    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert params["resume"] == "1"
+    claims = verify_call_token(
+        twilio_settings.call_token_secret.get_secret_value(), params["token"] or ""
+    )
+    assert claims.call_sid == call_sid
+    unsigned = await twilio_app.post(url, data=form)
+    assert unsigned.status_code == 403
+
+
+async def test_continue_hangs_up_a_call_that_is_over(
+    twilio_app: httpx.AsyncClient,
+    twilio_settings: Settings,
+    agent: dict[str, Any],
+    temporal: Client,
+    engine: Any,
+) -> None:
+    call_sid = "CA" + uuid.uuid4().hex
+    await post(twilio_app, twilio_settings, "/twilio/voice", call_form(call_sid))
+    handle = temporal.get_workflow_handle(f"call-{call_sid}")
+    url = f"/twilio/continue?agent={agent['id']}&node=node-a&attempt=1"
+    async with running_worker(temporal, twilio_settings, engine):
+        # The agent said goodbye: its realtime node ended the call before closing the stream.
+        await handle.signal("call_ended", CallEnded(reason="completed"))
+        answer = await post(twilio_app, twilio_settings, url, call_form(call_sid))
+    assert verbs(answer.text) == ["Hangup"]
+    never = await post(twilio_app, twilio_settings, url, call_form("CAnever"))
+    assert verbs(never.text) == ["Hangup"]
+
+
+async def test_a_replayed_voice_webhook_for_a_finished_call_hangs_up_and_changes_nothing(
+    twilio_app: httpx.AsyncClient,
+    twilio_settings: Settings,
+    agent: dict[str, Any],
+    temporal: Client,
+) -> None:
+    call_sid = "CA" + uuid.uuid4().hex
+    await post(twilio_app, twilio_settings, "/twilio/voice", call_form(call_sid))
+    handle = temporal.get_workflow_handle(f"call-{call_sid}")
+    await handle.signal("call_ended", CallEnded(reason="caller_hung_up"))
+    first_run = (await handle.describe()).run_id
+    async with asyncio.timeout(60):  # no worker runs in these tests: terminate stands in for it
+        await handle.terminate("finished for the test")
+    replayed = await post(twilio_app, twilio_settings, "/twilio/voice", call_form(call_sid))
+    assert verbs(replayed.text) == ["Hangup"]
+    runs = [w async for w in temporal.list_workflows(f"WorkflowId = 'call-{call_sid}'")]
+    assert [w.run_id for w in runs] == [first_run]
+
+
+async def test_with_every_node_full_the_caller_hears_busy_and_the_call_is_closed(
+    twilio_app: httpx.AsyncClient,
+    twilio_settings: Settings,
+    agent: dict[str, Any],
+    redis: aioredis.Redis,
+    temporal: Client,
+) -> None:
+    await redis.delete("callwright:nodes", "callwright:node:node-a")
+    await add_node(redis, "tiny", capacity=1)
+    first, second = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
+    answers = await asyncio.gather(
+        post(twilio_app, twilio_settings, "/twilio/voice", call_form(first)),
+        post(twilio_app, twilio_settings, "/twilio/voice", call_form(second)),
+    )
+    shapes = sorted(verbs(a.text) for a in answers)
+    assert shapes == [["Connect", "Redirect"], ["Say", "Hangup"]]
+    busy = next(a for a in answers if verbs(a.text)[0] == "Say")
+    assert "busy" in busy.text
+    refused = first if busy is answers[0] else second
+    history = await temporal.get_workflow_handle(f"call-{refused}").fetch_history()
+    ended = [
+        e.workflow_execution_signaled_event_attributes.input.payloads[0].data
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert len(ended) == 1 and b"no_capacity" in ended[0]

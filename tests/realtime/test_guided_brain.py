@@ -13,6 +13,7 @@ import pytest
 
 from core.agents.snapshot import AgentSnapshot
 from core.agents.spec import AgentSpec, GoalSpec
+from core.calls.types import Speaker, TurnEvent
 from core.fields import DataField, FieldType
 from core.fields.phrasing import question
 from realtime.brains import GuidedBrain
@@ -248,3 +249,48 @@ def test_lets_do_names_no_service_and_a_service_restated_at_the_read_back_replac
     assert fixed.captured == {"service": "dental cleaning"}
     agent.respond("no that's not right")
     assert agent.respond("the service").text == "Sure. What can we help you with today?"
+
+
+# -- a call picked up again after its stream was lost --------------------------------------------
+
+
+def _turns(*lines: tuple[str, str]) -> list[TurnEvent]:
+    speakers = {"agent": Speaker.AGENT, "caller": Speaker.CALLER}
+    return [
+        TurnEvent(seq=n, speaker=speakers[who], text=text)
+        for n, (who, text) in enumerate(lines, start=1)
+    ]
+
+
+def test_a_resumed_call_says_what_it_has_and_asks_the_next_question() -> None:
+    agent = brain()
+    transcript = _turns(
+        ("agent", "Thanks for calling. How can I help you today?"),
+        ("caller", "I need a cleaning on Tuesday."),
+        ("agent", "Got it, cleaning, Tuesday, December 8. What time works for you?"),
+    )
+    line = agent.resume({"service": "cleaning", "date": "2026-12-08"}, transcript)
+    assert line.startswith("Sorry about that, we got cut off.")
+    assert "cleaning" in line and "December 8" in line
+    assert line.endswith(question(agent.manager.fields["time"]))
+    # The conversation goes on from there: the time completes the booking's data.
+    reply = agent.respond("Half past four in the afternoon, please.")
+    assert "4:30" in reply.text or "four thirty" in reply.text.lower()
+    assert reply.captured == {"time": "16:30"}
+
+
+def test_a_call_lost_before_the_caller_said_anything_asks_the_open_question_again() -> None:
+    agent = brain()
+    line = agent.resume({}, _turns(("agent", "Thanks for calling. How can I help you today?")))
+    assert line == "Sorry about that, we got cut off. How can I help you today?"
+    reply = agent.respond("Hi, I'd like to book a cleaning for tomorrow at 9.")
+    assert set(reply.captured) == {"service", "date", "time"}
+
+
+def test_a_resumed_call_with_everything_given_reads_it_back_before_closing() -> None:
+    agent = brain()
+    captured = {"service": "cleaning", "date": "2026-12-08", "time": "16:30"}
+    line = agent.resume(captured, _turns(("caller", "a cleaning tuesday at 4:30")))
+    assert line.startswith("Sorry about that, we got cut off.")
+    assert "4:30" in line and "cleaning" in line  # the read-back, not the closing
+    assert agent.respond("Yes, that's right.").end_call

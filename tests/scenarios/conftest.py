@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from temporalio.client import Client
 
 from api.app import create_app
+from core.calls.media import media_stream_url
 from core.calls.temporal import connect_temporal
 from core.settings import Settings
 from realtime.runtime import Engines
@@ -89,10 +91,18 @@ async def platform(
     conversation timing replace the defaults); all of it stops after the test."""
     stack: list[Any] = []
 
-    async def start(brain_for: Any = None, **session: Any) -> Platform:
+    async def start(
+        brain_for: Any = None, *, join: bool = True, capacity: int | None = None, **session: Any
+    ) -> Platform:
+        """`join=False`: the in-process realtime node serves but is not in the registry yet
+        (`world.server.join(...)` later); `capacity`: its MAX_CONCURRENT_CALLS."""
         temporal = await connect_temporal(temporal_server.address, "default")
         queue = f"calls-{uuid.uuid4().hex[:8]}"
-        base = settings.model_copy(update={"temporal_task_queue": queue})
+        update: dict[str, Any] = {"temporal_task_queue": queue}
+        if capacity is not None:
+            update["max_concurrent_calls"] = capacity
+        base = settings.model_copy(update=update)
+        await forget_nodes(base)
         tuned = dataclasses.replace(
             engines,
             session=dataclasses.replace(engines.session, **session),
@@ -105,6 +115,9 @@ async def platform(
         realtime_cm = serve(server.app())
         realtime_url = await realtime_cm.__aenter__()
         stack.append(realtime_cm)
+        stack.append(server)  # leaves the registry before its socket closes
+        if join:
+            await server.join(base.redis_url, media_stream_url(realtime_url))
         call_settings = base.model_copy(update={"realtime_public_url": realtime_url})
         worker_cm = running_worker(temporal, call_settings, engine)
         await worker_cm.__aenter__()
@@ -136,8 +149,23 @@ async def platform(
     for item in reversed(stack):
         if isinstance(item, httpx.AsyncClient):
             await item.aclose()
+        elif isinstance(item, MediaServer):
+            await item.leave()
         else:
             await item.__aexit__(None, None, None)
+
+
+async def forget_nodes(settings: Settings) -> None:
+    """No realtime node of an earlier test (the Redis server is shared) may take this one's
+    calls: the registry's keys are cleared."""
+    assert settings.redis_url is not None
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        keys = [key async for key in redis.scan_iter("callwright:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 __all__ = ["Platform", "PlatformFactory", "SessionSettings"]

@@ -103,6 +103,8 @@ class StubAgent:
     greeting: str = GREETING
     paced: bool = False  # False: send a whole line at once; True: 0.1 s chunks, 1 s ahead
     hang_up_after_greeting: bool = False
+    drop_streams: int = 0  # close this many streams right after their greeting, then behave
+    streams: int = 0
     token_secret: str | None = None
     url: str = ""
     messages: list[tuple[float, Any]] = field(default_factory=list)
@@ -126,6 +128,7 @@ class StubAgent:
         start = parse_message(await ws.recv())
         assert isinstance(start, Start)
         self.start = start
+        self.streams += 1
         if self.token_secret is not None:
             claims = verify_call_token(self.token_secret, start.custom_parameters["token"])
             assert claims.call_sid == start.call_sid
@@ -155,6 +158,10 @@ class StubAgent:
                 self.marks_echoed[message.name] = now
                 if message.name == "greeting" and self.hang_up_after_greeting:
                     await ws.close(1000, "goodbye")
+                    return
+                if message.name == "greeting" and self.drop_streams:
+                    self.drop_streams -= 1
+                    await ws.close(1011, "node lost")
                     return
             elif isinstance(message, Dtmf):
                 self.dtmf.append(message)
@@ -220,6 +227,8 @@ class StubApi:
 
     media_url: str
     reject: bool = False
+    resumable: bool = False  # answer as the platform does: a <Redirect> after each stream
+    reject_continue: bool = False
     url: str = ""
     calls: list[dict[str, str]] = field(default_factory=list)
 
@@ -239,7 +248,8 @@ class StubApi:
             return await self._send(send, 403, b"invalid X-Twilio-Signature")
         self.calls.append({**form, "query": query})
         answer = VoiceResponse()
-        if self.reject:
+        continuing = scope["path"] == "/twilio/continue"
+        if self.reject or (continuing and self.reject_continue):
             answer.say("Sorry, this number is not in service.")
             answer.hangup()
         else:
@@ -247,7 +257,11 @@ class StubApi:
             stream = connect.stream(url=self.media_url)
             stream.parameter(name="token", value="stub-token")
             stream.parameter(name="agent_id", value="7")
+            if continuing:
+                stream.parameter(name="resume", value="1")
             answer.append(connect)
+            if self.resumable:
+                answer.redirect(f"{PUBLIC_BASE}/twilio/continue?agent=7", method="POST")
         await self._send(send, 200, str(answer).encode(), b"application/xml")
 
     async def _send(self, send: Send, status: int, body: bytes, kind: bytes = b"json") -> None:
@@ -614,3 +628,35 @@ async def test_the_webhook_sink_records_and_verifies_deliveries() -> None:
         arrived = await sink.wait_for("call.completed", timeout_s=5)
     assert arrived is not None and arrived.payload["data"] == {"call_sid": "CA1"}
     assert [w.verified for w in sink.received] == [True, False]
+
+
+async def test_a_lost_stream_is_followed_by_the_next_twiml_verb_and_the_call_goes_on(
+    stub_agent: StubAgent, stub_api: StubApi
+) -> None:
+    """Twilio runs the verb after <Connect> when the stream closes: the caller follows the
+    <Redirect>, a new stream carries the call on, and the report measures the gap."""
+    stub_api.resumable = True
+    stub_agent.drop_streams = 1
+    report = await caller_for(stub_api, [{"say": BOOKING}]).run()
+
+    assert [c["query"] for c in stub_api.calls] == ["agent=7", "agent=7"]
+    assert stub_api.calls[1]["CallStatus"] == "in-progress"
+    assert stub_agent.streams == 2 and report.streams == 2
+    assert stub_agent.start is not None and stub_agent.start.custom_parameters["resume"] == "1"
+    assert report.ended_by == "caller" and report.close_code == 1000
+    (reconnection,) = report.reconnections
+    assert reconnection.lost_at_ms < reconnection.connected_at_ms
+    assert reconnection.gap_ms is not None and 0 < reconnection.gap_ms < 3000
+    # Heard: the greeting, the greeting again on the new stream, the reply to the booking.
+    assert len(agent_turns(report)) == 3 and report.turns[0].response_ms is not None
+
+
+async def test_a_redirect_that_hangs_up_ends_the_call_as_the_agents(
+    stub_agent: StubAgent, stub_api: StubApi
+) -> None:
+    stub_api.resumable = True
+    stub_agent.hang_up_after_greeting = True
+    stub_api.reject_continue = True
+    report = await caller_for(stub_api, [{"say": BOOKING}]).run()
+    assert report.ended_by == "agent" and report.streams == 1
+    assert report.twilio_said == ["Sorry, this number is not in service."]

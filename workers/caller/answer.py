@@ -1,5 +1,11 @@
 """Ringing the platform as Twilio does: a signed `POST /twilio/voice`, and reading its TwiML.
 
+Twilio executes a TwiML document verb by verb: `<Say>` is spoken, `<Pause>` waits,
+`<Connect><Stream>` holds the call on a media stream until the stream closes, and then Twilio
+goes on with the next verb; `<Redirect>` fetches a new document (a signed POST, like the voice
+webhook); `<Hangup/>` and `<Reject/>` end the call; running off the end hangs up. `parse_verbs`
+reads a document into those verbs, and `post_twiml` makes the signed request.
+
 Twilio signs each webhook with the account's auth token over the URL it called (scheme, host,
 path and query, exactly as configured) followed by every form field, sorted by name
 (`X-Twilio-Signature`, HMAC-SHA1, base64). The platform checks that signature against its
@@ -10,7 +16,7 @@ API on loopback behind a tunnel or a proxy).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeAlias
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
@@ -19,7 +25,20 @@ from twilio.request_validator import RequestValidator
 
 from workers.caller.errors import CallRejected, VoiceWebhookError
 
-__all__ = ["StreamAnswer", "answer_call", "parse_twiml", "twilio_signature", "voice_form"]
+__all__ = [
+    "HangupVerb",
+    "PauseVerb",
+    "RedirectVerb",
+    "SayVerb",
+    "StreamAnswer",
+    "Verb",
+    "answer_call",
+    "parse_twiml",
+    "parse_verbs",
+    "post_twiml",
+    "twilio_signature",
+    "voice_form",
+]
 
 VOICE_PATH: Final = "/twilio/voice"
 # Twilio's webhooks carry this user agent; nothing depends on it, but logs read true.
@@ -34,6 +53,72 @@ class StreamAnswer:
     url: str
     parameters: dict[str, str]
     twiml: str
+
+
+@dataclass(frozen=True)
+class SayVerb:
+    """`<Say>`: Twilio speaks `text` to the caller."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class PauseVerb:
+    """`<Pause length="n">`."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RedirectVerb:
+    """`<Redirect>`: fetch the next TwiML document from `url`."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class HangupVerb:
+    """`<Hangup/>` or `<Reject/>` (`rejected` with its reason): the call ends."""
+
+    rejected: str | None = None
+
+
+Verb: TypeAlias = SayVerb | PauseVerb | RedirectVerb | HangupVerb | StreamAnswer
+
+
+def parse_verbs(twiml: str) -> list[Verb]:
+    """The verbs of a TwiML document, in order; `CallRejected` if it is not TwiML. Verbs a
+    Twilio call would run that the simulated caller does not need (`<Play>`, `<Gather>`…) are
+    skipped, as a caller who heard them and said nothing."""
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        raise CallRejected("the answer is not TwiML", twiml) from None
+    verbs: list[Verb] = []
+    for element in root:
+        if element.tag == "Say":
+            verbs.append(SayVerb((element.text or "").strip()))
+        elif element.tag == "Pause":
+            verbs.append(PauseVerb(float(element.get("length") or 1)))
+        elif element.tag == "Redirect" and element.text:
+            verbs.append(RedirectVerb(element.text.strip()))
+        elif element.tag == "Hangup":
+            verbs.append(HangupVerb())
+        elif element.tag == "Reject":
+            verbs.append(HangupVerb(rejected=element.get("reason") or "rejected"))
+        elif element.tag == "Connect" and (stream := element.find("Stream")) is not None:
+            verbs.append(_stream(stream, twiml))
+    return verbs
+
+
+def _stream(stream: ElementTree.Element, twiml: str) -> StreamAnswer:
+    url = stream.get("url") or ""
+    parameters = {
+        name: parameter.get("value") or ""
+        for parameter in stream.findall("Parameter")
+        if (name := parameter.get("name"))
+    }
+    return StreamAnswer(url=url, parameters=parameters, twiml=twiml)
 
 
 def voice_form(
@@ -62,24 +147,15 @@ def twilio_signature(auth_token: str, url: str, form: dict[str, str]) -> str:
 
 def parse_twiml(twiml: str) -> StreamAnswer:
     """The `<Connect><Stream>` in a TwiML answer; `CallRejected` for any other answer."""
-    try:
-        root = ElementTree.fromstring(twiml)
-    except ElementTree.ParseError:
-        raise CallRejected("the answer to /twilio/voice is not TwiML", twiml) from None
-    stream = root.find("./Connect/Stream")
-    url = stream.get("url") if stream is not None else None
-    if stream is None or not url:
-        said = " ".join((say.text or "").strip() for say in root.iter("Say")).strip()
+    verbs = parse_verbs(twiml)
+    stream = next((v for v in verbs if isinstance(v, StreamAnswer)), None)
+    if stream is None or not stream.url:
+        said = " ".join(v.text for v in verbs if isinstance(v, SayVerb)).strip()
         message = "the platform answered without <Connect><Stream>"
         if said:
             message += f"; it said {said!r}"
         raise CallRejected(message, twiml, said)
-    parameters = {
-        name: parameter.get("value") or ""
-        for parameter in stream.findall("Parameter")
-        if (name := parameter.get("name"))
-    }
-    return StreamAnswer(url=url, parameters=parameters, twiml=twiml)
+    return stream
 
 
 async def answer_call(
@@ -93,13 +169,27 @@ async def answer_call(
 ) -> StreamAnswer:
     """Post the signed voice webhook and return the media stream the platform connects."""
     path = VOICE_PATH + (f"?{urlencode({'agent': agent_id})}" if agent_id is not None else "")
-    signed_url = public_base_url.rstrip("/") + path
+    return parse_twiml(
+        await post_twiml(
+            http,
+            signed_url=public_base_url.rstrip("/") + path,
+            target=api_url.rstrip("/") + path,
+            auth_token=auth_token,
+            form=form,
+        )
+    )
+
+
+async def post_twiml(
+    http: httpx.AsyncClient, *, signed_url: str, target: str, auth_token: str, form: dict[str, str]
+) -> str:
+    """POST `form` to `target`, signed for `signed_url` (the public URL the platform believes
+    Twilio called), and return the TwiML answered."""
     headers = {
         "X-Twilio-Signature": twilio_signature(auth_token, signed_url, form),
         "Content-Type": "application/x-www-form-urlencoded",
         "User-Agent": USER_AGENT,
     }
-    target = api_url.rstrip("/") + path
     try:
         response = await http.post(
             target, content=urlencode(form), headers=headers, timeout=WEBHOOK_TIMEOUT_S
@@ -116,4 +206,4 @@ async def answer_call(
             f"POST {target} answered {response.status_code}{hint}: {response.text[:300]}",
             response.status_code,
         )
-    return parse_twiml(response.text)
+    return response.text

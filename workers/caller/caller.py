@@ -28,17 +28,30 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final, TypeAlias
+from urllib.parse import urlencode
 
 import httpx
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from workers.caller.answer import StreamAnswer, answer_call, voice_form
+from workers.caller.answer import (
+    VOICE_PATH,
+    HangupVerb,
+    PauseVerb,
+    RedirectVerb,
+    SayVerb,
+    StreamAnswer,
+    Verb,
+    parse_twiml,
+    parse_verbs,
+    post_twiml,
+    voice_form,
+)
 from workers.caller.conversation import AgentTurn
 from workers.caller.errors import MediaStreamError
 from workers.caller.line import FRAME_S, PhoneLine
 from workers.caller.protocol import new_sid
-from workers.caller.report import CallerTurnKind, CallReport, EndedBy
+from workers.caller.report import CallerTurnKind, CallReport, EndedBy, Reconnection
 from workers.caller.script import DtmfStep, HangupStep, SayStep, ScriptStep, SilenceStep
 from workers.caller.voice import (
     AgentTranscriber,
@@ -65,6 +78,8 @@ REPLY_PAUSE_S: Final = 0.2
 MAX_AGENT_TURN_S: Final = 120.0
 # Every wait at the end of a call is bounded: a server that never closes cannot hang the caller.
 CLOSE_TIMEOUT_S: Final = 5.0
+# Redirects followed without a stream between them before the caller gives up.
+MAX_REDIRECTS: Final = 10
 TRANSCRIBE_TIMEOUT_S: Final = 60.0
 
 
@@ -134,6 +149,8 @@ class SimulatedCaller:
         self._steps_run = 0
         self._steps_total = len(self.script)
         self._notes: list[str] = []
+        self._twilio_said: list[str] = []
+        self._reconnections: list[Reconnection] = []
 
     async def run(self) -> CallReport:
         """Place the call, follow the script, hang up (or be hung up on); report what happened.
@@ -150,12 +167,16 @@ class SimulatedCaller:
         self._utterances = dict(zip(lines, spoken, strict=True))
         if self._transcriber is not None:
             await self._transcriber.load()
-        answer = await self._answer()
-        url = self.media_url or answer.url
-        try:
-            ws = await connect(url, compression=None, open_timeout=10, close_timeout=2)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            raise MediaStreamError(f"could not open the media stream at {url}: {exc}") from exc
+        path = VOICE_PATH + (
+            f"?{urlencode({'agent': self.agent_id})}" if self.agent_id is not None else ""
+        )
+        twiml = await self._post(self.public_base_url.rstrip("/") + path, self._form("ringing"))
+        answer = parse_twiml(twiml)  # CallRejected, with what it said, if no stream comes
+        verbs = parse_verbs(twiml)
+        ahead = verbs[: verbs.index(answer)]
+        self._twilio_said += [v.text for v in ahead if isinstance(v, SayVerb)]
+        ws = await self._open(answer, first=True)
+        assert ws is not None
         line = PhoneLine(
             ws,
             stream_sid=self.stream_sid,
@@ -165,38 +186,58 @@ class SimulatedCaller:
             on_note=self._note,
         )
         try:
-            ended_by = await self._converse(line, answer)
+            ended_by = await self._converse(line, answer, verbs[verbs.index(answer) + 1 :])
         finally:
             await self._shutdown(line)
         return await self._report(line, answer, ended_by)
 
-    async def _answer(self) -> StreamAnswer:
+    def _form(self, status: str) -> dict[str, str]:
         form = voice_form(
             call_sid=self.call_sid,
             account_sid=self.account_sid,
             from_number=self.from_number,
             to_number=self.to_number,
         )
+        return {**form, "CallStatus": status}
+
+    async def _post(self, signed_url: str, form: dict[str, str]) -> str:
+        """A signed webhook as Twilio sends it; `signed_url` is the public URL, posted to the
+        API's own address."""
+        public = self.public_base_url.rstrip("/")
+        target = signed_url
+        if signed_url.startswith(public):
+            target = self.api_url.rstrip("/") + signed_url.removeprefix(public)
         kwargs: dict[str, Any] = {
-            "api_url": self.api_url,
-            "public_base_url": self.public_base_url,
+            "signed_url": signed_url,
+            "target": target,
             "auth_token": self._auth_token,
             "form": form,
-            "agent_id": self.agent_id,
         }
         if self._http is not None:
-            return await answer_call(self._http, **kwargs)
+            return await post_twiml(self._http, **kwargs)
         async with httpx.AsyncClient() as http:
-            return await answer_call(http, **kwargs)
+            return await post_twiml(http, **kwargs)
 
-    async def _converse(self, line: PhoneLine, answer: StreamAnswer) -> EndedBy:
+    async def _open(self, answer: StreamAnswer, *, first: bool) -> ClientConnection | None:
+        """The media stream's socket; for a later stream, None if it cannot be opened (Twilio
+        then goes on with the next verb)."""
+        url = (self.media_url if first else None) or answer.url
+        try:
+            return await connect(url, compression=None, open_timeout=10, close_timeout=2)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            if first:
+                raise MediaStreamError(f"could not open the media stream at {url}: {exc}") from exc
+            self._note(f"could not open the next media stream at {url}: {exc}")
+            return None
+
+    async def _converse(self, line: PhoneLine, answer: StreamAnswer, after: list[Verb]) -> EndedBy:
         await line.start(answer.parameters)
         pacing = self._spawn(line.pace(), "pace")
-        pending = {pacing, self._spawn(line.receive(), "receive")}
-        pending.add(self._spawn(self._run_script(line), "script"))
+        receiving = self._spawn(line.receive(), "receive")
+        pending = {pacing, receiving, self._spawn(self._run_script(line), "script")}
         deadline = time.monotonic() + self.max_call_s
         # The line is up until the pacing loop ends: after the caller's `stop`, or once the
-        # server has closed the socket. A task that fails fails the call (a bug, not a finding).
+        # platform has ended the call. A task that fails fails the call (a bug, not a finding).
         while not pacing.done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -209,7 +250,54 @@ class SimulatedCaller:
             )
             for task in done:
                 task.result()
+            if receiving in done and not line.hanging_up:
+                # The stream closed: Twilio goes on with the TwiML after <Connect>.
+                lost_at = time.monotonic()
+                following = await self._follow(after)
+                if following is None:
+                    line.end()
+                    continue
+                ws, answer, after = following
+                self.stream_sid = new_sid("MZ")
+                line.attach(ws, self.stream_sid)
+                self._reconnections.append(
+                    Reconnection(
+                        lost_at_ms=line.conversation.ms(lost_at),
+                        connected_at_ms=line.conversation.ms(time.monotonic()),
+                    )
+                )
+                await line.start(answer.parameters)
+                receiving = self._spawn(line.receive(), "receive")
+                pending.add(receiving)
         return "agent" if line.closed else "caller"
+
+    async def _follow(
+        self, verbs: list[Verb]
+    ) -> tuple[ClientConnection, StreamAnswer, list[Verb]] | None:
+        """Run TwiML verbs as Twilio does until one connects a new stream (its socket, its
+        answer and the verbs after it) or the call ends (None)."""
+        queue = list(verbs)
+        redirects = 0
+        while queue:
+            verb = queue.pop(0)
+            if isinstance(verb, SayVerb):
+                self._twilio_said.append(verb.text)
+                self._note(f"Twilio said: {verb.text!r}")
+            elif isinstance(verb, PauseVerb):
+                await asyncio.sleep(verb.seconds)
+            elif isinstance(verb, HangupVerb):
+                return None
+            elif isinstance(verb, RedirectVerb):
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    self._note("too many redirects in a row; Twilio would give up here")
+                    return None
+                queue = parse_verbs(await self._post(verb.url, self._form("in-progress")))
+            else:
+                ws = await self._open(verb, first=False)
+                if ws is not None:
+                    return ws, verb, queue
+        return None  # the document ran out: Twilio hangs up
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Start a task named after the call, tracked so that shutdown can stop it."""
@@ -221,7 +309,8 @@ class SimulatedCaller:
     async def _shutdown(self, line: PhoneLine) -> None:
         if not line.closed:
             line.hanging_up = True  # whatever closes the socket from here on, it was us
-        await line.ws.close()
+        if line.ws is not None:
+            await line.ws.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -372,15 +461,29 @@ class SimulatedCaller:
             clears=conversation.clears,
             ended_by=ended_by,
             closed_by_server=ended_by == "agent",
-            close_code=line.ws.close_code,
-            close_reason=line.ws.close_reason or "",
+            close_code=line.close_code,
+            close_reason=line.close_reason,
             duration_ms=conversation.ms(now),
             frames_sent=line.frames_sent,
             max_send_lag_ms=round(line.max_lag_s * 1000.0, 1),
             steps_run=self._steps_run,
             steps_total=self._steps_total,
             notes=self._notes,
+            streams=line.streams,
+            reconnections=[self._heard_again(r, line) for r in self._reconnections],
+            twilio_said=self._twilio_said,
+            clock_origin_s=conversation.started_at,
         )
+
+    @staticmethod
+    def _heard_again(reconnection: Reconnection, line: PhoneLine) -> Reconnection:
+        """The reconnection with when the agent was heard again after it."""
+        conversation = line.conversation
+        lost_at = conversation.started_at + reconnection.lost_at_ms / 1000.0
+        after = [t for t in conversation.agent_turns if t.started_at > lost_at]
+        if after:
+            reconnection.agent_heard_at_ms = conversation.ms(after[0].started_at)
+        return reconnection
 
 
 # `<Parameter>`s that are credentials: a report is printed and saved, the call token is not.

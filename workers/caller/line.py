@@ -6,6 +6,11 @@ caller's speech, or μ-law silence — and advances playback of the agent's audi
 echoing the marks playback reaches. The receive loop queues the agent's audio and marks as they
 arrive and handles `clear` at once. Nothing slow runs in either loop: speech is synthesized
 before the call and turns are transcribed elsewhere (the `on_turn_end` callback).
+
+A call can outlive its stream: when the server's side closes, Twilio goes on with the TwiML
+(a `<Redirect>` to the platform may connect a new stream). Between streams the line is dead air:
+the caller's words go nowhere, the agent's unplayed audio is gone; `attach` puts the next
+stream on the same line, and the conversation's clock and turns go on.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ class PhoneLine:
 
     def __init__(
         self,
-        ws: ClientConnection,
+        ws: ClientConnection | None,
         *,
         stream_sid: str,
         call_sid: str,
@@ -83,8 +88,14 @@ class PhoneLine:
         self.max_lag_s = 0.0
         self.hangup_requested = asyncio.Event()
         self.server_closed = asyncio.Event()
-        """The socket closed without the caller hanging up: the agent hung up."""
+        """The call is over from the platform's side: the agent hung up."""
         self.hanging_up = False
+        self.streams = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
+        """How the last stream's socket closed."""
+        self._frame0 = 0  # the pacing index of the current stream's first frame
+        self._index = 0
         self._on_turn_end = on_turn_end
         self._on_note = on_note
         self._speech: _Speaking | None = None
@@ -97,10 +108,20 @@ class PhoneLine:
         """True once the server has closed the socket."""
         return self.server_closed.is_set()
 
+    def attach(self, ws: ClientConnection, stream_sid: str) -> None:
+        """Put the next stream of the call on this line."""
+        self.ws = ws
+        self.stream_sid = stream_sid
+        self._seq = 0
+        self._frame0 = self._index
+
     async def start(self, custom_parameters: dict[str, str]) -> None:
-        """Send `connected` and `start`; the stream's clock starts now."""
+        """Send `connected` and `start`; the call's clock starts with its first stream."""
+        assert self.ws is not None
         await self.ws.send(connected_message())
-        self.conversation = Conversation(time.monotonic())
+        if self.streams == 0:
+            self.conversation = Conversation(time.monotonic())
+        self.streams += 1
         await self._send(
             functools.partial(
                 start_message,
@@ -147,43 +168,57 @@ class PhoneLine:
         self._turn_ended(self.conversation.caller_done(turn, now))
 
     async def pace(self) -> None:
-        """The 20 ms loop; returns after sending `stop`, or when the socket is gone."""
+        """The 20 ms loop for the whole call; returns after sending `stop`, or once the call is
+        over. Between streams it goes on ticking: the caller's frames are lost, as on a phone."""
         started = self.conversation.started_at
-        index = 0
+        self._index = 0
         while not self.closed:
+            index = self._index
             due = started + index * FRAME_S
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = time.monotonic()
             self.max_lag_s = max(self.max_lag_s, now - due)
-            try:
-                if self.hangup_requested.is_set():
-                    await self._hang_up()
-                    return
-                await self._send(
-                    functools.partial(
-                        inbound_media_message,
-                        stream_sid=self.stream_sid,
-                        chunk=index + 1,
-                        timestamp_ms=index * 20,
-                        payload=self._next_caller_frame(now),
-                    )
-                )
-                self.frames_sent += 1
-                tick = self.playback.tick()
-                for name in tick.marks:
-                    await self._echo(name, now, cleared=False)
-            except ConnectionClosed:
+            frame = self._next_caller_frame(now)
+            played: list[tuple[int, bytes]] = []
+            if self.hangup_requested.is_set():
+                if self.ws is not None:
+                    try:
+                        await self._hang_up()
+                    except ConnectionClosed:
+                        pass
                 return
-            self._turn_ended(self.conversation.tick(now, tick.played))
+            if self.ws is not None:
+                chunk = index - self._frame0
+                try:
+                    await self._send(
+                        functools.partial(
+                            inbound_media_message,
+                            stream_sid=self.stream_sid,
+                            chunk=chunk + 1,
+                            timestamp_ms=chunk * 20,
+                            payload=frame,
+                        )
+                    )
+                    self.frames_sent += 1
+                    tick = self.playback.tick()
+                    played = tick.played
+                    for name in tick.marks:
+                        await self._echo(name, now, cleared=False)
+                except ConnectionClosed:
+                    pass  # the receive loop sees the stream end
+            self._turn_ended(self.conversation.tick(now, played))
             await self._notify()
-            index += 1
+            self._index += 1
 
     async def receive(self) -> None:
-        """Take the server's messages until the socket closes."""
+        """Take the server's messages until the stream closes. The call itself may go on:
+        whoever runs the line follows the TwiML, then `attach`es the next stream or ends it."""
+        ws = self.ws
+        assert ws is not None
         try:
-            async for raw in self.ws:
+            async for raw in ws:
                 now = time.monotonic()
                 try:
                     message = parse_server_message(raw)
@@ -206,9 +241,19 @@ class PhoneLine:
                 await self._notify()
         except ConnectionClosed:
             pass
+        self.close_code, self.close_reason = ws.close_code, ws.close_reason or ""
+        if self.ws is ws:
+            self.ws = None
         if not self.hanging_up:
-            self.server_closed.set()
+            # Twilio drops what the stream had not played yet.
+            if not self.playback.empty and self.conversation.open_turn is not None:
+                self.conversation.open_turn.interrupted = True
+            self.playback.clear()
         await self._notify()
+
+    def end(self) -> None:
+        """The platform ended the call (the TwiML hung up, or ran out)."""
+        self.server_closed.set()
 
     def _next_caller_frame(self, now: float) -> bytes:
         speaking = self._speech
@@ -256,6 +301,8 @@ class PhoneLine:
     async def _send(self, build: Callable[..., str]) -> None:
         """Send one sequenced message; numbers follow send order across every event."""
         async with self._send_lock:
+            if self.ws is None:
+                raise ConnectionClosed(None, None)
             self._seq += 1
             await self.ws.send(build(sequence_number=self._seq))
 

@@ -21,6 +21,7 @@ __all__ = [
     "CallerTurnKind",
     "EndedBy",
     "MarkRecord",
+    "Reconnection",
     "TranscriptEntry",
     "TurnLatency",
     "render",
@@ -82,6 +83,27 @@ class MarkRecord:
 
 
 @dataclass
+class Reconnection:
+    """A media stream that closed while the call went on, and the one that took over.
+
+    `lost_at_ms`: the stream closed; `connected_at_ms`: the next one sent `start`;
+    `agent_heard_at_ms`: the first agent audio after the loss (None: never) — the gap the caller
+    heard is `agent_heard_at_ms - lost_at_ms`.
+    """
+
+    lost_at_ms: float
+    connected_at_ms: float
+    agent_heard_at_ms: float | None = None
+
+    @property
+    def gap_ms(self) -> float | None:
+        """Silence the caller heard: from the loss to the agent's voice again."""
+        if self.agent_heard_at_ms is None:
+            return None
+        return self.agent_heard_at_ms - self.lost_at_ms
+
+
+@dataclass
 class CallReport:
     """Everything the simulated caller observed on one call."""
 
@@ -108,6 +130,13 @@ class CallReport:
     steps_total: int
     notes: list[str] = field(default_factory=list)
     """What did not go to plan: an agent that did not answer in time, a malformed frame."""
+    streams: int = 1
+    """Media streams the call had: more than one when it was resumed after a lost stream."""
+    reconnections: list[Reconnection] = field(default_factory=list)
+    twilio_said: list[str] = field(default_factory=list)
+    """What `<Say>` verbs told the caller (a busy message, an apology before hanging up)."""
+    clock_origin_s: float = 0.0
+    """The caller's monotonic clock at `start` (0 ms): to line its times up with others'."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
@@ -169,5 +198,12 @@ def render(report: CallReport, console: Console) -> None:
         f"{len(report.marks)} marks, {len(report.clears)} clears, "
         f"steps {report.steps_run}/{report.steps_total}"
     )
+    for reconnection in report.reconnections:
+        gap = reconnection.gap_ms
+        console.print(
+            f"stream lost at {reconnection.lost_at_ms / 1000:.1f} s, reconnected at "
+            f"{reconnection.connected_at_ms / 1000:.1f} s; "
+            + (f"the caller heard {gap:.0f} ms of silence" if gap is not None else "never heard")
+        )
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}")

@@ -99,6 +99,14 @@ async def run_audio_case(
     case: EvalCase, stack: Stack, api: httpx.AsyncClient, agent_id: int
 ) -> ScenarioResult:
     """One scenario as a phone call, judged on the platform's record of it."""
+    result, _report = await place_audio_call(case, stack, api, agent_id)
+    return result
+
+
+async def place_audio_call(
+    case: EvalCase, stack: Stack, api: httpx.AsyncClient, agent_id: int
+) -> tuple[ScenarioResult, CallReport | None]:
+    """`run_audio_case`, with the caller's report of the call (None if it never connected)."""
     case = _judgeable(case, stack.today or dt.date.today())
     call = _AudioCall(case, api)
     caller = SimulatedCaller(
@@ -118,8 +126,8 @@ async def run_audio_case(
         report = await caller.run()
     except CallerError as exc:
         record = CallRecord(end_reason=f"the call failed: {exc}", failure=f"the call failed: {exc}")
-        return judge(case, record)
-    return judge(case, await call.finish(report))
+        return judge(case, record), None
+    return judge(case, await call.finish(report)), report
 
 
 class _AudioCall:
