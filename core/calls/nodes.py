@@ -8,9 +8,11 @@ each member's score its expiry time: a reservation whose stream never came, or a
 died, stops counting on its own.
 
 `Admission.reserve` is one Lua script, so two calls ringing at once can never both take a
-node's last slot. Times are Redis's own clock (`TIME`), so nodes and APIs on different hosts
-agree on what has expired. The scripts touch keys they compute from node ids, which is fine on
-one Redis server (not on a Redis Cluster).
+node's last slot. Times are Redis's own clock (`TIME` inside the scripts), so nodes and APIs on
+different hosts agree on what has expired. A script may write after `TIME` only under effects
+replication, the default from Redis 5 and the only mode in 7; `ZADD ... GT` needs 6.2. The
+embedded server is 6.2, production's 7. The scripts touch keys they compute from node ids, which
+is fine on one Redis server (not on a Redis Cluster).
 """
 
 from __future__ import annotations
@@ -163,23 +165,27 @@ class NodeRegistry:
         self.ttl_ms = int(ttl_s * 1000)
         self.call_ttl_ms = int(call_ttl_s * 1000)
         self.held: set[str] = set()
+        # A heartbeat re-adds every held call; one in flight when a call is released would
+        # bring the call back for `call_ttl_s` after its ZREM. Releases wait for it.
+        self._writing = asyncio.Lock()
         self._heartbeat = redis.register_script(_HEARTBEAT)
         self._hold = redis.register_script(_HOLD)
 
     async def heartbeat(self, *, draining: bool = False) -> None:
         """(Re)write the node's entry, alive for `ttl_s`, and keep its calls counted."""
-        await self._heartbeat(
-            keys=[_node_key(self.node_id), _calls_key(self.node_id), NODES_KEY],
-            args=[
-                self.node_id,
-                self.media_url,
-                self.capacity,
-                "1" if draining else "0",
-                self.ttl_ms,
-                self.call_ttl_ms,
-                *sorted(self.held),
-            ],
-        )
+        async with self._writing:
+            await self._heartbeat(
+                keys=[_node_key(self.node_id), _calls_key(self.node_id), NODES_KEY],
+                args=[
+                    self.node_id,
+                    self.media_url,
+                    self.capacity,
+                    "1" if draining else "0",
+                    self.ttl_ms,
+                    self.call_ttl_ms,
+                    *sorted(self.held),
+                ],
+            )
 
     async def hold(self, call_sid: str) -> None:
         """The call's stream is live here (its reservation, if any, becomes the live entry)."""
@@ -189,7 +195,8 @@ class NodeRegistry:
     async def release(self, call_sid: str) -> None:
         """The call's stream ended here: its slot is free."""
         self.held.discard(call_sid)
-        await self.redis.zrem(_calls_key(self.node_id), call_sid)
+        async with self._writing:
+            await self.redis.zrem(_calls_key(self.node_id), call_sid)
 
     async def leave(self) -> None:
         """Remove the node (a clean shutdown); a crashed node's entry simply expires."""
@@ -206,13 +213,16 @@ class NodeRegistry:
         down = False
         while True:
             try:
-                await self.heartbeat(draining=draining())
+                # A heartbeat slower than the TTL keeps nothing alive: count it as an outage
+                # rather than let a hung connection stop the loop.
+                async with asyncio.timeout(self.ttl_ms / 1000):
+                    await self.heartbeat(draining=draining())
                 if down:
                     logger.info("node %s: back in the registry", self.node_id)
                 down = False
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 if not down:
-                    logger.warning("node %s: registry unreachable (%s)", self.node_id, exc)
+                    logger.warning("node %s: registry unreachable (%r)", self.node_id, exc)
                 down = True
             await asyncio.sleep(interval_s)
 

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from core.calls.nodes import Admission, NodeRegistry
+from tests.tcp_proxy import tcp_proxy
 from workers.services import EmbeddedRedis
+
+
+async def forget_everything(client: aioredis.Redis) -> None:
+    keys = [key async for key in client.scan_iter("callwright:*")]
+    if keys:
+        await client.delete(*keys)
 
 
 @pytest.fixture
 async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
+    # The server is the session's: start clean, and leave no node for the next test to find.
     client = aioredis.Redis.from_url(redis_server.url)
-    keys = [key async for key in client.scan_iter("callwright:*")]
-    if keys:
-        await client.delete(*keys)
+    await forget_everything(client)
     yield client
+    await forget_everything(client)
     await client.aclose()
 
 
@@ -39,6 +50,24 @@ async def test_two_calls_at_once_for_the_last_slot_get_it_once(redis: aioredis.R
     first, second = await asyncio.gather(admission.reserve("CA1"), admission.reserve("CA2"))
     assert sorted([first is None, second is None]) == [False, True]
     assert (await admission.nodes())[0].calls == 1
+
+
+async def test_many_calls_at_once_never_overfill_a_node(
+    redis: aioredis.Redis, redis_server: EmbeddedRedis
+) -> None:
+    await node(redis, "a", 2)
+    await node(redis, "b", 3)
+    apis = [aioredis.Redis.from_url(redis_server.url) for _ in range(4)]  # four API processes
+    try:
+        chosen = await asyncio.gather(
+            *(Admission(apis[i % 4]).reserve(f"CA{i}") for i in range(20))
+        )
+    finally:
+        for api in apis:
+            await api.aclose()
+    placed = [n.node_id for n in chosen if n is not None]
+    assert sorted(placed) == ["a", "a", "b", "b", "b"]
+    assert [(n.node_id, n.calls) for n in await Admission(redis).nodes()] == [("a", 2), ("b", 3)]
 
 
 async def test_the_node_with_most_room_is_chosen_and_exclusions_hold(
@@ -86,3 +115,39 @@ async def test_reservations_expire_unless_held_and_release_frees_the_slot(
     assert await short.reserve("CA3") is not None
     await registry.leave()
     assert await Admission(redis).nodes() == []
+
+
+async def test_the_heartbeat_outlives_a_redis_outage_and_the_node_rejoins(
+    redis: aioredis.Redis, redis_server: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    admission = Admission(redis)
+    port = urlsplit(redis_server.url).port
+    assert port is not None
+    async with tcp_proxy("127.0.0.1", port) as proxy:
+        through = aioredis.Redis(
+            port=proxy.port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+        )  # the node reaches Redis through a line the test can cut
+        registry = NodeRegistry(
+            through, node_id="a", media_url="ws://a/twilio/media", capacity=1, ttl_s=0.3
+        )
+        beating = asyncio.create_task(registry.run(interval_s=0.05))
+        try:
+            await asyncio.sleep(0.2)
+            assert [n.node_id for n in await admission.nodes()] == ["a"]
+            caplog.set_level(logging.INFO, logger="core.calls.nodes")
+            proxy.cut()
+            await asyncio.sleep(0.6)  # several failed heartbeats; the entry expired
+            assert not beating.done()
+            assert await admission.nodes() == []
+            assert await admission.reserve("CA1") is None  # a node nobody hears from gets no call
+            warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert len(warnings) == 1  # once per outage, not once per heartbeat
+            proxy.restore()
+            await asyncio.sleep(0.3)
+            assert [n.node_id for n in await admission.nodes()] == ["a"]
+            assert any("back in the registry" in r.getMessage() for r in caplog.records)
+        finally:
+            beating.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await beating
+            await through.aclose()

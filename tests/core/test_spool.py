@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 import redis.asyncio as aioredis
 
 from core.calls.spool import SignalSpool
 from workers.services import EmbeddedRedis
 
 
-@pytest.fixture
-async def redis_url(redis_server: EmbeddedRedis) -> AsyncIterator[str]:
-    yield redis_server.url
-
-
-async def test_events_left_by_one_process_are_found_in_order_by_the_next(redis_url: str) -> None:
+async def test_events_left_by_one_process_are_found_in_order_by_the_next(
+    redis_server: EmbeddedRedis,
+) -> None:
+    redis_url = redis_server.url
     first = aioredis.Redis.from_url(redis_url)
     spool = SignalSpool(first, "CAspool1")
     await spool.clear()
