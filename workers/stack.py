@@ -4,6 +4,11 @@ Temporal (with its UI and the platform's search attributes), PostgreSQL with pgv
 DATABASE_URL is set, Redis unless REDIS_URL is set, then migrations, then the API, a worker and
 the realtime media server. What is running is written to `<data_dir>/stack.json` so other
 commands (`callwright apikey`, `call`) find it; the file goes when the stack stops.
+
+A stack may run several realtime nodes (`StackPorts.more_realtime`), each on its own port and
+public URL, all in the node registry of the stack's Redis. Every part can be crashed and brought
+back by name (`kill`, `restart`, `kill_service`, `restart_service`): what `make chaos` does to
+calls in flight (workers/chaos).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -62,6 +67,8 @@ class StackPorts:
     postgres: int = 55432
     redis: int = 56379
     realtime: int = 8765
+    more_realtime: tuple[int, ...] = field(default=(), kw_only=True)
+    """Ports of further realtime nodes; a fleet of one unless given."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +116,57 @@ def settings_for_stack(settings: Settings, data_dir: Path) -> Settings:
     return settings.model_copy(update=updates)
 
 
+@dataclass
+class Child:
+    """One `callwright` child of the stack: how to start it (again), and its process."""
+
+    name: str
+    """Its log name: `api`, `worker`, `realtime`, `realtime-2`…"""
+    what: str
+    """What messages call it ("the API")."""
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    health_url: str | None = None
+    """Answers 200 once it serves; None for a child with nothing to ask (the worker)."""
+    start_timeout_s: float = API_START_TIMEOUT_S
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether its process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start it; the thread that calls this must outlive it (see `parent_death_hook`)."""
+        if self.is_running:
+            raise ServiceError(f"{self.what} is already running (pid {self.pid})")
+        self.process = spawn_cli(self.args, self.env, self.log_path)
+        return self.process
+
+    def wait_healthy(self) -> None:
+        """Return once it answers its health URL (at once for a child without one)."""
+        if self.health_url is not None:
+            assert self.process is not None
+            wait_for_health(
+                self.process, self.what, self.health_url, self.start_timeout_s, self.log_path
+            )
+
+    @property
+    def pid(self) -> int | None:
+        """Its process id while it runs."""
+        return self.process.pid if self.is_running and self.process is not None else None
+
+
 class DevStack:
     """Starts and stops the embedded stack under one data folder.
 
     `child_env` is laid over the environment the API, worker and realtime children get, after
     the stack's own defaults: the demo uses it to pin the brain and the loopback URLs.
+    `node_env[i]` is laid over that for realtime node i alone (its capacity, say).
+
+    The stack is started, stopped and restarted from one thread, which must outlive it: Linux
+    stops a child when the thread that started it ends (`parent_death_hook`).
     """
 
     def __init__(
@@ -124,19 +177,49 @@ class DevStack:
         ports: StackPorts,
         headless: bool = False,
         child_env: Mapping[str, str] | None = None,
+        node_env: Sequence[Mapping[str, str]] = (),
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir.resolve()
         self.ports = ports
         self.headless = headless
         self.child_env = dict(child_env or {})
+        self.node_env = [dict(env) for env in node_env]
         self.services: list[EmbeddedService] = []
-        self.api_process: subprocess.Popen[bytes] | None = None
-        self.worker_process: subprocess.Popen[bytes] | None = None
-        self.realtime_process: subprocess.Popen[bytes] | None = None
+        self.children: dict[str, Child] = {}
+        """By name, in the order they start."""
         self.info: StackInfo | None = None
         self.log_dir = self.data_dir / "logs"
         self.dev_key: str | None = None
+
+    @property
+    def realtime_ports(self) -> list[int]:
+        """The port of every realtime node, the first node's first."""
+        return [self.ports.realtime, *self.ports.more_realtime]
+
+    @property
+    def realtime_names(self) -> list[str]:
+        """The realtime nodes' child names: `realtime`, `realtime-2`…"""
+        return [_node_name(index) for index in range(len(self.realtime_ports))]
+
+    @property
+    def api_process(self) -> subprocess.Popen[bytes] | None:
+        """The API server's process."""
+        return self._process("api")
+
+    @property
+    def worker_process(self) -> subprocess.Popen[bytes] | None:
+        """The Temporal worker's process."""
+        return self._process("worker")
+
+    @property
+    def realtime_process(self) -> subprocess.Popen[bytes] | None:
+        """The first realtime node's process."""
+        return self._process("realtime")
+
+    def _process(self, name: str) -> subprocess.Popen[bytes] | None:
+        child = self.children.get(name)
+        return child.process if child is not None else None
 
     def check_ports(self) -> None:
         """Fail early, and clearly, when a port the stack needs is taken."""
@@ -145,6 +228,8 @@ class DevStack:
         check_port_free(
             "127.0.0.1", self.ports.realtime, "the realtime media server", "--realtime-port"
         )
+        for port in self.ports.more_realtime:
+            check_port_free("127.0.0.1", port, "a realtime media server")
         if not self.headless:
             check_port_free(
                 "127.0.0.1", self.ports.temporal_ui, "the Temporal UI", "--temporal-ui-port"
@@ -200,7 +285,7 @@ class DevStack:
         logger.info("migrations applied in %.1f s", time.perf_counter() - started)
 
         api_url = f"http://127.0.0.1:{self.ports.api}"
-        realtime_url = f"http://127.0.0.1:{self.ports.realtime}"
+        realtime_urls = [f"http://127.0.0.1:{port}" for port in self.realtime_ports]
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -211,28 +296,41 @@ class DevStack:
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
         # The TwiML the API answers points Twilio's media stream here (a user's tunnel wins).
-        env.setdefault("REALTIME_PUBLIC_URL", realtime_url)
+        env.setdefault("REALTIME_PUBLIC_URL", realtime_urls[0])
         if temporal.ui_url:
             env.setdefault("TEMPORAL_UI_URL", temporal.ui_url)
         env.update(self.child_env)
-        # Started first: its models load while the API and the worker come up.
-        self.realtime_process = self._spawn(
-            "realtime",
-            ["realtime", "--host", "127.0.0.1", "--port", str(self.ports.realtime)],
+        # Started first: their models load while the API and the worker come up.
+        for index, (port, url) in enumerate(zip(self.realtime_ports, realtime_urls, strict=True)):
+            node_env = dict(env)
+            if index:
+                node_env["REALTIME_PUBLIC_URL"] = url  # each node is reached at its own address
+            if index < len(self.node_env):
+                node_env.update(self.node_env[index])
+            self._add_child(
+                _node_name(index),
+                "the realtime server" if index == 0 else f"realtime node {index + 1}",
+                ["realtime", "--host", "127.0.0.1", "--port", str(port)],
+                node_env,
+                health_url=f"{url}/health",
+                start_timeout_s=REALTIME_START_TIMEOUT_S,
+            ).spawn()
+        api = self._add_child(
+            "api",
+            "the API",
+            ["api", "--host", "127.0.0.1", "--port", str(self.ports.api)],
             env,
+            health_url=f"{api_url}/healthz",
         )
-        self.api_process = self._spawn(
-            "api", ["api", "--host", "127.0.0.1", "--port", str(self.ports.api)], env
-        )
-        self._wait_for_health("api", "the API", f"{api_url}/healthz", API_START_TIMEOUT_S)
-        self.worker_process = self._spawn("worker", ["worker"], env)
+        api.spawn()
+        api.wait_healthy()
+        self._add_child("worker", "the worker", ["worker"], env).spawn()
         self.dev_key = ensure_dev_key(database_url, self.data_dir / DEV_KEY_FILE)
-        self._wait_for_health(
-            "realtime", "the realtime server", f"{realtime_url}/health", REALTIME_START_TIMEOUT_S
-        )
+        for name in self.realtime_names:
+            self.children[name].wait_healthy()
         self.info = StackInfo(
             api_url=api_url,
-            realtime_url=realtime_url,
+            realtime_url=realtime_urls[0],
             database_url=database_url,
             redis_url=redis_url,
             temporal_address=temporal.address,
@@ -242,19 +340,27 @@ class DevStack:
         (self.data_dir / STACK_FILE).write_text(json.dumps(asdict(self.info), indent=2))
         return self.info
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        return spawn_cli(args, env, self.log_dir / f"{name}.log")
+    def _add_child(
+        self,
+        name: str,
+        what: str,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        health_url: str | None = None,
+        start_timeout_s: float = API_START_TIMEOUT_S,
+    ) -> Child:
+        child = Child(
+            name, what, args, env, self.log_dir / f"{name}.log", health_url, start_timeout_s
+        )
+        self.children[name] = child
+        return child
 
     def _start_service(self, service: EmbeddedService) -> None:
         started = time.perf_counter()
         self.services.append(service)
         service.start()
         logger.info("%s ready in %.1f s", service.name, time.perf_counter() - started)
-
-    def _wait_for_health(self, child: str, name: str, url: str, timeout_s: float) -> None:
-        process = dict(self._children())[child]
-        assert process is not None
-        wait_for_health(process, name, url, timeout_s, self.log_dir / f"{child}.log")
 
     def failed_child(self) -> str | None:
         """The name of a child that has exited on its own, if any."""
@@ -268,17 +374,78 @@ class DevStack:
 
     def _children(self) -> list[tuple[str, subprocess.Popen[bytes] | None]]:
         """The `callwright` children by log name, the ones to stop first first."""
-        return [
-            ("worker", self.worker_process),
-            ("api", self.api_process),
-            ("realtime", self.realtime_process),
-        ]
+        order = ["worker", "api", *self.realtime_names]
+        return [(name, self.children[name].process) for name in order if name in self.children]
+
+    # -- faults: crash a part, bring it back -----------------------------------------------------
+
+    def child(self, name: str) -> Child:
+        """The child called `name` (`api`, `worker`, `realtime`, `realtime-2`…)."""
+        try:
+            return self.children[name]
+        except KeyError:
+            raise ServiceError(f"no child {name!r} in this stack") from None
+
+    def service(self, name: str) -> EmbeddedService:
+        """The embedded server called `name` (`temporal`, `postgres`, `redis`)."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise ServiceError(f"no embedded {name} in this stack")
+
+    def kill(self, name: str) -> int:
+        """`kill -9` a child and every process it started, as when its machine dies; return its
+        exit status."""
+        process = self.child(name).process
+        if process is None:
+            raise ServiceError(f"{name} was never started")
+        kill_tree(process.pid)
+        return process.wait()
+
+    def terminate(self, name: str) -> None:
+        """SIGTERM a child (a deploy: the worker drains, a realtime node hands its calls
+        over); `wait_exit` waits for it."""
+        process = self.child(name).process
+        if process is not None and process.poll() is None:
+            process.terminate()
+
+    def wait_exit(self, name: str, timeout_s: float) -> int | None:
+        """A child's exit status once it has exited, None if it runs on after `timeout_s`."""
+        process = self.child(name).process
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def restart(self, name: str) -> None:
+        """Start a child that has exited again, as it was started, and wait until it serves."""
+        child = self.child(name)
+        if child.process is not None:
+            child.process.poll()  # reap it, if it has just exited
+        child.spawn()
+        child.wait_healthy()
+
+    def kill_service(self, name: str) -> None:
+        """`kill -9` an embedded server and every process it started (PostgreSQL's backends
+        too): no shutdown, no checkpoint; `restart_service` recovers it from its data dir."""
+        service = self.service(name)
+        pid = service.pid
+        if pid is not None:
+            kill_tree(pid)
+        service.stop()  # reaps the dead process and closes its log
+
+    def restart_service(self, name: str) -> None:
+        """Start an embedded server again on the same data dir and port; returns once it
+        serves."""
+        self.service(name).start()
 
     def stop(self) -> None:
-        """Stop the worker, the API and the realtime server, then every server, newest first;
+        """Stop the worker, the API and the realtime servers, then every server, newest first;
         safe to call more than once."""
         children = [process for _, process in self._children()]
-        # All at once: the worker's drain and the realtime server's goodbyes overlap.
+        # All at once: the worker's drain and the realtime servers' goodbyes overlap.
         for process in children:
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -300,6 +467,38 @@ class DevStack:
         if self.info is not None and stack_file.exists():
             stack_file.unlink()
         self.info = None
+
+
+def _node_name(index: int) -> str:
+    # The first node keeps the name a stack of one has always used (its log is realtime.log).
+    return "realtime" if index == 0 else f"realtime-{index + 1}"
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it that runs now, parents first (Linux /proc;
+    elsewhere `pid` alone)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = entry.read_text()
+        except OSError:
+            continue  # it exited while we looked
+        # The command name is in parentheses and may hold spaces: the fields follow the last ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    tree = [pid]
+    for parent in tree:
+        tree.extend(children.get(parent, []))
+    return tree
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and its descendants, the parent first so that none is restarted by it."""
+    for member in process_tree(pid):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had exited already
 
 
 def ensure_dev_key(database_url: str, key_file: Path) -> str:
