@@ -131,6 +131,23 @@ class Child:
     """Answers 200 once it serves; None for a child with nothing to ask (the worker)."""
     start_timeout_s: float = API_START_TIMEOUT_S
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    descendants: list[ProcessId] = field(default_factory=list, repr=False)
+    """Its own children when it was asked to stop: stopped with it if they outlive it."""
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL what the exited child left running. A realtime process leaves its Duckling
+        worker (a `spawn` child, core/fields/entities.py) when it exits, 160 MB each time."""
+        leftovers = [p for p in self.descendants if p.is_alive()]
+        if leftovers:
+            logger.warning(
+                "%s left %d processes running after it exited; killing them: %s",
+                self.name,
+                len(leftovers),
+                ", ".join(str(p.pid) for p in leftovers),
+            )
+        for process in leftovers:
+            process.kill()
+        self.descendants = []
 
     @property
     def is_running(self) -> bool:
@@ -405,25 +422,31 @@ class DevStack:
     def terminate(self, name: str) -> None:
         """SIGTERM a child (a deploy: the worker drains, a realtime node hands its calls
         over); `wait_exit` waits for it."""
-        process = self.child(name).process
+        child = self.child(name)
+        process = child.process
         if process is not None and process.poll() is None:
+            child.descendants = descendants(process.pid)
             process.terminate()
 
     def wait_exit(self, name: str, timeout_s: float) -> int | None:
-        """A child's exit status once it has exited, None if it runs on after `timeout_s`."""
-        process = self.child(name).process
-        if process is None:
+        """A child's exit status once it has exited (what it left running is stopped), None if
+        it runs on after `timeout_s`."""
+        child = self.child(name)
+        if child.process is None:
             return None
         try:
-            return process.wait(timeout_s)
+            code = child.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             return None
+        child.kill_leftovers()
+        return code
 
     def restart(self, name: str) -> None:
         """Start a child that has exited again, as it was started, and wait until it serves."""
         child = self.child(name)
         if child.process is not None:
             child.process.poll()  # reap it, if it has just exited
+            child.kill_leftovers()
         child.spawn()
         child.wait_healthy()
 
@@ -444,19 +467,21 @@ class DevStack:
     def stop(self) -> None:
         """Stop the worker, the API and the realtime servers, then every server, newest first;
         safe to call more than once."""
-        children = [process for _, process in self._children()]
+        children = [self.children[name] for name, _ in self._children()]
         # All at once: the worker's drain and the realtime servers' goodbyes overlap.
-        for process in children:
-            if process is not None and process.poll() is None:
-                process.terminate()
-        for process in children:
-            if process is None:
+        for child in children:
+            if child.process is not None and child.process.poll() is None:
+                child.descendants = descendants(child.process.pid)
+                child.process.terminate()
+        for child in children:
+            if child.process is None:
                 continue
             try:
-                process.wait(CHILD_STOP_TIMEOUT_S)
+                child.process.wait(CHILD_STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                child.process.kill()
+                child.process.wait()
+            child.kill_leftovers()
         for service in reversed(self.services):
             try:
                 service.stop()
@@ -474,6 +499,38 @@ def _node_name(index: int) -> str:
     return "realtime" if index == 0 else f"realtime-{index + 1}"
 
 
+@dataclass(frozen=True)
+class ProcessId:
+    """A process by pid and start time: a pid reused by another process after it is not it."""
+
+    pid: int
+    started: int
+    """Clock ticks from boot to its start (/proc/<pid>/stat, field 22)."""
+
+    def is_alive(self) -> bool:
+        """Whether this very process still exists (and has not been reaped)."""
+        return _start_time(self.pid) == self.started
+
+    def kill(self) -> None:
+        """SIGKILL it, if it is still this process."""
+        if self.is_alive():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it exited just now
+
+
+def _start_time(pid: int) -> int | None:
+    """When `pid` started, None if no such process runs (a zombie has finished running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces: the fields follow the last ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
 def process_tree(pid: int) -> list[int]:
     """`pid` and every process descended from it that runs now, parents first (Linux /proc;
     elsewhere `pid` alone)."""
@@ -483,13 +540,18 @@ def process_tree(pid: int) -> list[int]:
             stat = entry.read_text()
         except OSError:
             continue  # it exited while we looked
-        # The command name is in parentheses and may hold spaces: the fields follow the last ")".
         fields = stat.rsplit(")", 1)[1].split()
         children.setdefault(int(fields[1]), []).append(int(entry.parent.name))
     tree = [pid]
     for parent in tree:
         tree.extend(children.get(parent, []))
     return tree
+
+
+def descendants(pid: int) -> list[ProcessId]:
+    """The processes `pid` started (and theirs), as they run now."""
+    found = [(member, _start_time(member)) for member in process_tree(pid)[1:]]
+    return [ProcessId(member, started) for member, started in found if started is not None]
 
 
 def kill_tree(pid: int) -> None:
