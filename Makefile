@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= embedded,cpu,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev test lint typecheck unit fuzz bench clean
+.PHONY: install demo dev test lint typecheck unit fuzz bench chaos chaos-short clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,21 @@ fuzz: install
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m workers.bench $(BENCH_ARGS)
+
+# Calls in flight through crashes and deploys (RELIABILITY.md, "## Chaos"): a whole stack of
+# real processes, simulated callers by phone audio, each fault in turn, exit 1 if a call, a turn
+# or a webhook is lost or a record left open. `chaos` is the full run that writes the figures
+# (3 calls at once per fault, about 25 minutes on 2 cores); `chaos-short` the CI form: one call
+# per fault, on the shortest proven scenario (about 6 minutes).
+CHAOS_ARGS ?=
+chaos: install
+	$(BIN)/python -m workers.chaos --calls 3 --markdown RELIABILITY.md $(CHAOS_ARGS)
+
+CHAOS_SHORT_FAULTS ?= realtime-kill9,worker-kill9,api-kill9,temporal-restart,postgres-restart,realtime-sigterm
+CHAOS_SHORT_SCENARIO ?= tests/eval/scenarios/appointment_scheduler/appt-three-facts-at-once.yaml
+chaos-short: install
+	$(BIN)/python -m workers.chaos --calls 1 --faults $(CHAOS_SHORT_FAULTS) \
+		--scenario $(CHAOS_SHORT_SCENARIO) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -31,7 +31,7 @@ from workers.chaos.checks import (
 )
 from workers.chaos.faults import FAULTS, Fault, Injection, parse_faults
 from workers.chaos.report import SECTION, chaos_section, replace_section, table_rows
-from workers.chaos.run import ChaosOptions, command_line
+from workers.chaos.run import DEFAULT_SCENARIOS, ChaosOptions, command_line
 from workers.stack import DevStack, ProcessId, StackPorts, descendants, kill_tree, process_tree
 
 AGENT, CALLER = Speaker.AGENT, Speaker.CALLER
@@ -347,9 +347,13 @@ def test_the_command_quoted_reproduces_the_run() -> None:
     assert command_line(everything, Path("RELIABILITY.md")) == (
         "python -m workers.chaos --calls 3 --markdown RELIABILITY.md"
     )
-    some = ChaosOptions(calls=1, faults=parse_faults("worker-kill9,api-kill9"))
+    scenario = DEFAULT_SCENARIOS[1]
+    some = ChaosOptions(
+        calls=1, faults=parse_faults("worker-kill9,api-kill9"), scenarios=(scenario,), down_s=2
+    )
     assert command_line(some, None) == (
-        "python -m workers.chaos --calls 1 --faults worker-kill9,api-kill9"
+        "python -m workers.chaos --calls 1 --faults worker-kill9,api-kill9 --scenario "
+        "tests/eval/scenarios/appointment_scheduler/appt-three-facts-at-once.yaml --down 2"
     )
 
 

@@ -139,7 +139,10 @@ class Injection:
         """In words, for the report."""
         if self.fault.how == "none":
             return "no fault injected"
-        held = "" if self.calls_on_part is None else f" ({self.calls_on_part} calls on it)"
+        held = ""
+        if self.calls_on_part is not None:
+            plural = "" if self.calls_on_part == 1 else "s"
+            held = f" ({self.calls_on_part} call{plural} on it)"
         code = "" if self.exit_code is None else f", exit code {self.exit_code}"
         how = "kill -9" if self.fault.how == "kill9" else "SIGTERM"
         return f"{how} {self.part}{held}{code}; serving again after {self.down_s:.0f} s"

@@ -77,6 +77,8 @@ DEFAULT_SCENARIOS: Final = (
     _SCENARIOS / "appointment_scheduler" / "appt-hold-on-calendar.yaml",
     _SCENARIOS / "appointment_scheduler" / "appt-readback-make-it-four.yaml",
 )
+DEFAULT_DOWN_S: Final = 5.0
+DEFAULT_DRAIN_S: Final = 3.0
 TODAY: Final = dt.date(2026, 12, 1)
 """The scenarios' day: the children run on it, so date facts are judged too."""
 # More room on the first node than the second: every call of a round rings there.
@@ -100,9 +102,9 @@ class ChaosOptions:
     faults: Sequence[Fault]
     scenarios: Sequence[Path] = DEFAULT_SCENARIOS
     data_dir: Path | None = None
-    down_s: float = 5.0
+    down_s: float = DEFAULT_DOWN_S
     """How long a killed part stays down before it is started again."""
-    drain_s: float = 3.0
+    drain_s: float = DEFAULT_DRAIN_S
     """REALTIME_DRAIN_S: how long a draining node lets its calls finish before handing over."""
 
 
@@ -405,9 +407,23 @@ def command_line(options: ChaosOptions, markdown: Path | None) -> str:
     command = f"python -m workers.chaos --calls {options.calls}"
     if [f.name for f in options.faults] != [f.name for f in parse_faults(None)]:
         command += f" --faults {fault_names(options.faults)}"
+    if tuple(options.scenarios) != DEFAULT_SCENARIOS:
+        command += "".join(f" --scenario {_shown(path)}" for path in options.scenarios)
+    if options.down_s != DEFAULT_DOWN_S:
+        command += f" --down {options.down_s:g}"
+    if options.drain_s != DEFAULT_DRAIN_S:
+        command += f" --drain {options.drain_s:g}"
     if markdown is not None:
         command += f" --markdown {markdown}"
     return command
+
+
+def _shown(path: Path) -> str:
+    """`path` as typed from the repository's root, where it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -427,8 +443,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario", type=Path, action="append", help="a scenario file (repeatable)"
     )
-    parser.add_argument("--down", type=float, default=5.0, help="seconds a killed part stays down")
-    parser.add_argument("--drain", type=float, default=3.0, help="REALTIME_DRAIN_S of the nodes")
+    parser.add_argument(
+        "--down", type=float, default=DEFAULT_DOWN_S, help="seconds a killed part stays down"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=DEFAULT_DRAIN_S, help="REALTIME_DRAIN_S of the nodes"
+    )
     return parser.parse_args(argv)
 
 
