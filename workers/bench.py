@@ -206,8 +206,10 @@ async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Resu
     results = Results()
     with tempfile.TemporaryDirectory(prefix="callwright-bench-") as tmp:
         ports = StackPorts(*(find_free_port() for _ in range(6)))
+        # The node admits the calls the bench places at once, whatever its default capacity.
+        child_env = {"BRAIN": "guided", "MAX_CONCURRENT_CALLS": str(max(concurrency, 1))}
         stack = DevStack(
-            settings, data_dir=Path(tmp), ports=ports, headless=True, child_env={"BRAIN": "guided"}
+            settings, data_dir=Path(tmp), ports=ports, headless=True, child_env=child_env
         )
         try:
             # DevStack is synchronous (it runs its own event loop for the dev key): off this

@@ -16,7 +16,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from core.agents.prompt import compile_system_prompt
-from core.calls.types import CallInput
+from core.calls.types import CallInput, Speaker, TurnEvent
 from core.settings import Settings
 from realtime.brains.base import (
     BrainEvent,
@@ -424,3 +424,32 @@ async def test_history_alternates_turns_with_tool_results(
         "tool",
         "user",
     ]
+
+
+# -- a call picked up again after its stream was lost ---------------------------------------------
+
+
+async def test_a_resumed_call_gives_the_model_the_conversation_so_far(
+    fake: FakeLLM, brain: OpenAIChatBrain
+) -> None:
+    transcript = [
+        TurnEvent(1, Speaker.AGENT, "Thanks for calling. How can I help you today?"),
+        TurnEvent(2, Speaker.CALLER, "Hi, this is Ana Diaz, I need a cleaning."),
+        TurnEvent(3, Speaker.AGENT, "Got it, Ana Diaz. What's the best", interrupted=True),
+    ]
+    line = brain.resume({"customer_name": "Ana Diaz", "service_type": "cleaning"}, transcript)
+    assert line.startswith("Sorry about that, we got cut off.")  # instant: no request made
+    assert fake.exchanges == []
+    fake.script(Reply(text=["Thanks, and what day works for you?"]))
+    await run_turn(brain, "It's 415 555 1234.")
+
+    (exchange,) = fake.exchanges
+    history = exchange.body["messages"][1:]
+    assert [(m["role"], m["content"]) for m in history] == [
+        ("assistant", "Thanks for calling. How can I help you today?"),
+        ("user", "Hi, this is Ana Diaz, I need a cleaning."),
+        ("assistant", f"Got it, Ana Diaz. What's the best {CUT_OFF_MARK}"),
+        ("assistant", line),
+        ("user", "It's 415 555 1234."),
+    ]
+    assert "customer name: Ana Diaz" in exchange.system

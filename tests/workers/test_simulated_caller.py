@@ -22,12 +22,14 @@ from urllib.parse import parse_qsl
 import httpx
 import numpy as np
 import pytest
+import redis.asyncio as aioredis
 from starlette.types import Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 from typer.testing import CliRunner
 from websockets.asyncio.server import ServerConnection, serve
 
+from core.calls.nodes import NodeRegistry
 from core.calls.tokens import verify_call_token
 from core.settings import Settings
 from core.webhooks.signing import encode_body, event_envelope, signed_headers
@@ -48,6 +50,7 @@ from realtime.twilio_protocol import (
 from tests.conftest import EXAMPLES_DIR, app_client
 from tests.local_server import read_body
 from tests.local_server import serve as serve_asgi
+from tests.scenarios.conftest import forget_nodes
 from workers.caller.answer import parse_twiml
 from workers.caller.caller import SimulatedCaller
 from workers.caller.errors import CallRejected, VoiceWebhookError
@@ -498,6 +501,11 @@ async def test_the_real_api_connects_the_stream_with_its_token(
         }
     )
     stub_agent.token_secret = settings.call_token_secret.get_secret_value()
+    redis = aioredis.Redis.from_url(settings.redis_url or "")
+    await forget_nodes(settings)
+    # The stub agent is the one realtime node in the registry.
+    node = NodeRegistry(redis, node_id="stub", media_url=stub_agent.url, capacity=1, ttl_s=60)
+    await node.heartbeat()
     async with app_client(api_settings, engine, api_key) as client:
         document = json.loads((EXAMPLES_DIR / "appointment_scheduler.json").read_text())
         created = await client.post("/api/agents", json=document)
@@ -513,6 +521,8 @@ async def test_the_real_api_connects_the_stream_with_its_token(
             transcribe=False,
         )
         report = await caller.run()
+    await node.leave()
+    await redis.aclose()
     assert stub_agent.start is not None and stub_agent.start.call_sid == caller.call_sid
     assert report.custom_parameters["agent_id"] == str(agent_id)
     assert report.ended_by == "caller" and stub_agent.stopped_at is not None

@@ -255,7 +255,7 @@ class SimulatedCaller:
                 lost_at = time.monotonic()
                 following = await self._follow(after)
                 if following is None:
-                    line.end()
+                    await line.end()
                     continue
                 ws, answer, after = following
                 self.stream_sid = new_sid("MZ")
@@ -394,7 +394,28 @@ class SimulatedCaller:
         pause: bool = True,
     ) -> None:
         """Wait for the agent's answer to the caller's last action: until it has finished and a
-        short pause has passed or, with `into_turn_ms`, until that far into its audio."""
+        short pause has passed or, with `into_turn_ms`, until that far into its audio. A stream
+        lost meanwhile is waited out, and the agent heard out again on the next one (its
+        re-entry line), as a person on a line that went quiet would."""
+        conversation = line.conversation
+        losses = line.losses
+        await self._wait_for_answer(
+            line, step, into_turn_ms=into_turn_ms, lead_in_s=lead_in_s, pause=pause
+        )
+        if line.losses != losses and not line.closed:
+            await line.until(lambda: line.ws is not None or line.closed, self.answer_timeout_s)
+            self._expect_after = len(conversation.agent_turns)
+            await self._wait_for_agent(line, step, pause=pause)
+
+    async def _wait_for_answer(
+        self,
+        line: PhoneLine,
+        step: int,
+        *,
+        into_turn_ms: int | None,
+        lead_in_s: float,
+        pause: bool,
+    ) -> None:
         conversation = line.conversation
         expected = self._expect_after
         answered = await line.until(

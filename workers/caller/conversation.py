@@ -152,7 +152,8 @@ class Conversation:
         return None
 
     def hang_up(self, now: float, *, audio_pending: bool) -> AgentTurn | None:
-        """The call is over: close the open agent turn, cut off if audio was still to play."""
+        """The call (or its stream) is over: close the open agent turn, cut off if audio was
+        still to play."""
         if self.open_turn is not None and (audio_pending or self.playing):
             self.open_turn.interrupted = True
         return self._close(now)

@@ -91,6 +91,8 @@ class PhoneLine:
         """The call is over from the platform's side: the agent hung up."""
         self.hanging_up = False
         self.streams = 0
+        self.losses = 0
+        """Streams that closed while the call went on."""
         self.close_code: int | None = None
         self.close_reason = ""
         """How the last stream's socket closed."""
@@ -245,15 +247,18 @@ class PhoneLine:
         if self.ws is ws:
             self.ws = None
         if not self.hanging_up:
-            # Twilio drops what the stream had not played yet.
-            if not self.playback.empty and self.conversation.open_turn is not None:
-                self.conversation.open_turn.interrupted = True
+            self.losses += 1
+            # The agent's turn ends with its stream (cut off if audio was still to play: Twilio
+            # drops it); whatever the next stream says is a turn of its own.
+            now = time.monotonic()
+            self._turn_ended(self.conversation.hang_up(now, audio_pending=not self.playback.empty))
             self.playback.clear()
         await self._notify()
 
-    def end(self) -> None:
+    async def end(self) -> None:
         """The platform ended the call (the TwiML hung up, or ran out)."""
         self.server_closed.set()
+        await self._notify()
 
     def _next_caller_frame(self, now: float) -> bytes:
         speaking = self._speech
