@@ -16,14 +16,21 @@ test reads the same words the same way.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
+import os
+import signal
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
+from core.processes import die_with_parent
+
 ZONEINFO_DIR: Final = "/usr/share/zoneinfo"
+logger = logging.getLogger(__name__)
 LOCALE: Final = "EN_US"
 
 
@@ -52,16 +59,34 @@ class _Duckling:
     under a millisecond, plus the parse."""
 
     def __init__(self) -> None:
+        self._pool = self._start()
+
+    @staticmethod
+    def _start() -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_load)
-        self._pool.submit(_parse, "warm up at noon", 0, ("time",), False).result()
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=context,
+            initializer=_load,
+            # The child goes when its parent does, even on kill -9 (a realtime node's crash).
+            initargs=(os.getpid(),),
+        )
+        pool.submit(_parse, "warm up at noon", 0, ("time",), False).result()
+        return pool
 
     def parse(
         self, text: str, today: dt.date, dims: Sequence[str], *, latent: bool
     ) -> list[dict[str, Any]]:
         midnight = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
         stamp = int(midnight.timestamp())
-        return self._pool.submit(_parse, text, stamp, tuple(dims), latent).result()
+        try:
+            return self._pool.submit(_parse, text, stamp, tuple(dims), latent).result()
+        except BrokenProcessPool:
+            # The child died (killed, out of memory): start another rather than leave every
+            # later call unable to read a date or a time.
+            logger.warning("Duckling's process died; starting a new one")
+            self._pool = self._start()
+            return self._pool.submit(_parse, text, stamp, tuple(dims), latent).result()
 
 
 # -- in the child process --------------------------------------------------------------------
@@ -69,7 +94,8 @@ class _Duckling:
 _LOADED: dict[str, Any] = {}
 
 
-def _load() -> None:
+def _load(parent: int) -> None:
+    die_with_parent(signal.SIGKILL, parent)
     import duckling  # type: ignore[import-untyped]
 
     _LOADED["lib"] = duckling

@@ -6,15 +6,12 @@ exceptions.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import importlib.util
 import logging
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -23,6 +20,8 @@ from types import TracebackType
 from typing import IO, Any, ClassVar, Self
 
 import port_for
+
+from core.processes import die_with_parent_hook
 
 __all__ = [
     "DEFAULT_START_TIMEOUT",
@@ -44,7 +43,6 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_START_TIMEOUT = 60.0
 LOG_TAIL_LINES = 40
 _POLL_INTERVAL = 0.1
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ServiceError(Exception):
@@ -118,24 +116,9 @@ def _package_dir(package: str, extra: str = "embedded") -> Path:
 
 
 def parent_death_hook(sig: signal.Signals) -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to send `sig` to the child when the thread that started it dies.
-
-    This is what makes a SIGTERM or SIGKILL of our process stop the servers too, even when no
-    Python cleanup runs. Other systems have no such call: there stop() is the only guard.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    # Resolved before fork: the child must only make the call, not load libraries.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def set_parent_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(sig))
-        # We may have died between fork and prctl; then no signal would ever come.
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
-
-    return set_parent_death_signal
+    """A preexec_fn asking Linux to send `sig` to the child when the thread that started it dies:
+    a SIGTERM or SIGKILL of our process stops the servers too, even when no cleanup runs."""
+    return die_with_parent_hook(sig)
 
 
 def _read_tail(path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> str:
