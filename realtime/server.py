@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import redis.asyncio as aioredis
-from core.calls.nodes import NodeRegistry
-from core.calls.spool import SignalSpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -40,6 +38,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from temporalio.client import Client
 
+from core.calls.nodes import NodeRegistry, mark_call_over
+from core.calls.spool import SignalSpool
 from core.calls.tokens import InvalidCallToken, verify_call_token
 from core.calls.types import (
     CallEnded,
@@ -328,6 +328,11 @@ class _Stream:
             # call the workflow knows is over: so the workflow must know first.
             await session.drain_signals(END_SIGNAL_WAIT_S)
             handed_over = (session.end_reason or "").startswith("handed_over")
+            if not handed_over and self.server.redis is not None:
+                await _quietly(
+                    mark_call_over(self.server.redis, session.call.call_sid, self.outcome),
+                    "mark the call over",
+                )
             await self._close_socket(SERVICE_RESTART if handed_over else 1000, "call ended")
 
     async def _send(self, text: str) -> None:

@@ -26,8 +26,9 @@ from collections.abc import Collection
 from typing import Final
 from urllib.parse import urlencode
 
-from core.calls.nodes import Admission, NodeInfo
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -40,6 +41,7 @@ from api.routes.calls import start_call_workflow
 from core.agents.builder import AgentBuilder
 from core.calls.cleaning import clean_number
 from core.calls.media import media_stream_url as media_url
+from core.calls.nodes import Admission, NodeInfo, call_over
 from core.calls.tokens import issue_call_token
 from core.calls.types import CallEnded, CallResume, Direction, EndSource, call_workflow_id
 from core.db.models import AgentConfig
@@ -116,10 +118,21 @@ def _hang_up() -> Response:
     return twiml(answer)
 
 
-async def _call_state(client: Client, call_sid: str) -> tuple[bool, str | None]:
-    """Whether the call's workflow still holds a live call, and why it ended if not. A workflow
-    whose worker does not answer the query in time is taken as live while it runs: a caller is
-    never hung up on because the worker is restarting."""
+async def _call_state(
+    client: Client, redis: Redis | None, call_sid: str
+) -> tuple[bool, str | None]:
+    """Whether the call's workflow still holds a live call, and why it ended if not. A node that
+    ended the call says so in Redis first; a workflow whose worker does not answer the query in
+    time is taken as live while it runs: a caller is never hung up on because the worker is
+    restarting."""
+    if redis is not None:
+        try:
+            ended = await call_over(redis, call_sid)
+        except RedisError as exc:
+            logger.warning("call %s: Redis did not answer (%s)", call_sid, exc)
+            ended = None
+        if ended is not None:
+            return False, ended
     handle = client.get_workflow_handle(call_workflow_id(call_sid))
     try:
         description = await handle.describe()
@@ -226,7 +239,7 @@ async def voice(session: SessionDep, request: Request) -> Response:
         # An outbound call's workflow was started when it was placed, and Twilio retries a
         # webhook it did not see answered. A call that is over stays over: a replayed webhook
         # must not start a second run that overwrites its record and its webhooks.
-        live, _ = await _call_state(client, call_sid)
+        live, _ = await _call_state(client, request.app.state.redis, call_sid)
         if not live:
             logger.warning("call %s: voice webhook for a finished call; hanging up", call_sid)
             return _hang_up()
@@ -248,7 +261,7 @@ async def continue_call(request: Request) -> Response:
             status.HTTP_400_BAD_REQUEST, "agent and attempt must be numbers"
         ) from None
     client: Client = await request.app.state.temporal.get()
-    live, end_reason = await _call_state(client, call_sid)
+    live, end_reason = await _call_state(client, request.app.state.redis, call_sid)
     if not live:
         # A node at capacity refused the call's first stream (no fleet registry to ask).
         return _said(BUSY_MESSAGE) if end_reason == NO_CAPACITY else _hang_up()

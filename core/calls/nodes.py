@@ -248,3 +248,21 @@ class Admission:
             keys=[NODES_KEY], args=[call_sid, self.reservation_ttl_ms, *sorted(exclude)]
         )
         return None if row is None else _info(row)
+
+
+CALL_OVER_PREFIX: Final = "callwright:call-over:"
+CALL_OVER_TTL_S: Final = 3600
+
+
+async def mark_call_over(redis: Redis, call_sid: str, reason: str) -> None:
+    """The node that ended a call (the agent said goodbye) says so before it closes the stream,
+    so that `/twilio/continue` hangs up even while no worker answers the workflow's query."""
+    await redis.set(f"{CALL_OVER_PREFIX}{call_sid}", reason, ex=CALL_OVER_TTL_S)
+
+
+async def call_over(redis: Redis, call_sid: str) -> str | None:
+    """Why a node ended the call, if one did."""
+    reason = await redis.get(f"{CALL_OVER_PREFIX}{call_sid}")
+    if reason is None:
+        return None
+    return reason.decode() if isinstance(reason, bytes) else str(reason)

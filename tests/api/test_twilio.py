@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
-from core.calls.nodes import NodeRegistry
+from core.calls.nodes import NodeRegistry, mark_call_over
 from core.calls.temporal import connect_temporal
 from core.calls.tokens import verify_call_token
 from core.calls.types import CallEnded
@@ -322,3 +322,22 @@ async def test_with_every_node_full_the_caller_hears_busy_and_the_call_is_closed
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
     ]
     assert len(ended) == 1 and b"no_capacity" in ended[0]
+
+
+async def test_a_call_its_node_ended_is_hung_up_even_with_no_worker_answering(
+    twilio_app: httpx.AsyncClient,
+    twilio_settings: Settings,
+    agent: dict[str, Any],
+    redis: aioredis.Redis,
+) -> None:
+    call_sid = "CA" + uuid.uuid4().hex
+    await post(twilio_app, twilio_settings, "/twilio/voice", call_form(call_sid))
+    url = f"/twilio/continue?agent={agent['id']}&node=node-a&attempt=1"
+    await add_node(redis, "node-b")
+    # No worker runs here: the workflow cannot answer, so the call would be taken as live...
+    live = await post(twilio_app, twilio_settings, url, call_form(call_sid))
+    assert verbs(live.text) == ["Connect", "Redirect"]
+    # ...unless the node that said goodbye marked it over before closing its stream.
+    await mark_call_over(redis, call_sid, "completed")
+    over = await post(twilio_app, twilio_settings, url, call_form(call_sid))
+    assert verbs(over.text) == ["Hangup"]
