@@ -235,6 +235,8 @@ def check(**changes: Any) -> CallCheck:
         "streams": 2,
         "gaps_ms": [431.0],
         "turns": 10,
+        "facts": 3,
+        "facts_right": 3,
         "finalised": True,
     }
     values.update(changes)
@@ -268,8 +270,8 @@ def test_the_table_counts_and_shows_a_dash_without_reconnections() -> None:
         ),
     ]
     assert table_rows(results) == [
-        ["realtime-kill9", "2", "2/2", "2", "0 of 20", "0", "0", "0", "2/2", "900 ms"],
-        ["api-kill9", "1", "1/1", "0", "1 of 10", "0", "0", "0", "1/1", "—"],
+        ["realtime-kill9", "2", "2/2", "6/6", "2", "0 of 20", "0", "0", "0", "2/2", "900 ms"],
+        ["api-kill9", "1", "1/1", "3/3", "0", "1 of 10", "0", "0", "0", "1/1", "—"],
     ]
 
 
@@ -293,7 +295,7 @@ def test_the_section_names_the_command_the_day_and_the_machine_and_lists_finding
     assert section.startswith(f"{SECTION}\n")
     assert "`python -m workers.chaos --calls 3 --markdown RELIABILITY.md`" in section
     assert "measured 2026-12-01 on 2 CPU cores" in section
-    assert "| worker-kill9 | 1 | 0/1 | 0 |" in section
+    assert "| worker-kill9 | 1 | 0/1 | 3/3 | 0 |" in section
     assert "Not every call came through whole" in section
     assert "appt-x (CA1) did not complete: goals not met (caller_left)" in section
 

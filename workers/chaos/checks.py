@@ -247,6 +247,10 @@ class CallCheck:
     """The scenario ended as it expects (its goals met) and the call did not fail."""
     why: str = ""
     """Why not, when not completed."""
+    facts: int = 0
+    """The scenario's facts the platform had to record."""
+    facts_right: int = 0
+    """Those it recorded right."""
     streams: int = 0
     gaps_ms: list[float | None] = field(default_factory=list)
     """Per reconnection: the silence the caller heard (None: the agent was never heard again)."""
@@ -288,6 +292,16 @@ class FaultResult:
     def completed(self) -> int:
         """Calls that ended as their scenario expects."""
         return sum(c.completed for c in self.calls)
+
+    @property
+    def facts(self) -> int:
+        """The scenarios' facts the records had to hold."""
+        return sum(c.facts for c in self.calls)
+
+    @property
+    def facts_right(self) -> int:
+        """Those recorded right."""
+        return sum(c.facts_right for c in self.calls)
 
     @property
     def reconnected(self) -> int:

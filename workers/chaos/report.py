@@ -20,6 +20,7 @@ COLUMNS: Final = (
     "fault",
     "calls",
     "completed",
+    "facts right",
     "reconnected",
     "turns lost",
     "cut off",
@@ -41,6 +42,7 @@ def table_rows(results: Sequence[FaultResult]) -> list[list[str]]:
             r.fault,
             str(len(r.calls)),
             f"{r.completed}/{len(r.calls)}",
+            f"{r.facts_right}/{r.facts}",
             str(r.reconnected),
             f"{r.turns_lost} of {r.turns}",
             str(r.cut_off),
@@ -131,12 +133,16 @@ def chaos_section(
         verdict,
         "",
         "- **completed**: the call ended as its scenario expects (goals met) without failing; "
+        "**facts right**: the scenarios' facts (name, date, time, service…) the final record "
+        "holds right; the speech path mishears some without any fault (see the baseline row); "
         "**reconnected**: calls whose audio moved to another stream (Twilio's `<Redirect>` to "
         "`/twilio/continue`).",
         "- **turns lost**: agent turns the caller heard, and caller turns the agent answered on "
-        "the stream that heard them, missing from the call's final transcript (matched by "
-        "their words, in order); **cut off**: agent turns a `kill -9` cut off mid-word, which "
-        "the dead process could not record (heard in part, not counted as lost).",
+        "the stream that heard them, missing from the call's final transcript (paired in order, "
+        "by speaker and shared words); **cut off**: agent turns the caller heard only in part "
+        "(talked over, or their stream lost while they played) that the transcript does not "
+        "hold: an interrupted reply is recorded from its first whole clause on, and a process "
+        "killed mid-reply records nothing of it (reported, not counted as lost).",
         "- **webhooks lost**: a call without its `call.completed` webhook, or a goal met "
         "without its `goal.completed`; **duplicate webhooks**: an event received under two "
         "webhook ids (the same id again is a retry, which receivers dedupe).",
@@ -144,7 +150,7 @@ def chaos_section(
         "longest silence a caller heard from a lost stream to the agent's voice on the next "
         "one (— where no call reconnected).",
         "",
-        "Findings:",
+        "What each fault did, and every problem found:",
         "",
         *_findings(results),
     ]

@@ -312,6 +312,9 @@ class ChaosRun:
             why=why or "",
             finalised=record is not None and record.get("status") == "completed",
         )
+        if result is not None:
+            check.facts = len(result.checks)
+            check.facts_right = sum(c.correct for c in result.checks)
         if report is not None:
             check.streams = report.streams
             check.gaps_ms = [r.gap_ms for r in report.reconnections]
