@@ -156,6 +156,21 @@ def test_a_turn_missing_from_the_record_is_found_and_the_others_stay_paired() ->
     assert match_turns(heard, record) == [heard[3]]
 
 
+def test_a_fragment_cut_by_a_crash_gives_way_to_the_whole_turn_the_caller_misheard() -> None:
+    heard = [
+        HeardTurn(CALLER, "a cleaning this friday at three", 5),
+        HeardTurn(AGENT, "thanks?", 11, partial=True),  # the node died mid-reply
+        HeardTurn(AGENT, "the time?", 12),  # the re-entry line, badly transcribed
+        HeardTurn(CALLER, "yes", 22),
+    ]
+    record = recorded(
+        (CALLER, "A cleaning this Friday at 3."),
+        (AGENT, "Sorry about that, we got cut off. Let me read that back: Friday at 3 PM."),
+        (CALLER, "Yes."),
+    )
+    assert match_turns(heard, record) == [heard[1]]
+
+
 def test_a_reply_heard_in_two_pieces_pairs_with_its_one_recorded_turn() -> None:
     heard = [
         HeardTurn(AGENT, "thanks let me read that back", 0),

@@ -42,8 +42,12 @@ __all__ = [
 # Words shared (rapidfuzz's token-set ratio, 0–100) for a heard turn to be the recorded one:
 # the two sides hear each other through TTS and Whisper ("3 p.m." for "three PM").
 MATCH_SCORE: Final = 60.0
-WORDS_MATCH: Final = 2
-SPEAKER_MATCH: Final = 1
+# Pairing weights: shared words are the best evidence that two turns are one; the same speaker
+# at the same place is weaker, and weakest for a turn heard in part (which the record often
+# lacks), so a whole turn misheard by the caller's ear wins the place over a fragment.
+WORDS_MATCH: Final = 4
+SPEAKER_MATCH: Final = 2
+PARTIAL_SPEAKER_MATCH: Final = 1
 SAME_LINE_SCORE: Final = 90.0
 # A stream lost this long after an agent turn's last sound may still have cut the turn short
 # (the rest was being synthesized); a turn that ended earlier was whole.
@@ -158,7 +162,9 @@ def _pair_weight(turn: HeardTurn, record: Mapping[str, Any]) -> int:
     if str(record.get("speaker")) != turn.speaker.value:
         return 0
     score = fuzz.token_set_ratio(_words(turn.text), _words(str(record.get("text", ""))))
-    return WORDS_MATCH if score >= MATCH_SCORE else SPEAKER_MATCH
+    if score >= MATCH_SCORE:
+        return WORDS_MATCH
+    return PARTIAL_SPEAKER_MATCH if turn.partial else SPEAKER_MATCH
 
 
 def _folds(heard: Sequence[HeardTurn], weight: list[list[int]], i: int, j: int) -> bool:
