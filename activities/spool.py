@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from core.calls.spool import SignalSpool
 from redis.asyncio import Redis
 from temporalio import activity
 
 from core.calls.activities import COLLECT_SPOOLED
+from core.calls.spool import SignalSpool
 from core.calls.types import FieldEvent, SpooledSignals, TurnEvent, decode_signal
 
 logger = logging.getLogger(__name__)
