@@ -284,7 +284,30 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
         # "seven o'clock at night": the part of the day may trail the entity Duckling found.
         said = text[entity.start : entity.end + len(" in the afternoon")]
         clocks.append((_clock(moment, said, context.opens_at), entity))
-    return _innermost(clocks)
+    reading = _innermost(clocks)
+    if context.asked:
+        # Asked the time, a caller says "eight forty-five" and the recogniser writes "845",
+        # "8-45" or "8, 45": Duckling reads no clock there, or only the "8" of it.
+        digits = _digit_clock(text, context.opens_at)
+        if digits is not None and (reading is None or digits.start <= reading.start < digits.end):
+            return digits
+    return reading
+
+
+# An hour and its minutes written as one group of digits ("845", "1030"), or with a dash or a
+# comma between them ("8-45", "8, 45"); never part of a longer number, a date or a clock already
+# written with a colon.
+_DIGIT_CLOCK = re.compile(r"(?<![\d:./-])([01]?\d|2[0-3])(?:-|, ?)?([0-5]\d)(?![\d:/])")
+
+
+def _digit_clock(text: str, opens_at: int) -> Reading | None:
+    for match in _DIGIT_CLOCK.finditer(text):
+        hour, minute = int(match[1]), int(match[2])
+        moment = dt.datetime.combine(dt.date(2000, 1, 1), dt.time(hour, minute))
+        # As `_clock` reads a said clock: the hour as written, then any part of the day.
+        said = f"{match[1]}:{match[2]}" + text[match.end() : match.end() + len(" in the evening")]
+        return Reading(_clock(moment, said, opens_at), match.start(), match.end())
+    return None
 
 
 # -- numbers ----------------------------------------------------------------------------------
