@@ -24,6 +24,7 @@ from workers.chaos.checks import (
     FaultResult,
     HeardTurn,
     WebhookTally,
+    call_verdict,
     expected_turns,
     goals_met,
     match_turns,
@@ -32,6 +33,9 @@ from workers.chaos.checks import (
 from workers.chaos.faults import FAULTS, Fault, Injection, parse_faults
 from workers.chaos.report import SECTION, chaos_section, replace_section, table_rows
 from workers.chaos.run import DEFAULT_SCENARIOS, ChaosOptions, command_line
+from workers.eval.cases import load_cases
+from workers.eval.outcome import ScenarioResult
+from workers.eval.record import CallRecord
 from workers.stack import DevStack, ProcessId, StackPorts, descendants, kill_tree, process_tree
 
 AGENT, CALLER = Speaker.AGENT, Speaker.CALLER
@@ -171,6 +175,22 @@ def test_a_fragment_cut_by_a_crash_gives_way_to_the_whole_turn_the_caller_mishea
     assert match_turns(heard, record) == [heard[1]]
 
 
+def test_a_reply_heard_whole_as_its_node_died_gives_way_to_the_re_entry_that_repeats_it() -> None:
+    # The node died before recording the read-back; the re-entry line reads it back again.
+    heard = [
+        HeardTurn(CALLER, "three o'clock", 16),
+        HeardTurn(AGENT, "let me read that back thursday december 10th at 3 pm", 18, True),
+        HeardTurn(AGENT, "the time?", 25),  # the re-entry line, as the caller's Whisper heard it
+        HeardTurn(CALLER, "actually make it four", 35),
+    ]
+    record = recorded(
+        (CALLER, "Three o'clock."),
+        (AGENT, "Sorry about that, we got cut off. Let me read that back: Thursday at 3 PM."),
+        (CALLER, "Actually make it four."),
+    )
+    assert match_turns(heard, record) == [heard[1]]
+
+
 def test_a_reply_heard_in_two_pieces_pairs_with_its_one_recorded_turn() -> None:
     heard = [
         HeardTurn(AGENT, "thanks let me read that back", 0),
@@ -239,6 +259,32 @@ def test_the_goals_met_come_from_the_records_analysis() -> None:
     assert goals_met({"analysis": {}}) == []
 
 
+def scenario_result(*, goals_met: bool, failure: str | None = None) -> ScenarioResult:
+    (case,) = load_cases([DEFAULT_SCENARIOS[1]])
+    record = CallRecord(failure=failure, completed=goals_met)
+    return ScenarioResult(case, record, [])
+
+
+def test_a_call_is_lost_when_it_failed_or_ended_broken_not_when_it_missed_its_goals() -> None:
+    assert call_verdict(scenario_result(goals_met=True), "", "completed") == (True, True, "")
+    # A time misheard, the agent closed the call politely: not lost, goals not met.
+    missed = call_verdict(scenario_result(goals_met=False), "", "field_not_understood")
+    assert missed == (True, False, "")
+    assert call_verdict(scenario_result(goals_met=False), "", "stream_lost") == (
+        False,
+        False,
+        "the platform ended it as broken (stream_lost)",
+    )
+    assert call_verdict(
+        scenario_result(goals_met=True, failure="the call passed its time limit"), "", "completed"
+    ) == (False, True, "the call passed its time limit")
+    assert call_verdict(None, "the caller failed: ConnectError()", "") == (
+        False,
+        False,
+        "the caller failed: ConnectError()",
+    )
+
+
 # -- a fault's sum and the report -------------------------------------------------------------
 
 
@@ -247,6 +293,7 @@ def check(**changes: Any) -> CallCheck:
         "call_sid": "CA1",
         "scenario": "appt-x",
         "completed": True,
+        "goals_met": True,
         "streams": 2,
         "gaps_ms": [431.0],
         "turns": 10,
@@ -285,8 +332,21 @@ def test_the_table_counts_and_shows_a_dash_without_reconnections() -> None:
         ),
     ]
     assert table_rows(results) == [
-        ["realtime-kill9", "2", "2/2", "6/6", "2", "0 of 20", "0", "0", "0", "2/2", "900 ms"],
-        ["api-kill9", "1", "1/1", "3/3", "0", "1 of 10", "0", "0", "0", "1/1", "—"],
+        [
+            "realtime-kill9",
+            "2",
+            "2/2",
+            "2/2",
+            "6/6",
+            "2",
+            "0 of 20",
+            "0",
+            "0",
+            "0",
+            "2/2",
+            "900 ms",
+        ],
+        ["api-kill9", "1", "1/1", "1/1", "3/3", "0", "1 of 10", "0", "0", "0", "1/1", "—"],
     ]
 
 
@@ -295,7 +355,10 @@ def test_the_section_names_the_command_the_day_and_the_machine_and_lists_finding
         FaultResult(
             "worker-kill9",
             "kill -9 worker, exit code -9; serving again after 5 s",
-            [check(completed=False, why="goals not met (caller_left)", streams=1, gaps_ms=[])],
+            [
+                check(completed=False, why="the call passed its time limit", streams=1),
+                check(call_sid="CA2", goals_met=False, end_reason="field_not_understood"),
+            ],
         )
     ]
     section = chaos_section(
@@ -310,9 +373,10 @@ def test_the_section_names_the_command_the_day_and_the_machine_and_lists_finding
     assert section.startswith(f"{SECTION}\n")
     assert "`python -m workers.chaos --calls 3 --markdown RELIABILITY.md`" in section
     assert "measured 2026-12-01 on 2 CPU cores" in section
-    assert "| worker-kill9 | 1 | 0/1 | 3/3 | 0 |" in section
+    assert "| worker-kill9 | 2 | 1/2 | 1/2 | 6/6 | 1 |" in section
     assert "Not every call came through whole" in section
-    assert "appt-x (CA1) did not complete: goals not met (caller_left)" in section
+    assert "appt-x (CA1) did not complete: the call passed its time limit" in section
+    assert "appt-x (CA2) ended cleanly (field_not_understood) without its goals met" in section
 
 
 def test_the_chaos_section_is_replaced_in_place_and_the_soak_section_kept() -> None:

@@ -26,6 +26,7 @@ from rapidfuzz import fuzz
 from core.calls.types import Speaker, WebhookEvent
 from workers.caller.report import CallReport, TranscriptEntry
 from workers.caller.sink import ReceivedWebhook
+from workers.eval.outcome import ScenarioResult
 
 __all__ = [
     "MATCH_SCORE",
@@ -33,6 +34,7 @@ __all__ = [
     "FaultResult",
     "HeardTurn",
     "WebhookTally",
+    "call_verdict",
     "expected_turns",
     "goals_met",
     "match_turns",
@@ -42,13 +44,21 @@ __all__ = [
 # Words shared (rapidfuzz's token-set ratio, 0–100) for a heard turn to be the recorded one:
 # the two sides hear each other through TTS and Whisper ("3 p.m." for "three PM").
 MATCH_SCORE: Final = 60.0
-# Pairing weights: shared words are the best evidence that two turns are one; the same speaker
-# at the same place is weaker, and weakest for a turn heard in part (which the record often
-# lacks), so a whole turn misheard by the caller's ear wins the place over a fragment.
-WORDS_MATCH: Final = 4
-SPEAKER_MATCH: Final = 2
+# Pairing weights: shared words are the best evidence that two turns are one, the same speaker
+# at the same place weaker. A turn heard in part is the one the record most often lacks (its
+# process died before recording it), so any pairing of it weighs less than a whole turn's: where
+# the two compete for one recorded turn, the whole one (even misheard by the caller's ear, as
+# Whisper sometimes mishears the re-entry line) takes it and the fragment is reported cut off.
+WORDS_MATCH: Final = 6
+SPEAKER_MATCH: Final = 3
+PARTIAL_WORDS_MATCH: Final = 2
 PARTIAL_SPEAKER_MATCH: Final = 1
 SAME_LINE_SCORE: Final = 90.0
+# How a call ends when it is broken rather than finished: its stream was lost for good, no node
+# had room, a timer ran out, or the agent heard nothing more from the caller.
+BROKEN_ENDS: Final = frozenset(
+    {"stream_lost", "no_capacity", "max_duration", "inactivity", "caller_silent"}
+)
 # A stream lost this long after an agent turn's last sound may still have cut the turn short
 # (the rest was being synthesized); a turn that ended earlier was whole.
 CUT_SLACK_MS: Final = 1500.0
@@ -162,9 +172,9 @@ def _pair_weight(turn: HeardTurn, record: Mapping[str, Any]) -> int:
     if str(record.get("speaker")) != turn.speaker.value:
         return 0
     score = fuzz.token_set_ratio(_words(turn.text), _words(str(record.get("text", ""))))
-    if score >= MATCH_SCORE:
-        return WORDS_MATCH
-    return PARTIAL_SPEAKER_MATCH if turn.partial else SPEAKER_MATCH
+    if turn.partial:
+        return PARTIAL_WORDS_MATCH if score >= MATCH_SCORE else PARTIAL_SPEAKER_MATCH
+    return WORDS_MATCH if score >= MATCH_SCORE else SPEAKER_MATCH
 
 
 def _folds(heard: Sequence[HeardTurn], weight: list[list[int]], i: int, j: int) -> bool:
@@ -243,6 +253,24 @@ def tally_webhooks(
     )
 
 
+def call_verdict(
+    result: ScenarioResult | None, failure: str, end_reason: str | None
+) -> tuple[bool, bool, str]:
+    """(completed, goals met, why not completed) for one call.
+
+    Completed: the call was not lost — the caller saw no failure (no error, time limit, loop,
+    missing record) and the platform ended it as a conversation ends (the agent closed it, or
+    the caller hung up), not as a broken one (`BROKEN_ENDS`). Goals met: they ended as the
+    scenario expects, which a call can miss without any fault (a misheard time)."""
+    if result is None:
+        return False, False, failure or "the call never connected"
+    goals = result.record.completed == result.expected_complete
+    why = failure or result.record.failure or ""
+    if not why and end_reason in BROKEN_ENDS:
+        why = f"the platform ended it as broken ({end_reason})"
+    return not why, goals, why
+
+
 @dataclass
 class CallCheck:
     """One call through a fault: what the caller lived and what the platform kept."""
@@ -250,9 +278,13 @@ class CallCheck:
     call_sid: str
     scenario: str
     completed: bool
-    """The scenario ended as it expects (its goals met) and the call did not fail."""
+    """The call was not lost: it ended cleanly (`call_verdict`)."""
     why: str = ""
     """Why not, when not completed."""
+    goals_met: bool = False
+    """Its goals ended as the scenario expects."""
+    end_reason: str = ""
+    """Why the platform says the call ended."""
     facts: int = 0
     """The scenario's facts the platform had to record."""
     facts_right: int = 0
@@ -296,8 +328,13 @@ class FaultResult:
 
     @property
     def completed(self) -> int:
-        """Calls that ended as their scenario expects."""
+        """Calls that ended cleanly."""
         return sum(c.completed for c in self.calls)
+
+    @property
+    def goals_met(self) -> int:
+        """Calls whose goals ended as their scenario expects."""
+        return sum(c.goals_met for c in self.calls)
 
     @property
     def facts(self) -> int:

@@ -20,6 +20,7 @@ COLUMNS: Final = (
     "fault",
     "calls",
     "completed",
+    "goals met",
     "facts right",
     "reconnected",
     "turns lost",
@@ -42,6 +43,7 @@ def table_rows(results: Sequence[FaultResult]) -> list[list[str]]:
             r.fault,
             str(len(r.calls)),
             f"{r.completed}/{len(r.calls)}",
+            f"{r.goals_met}/{len(r.calls)}",
             f"{r.facts_right}/{r.facts}",
             str(r.reconnected),
             f"{r.turns_lost} of {r.turns}",
@@ -78,6 +80,8 @@ def _findings(results: Sequence[FaultResult]) -> list[str]:
             where = f"{call.scenario} ({call.call_sid})"
             if not call.completed:
                 lines.append(f"  - {where} did not complete: {call.why}")
+            elif not call.goals_met:
+                lines.append(f"  - {where} ended cleanly ({call.end_reason}) without its goals met")
             if not call.finalised:
                 lines.append(f"  - {where}: the record was not closed")
             lines += [f"  - {where} lost a turn: {turn}" for turn in call.turns_lost]
@@ -132,9 +136,13 @@ def chaos_section(
         "",
         verdict,
         "",
-        "- **completed**: the call ended as its scenario expects (goals met) without failing; "
-        "**facts right**: the scenarios' facts (name, date, time, service…) the final record "
-        "holds right; the speech path mishears some without any fault (see the baseline row); "
+        "- **completed**: the call was not lost: no failure on the caller's side (an error, a "
+        "time limit, a loop, no final record) and the platform ended it as a conversation ends "
+        "(the agent closed it or the caller hung up), not as a broken one (stream lost, no "
+        "room, a timer, caller silence); **goals met**: the goals ended as the scenario "
+        "expects; **facts right**: the scenarios' facts (name, date, time, service…) the final "
+        "record holds right. The speech path mishears some words without any fault (a time "
+        "not understood leaves a goal unmet): the baseline row shows its rate; "
         "**reconnected**: calls whose audio moved to another stream (Twilio's `<Redirect>` to "
         "`/twilio/continue`).",
         "- **turns lost**: agent turns the caller heard, and caller turns the agent answered on "

@@ -44,6 +44,7 @@ from workers.caller.sink import WebhookSink, run_webhook_sink
 from workers.chaos.checks import (
     CallCheck,
     FaultResult,
+    call_verdict,
     expected_turns,
     goals_met,
     match_turns,
@@ -157,7 +158,8 @@ class ChaosRun:
             started = time.monotonic()
             result = await self.round(number, fault)
             self.console.print(
-                f"  {result.completed}/{len(result.calls)} completed, "
+                f"  {result.completed}/{len(result.calls)} completed "
+                f"({result.goals_met} with their goals met), "
                 f"{result.turns_lost} turns lost, {result.webhooks_lost} webhooks lost "
                 f"({time.monotonic() - started:.0f} s)"
             )
@@ -304,12 +306,15 @@ class ChaosRun:
 
     def _check(self, call: _Placed, sid: str, record: dict[str, Any] | None) -> CallCheck:
         result, report = call.result, call.report
-        why = call.failure or (result.why_failed if result is not None else "")
+        end_reason = str((record or {}).get("end_reason") or "")
+        completed, goals, why = call_verdict(result, call.failure, end_reason)
         check = CallCheck(
             call_sid=sid or "(never recorded)",
             scenario=call.case.scenario.id,
-            completed=result is not None and result.passed and not call.failure,
-            why=why or "",
+            completed=completed,
+            why=why,
+            goals_met=goals,
+            end_reason=end_reason,
             finalised=record is not None and record.get("status") == "completed",
         )
         if result is not None:
