@@ -30,9 +30,10 @@ from workers.chaos.checks import (
     match_turns,
     tally_webhooks,
 )
+from workers.chaos.command import command_line
 from workers.chaos.faults import FAULTS, Fault, Injection, parse_faults
 from workers.chaos.report import SECTION, chaos_section, replace_section, table_rows
-from workers.chaos.run import DEFAULT_SCENARIOS, ChaosOptions, command_line
+from workers.chaos.run import DEFAULT_SCENARIOS, ChaosOptions
 from workers.eval.cases import load_cases
 from workers.eval.outcome import ScenarioResult
 from workers.eval.record import CallRecord

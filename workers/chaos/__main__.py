@@ -1,5 +1,5 @@
-"""`python -m workers.chaos`: calls in flight through crashes and deploys (see `run`)."""
+"""`python -m workers.chaos`: calls in flight through crashes and deploys (`command`, `run`)."""
 
-from workers.chaos.run import main
+from workers.chaos.command import main
 
 main()

@@ -7,33 +7,25 @@ simulated callers in at once by audio, waits until every call has captured a fie
 fault, brings the part back, and waits for every call, its final record and its webhooks; each
 call is checked (`checks`) and the findings are printed and, with `--markdown`, written to the
 `## Chaos` section of RELIABILITY.md (`report`). It exits 1 if any call, turn or webhook was
-lost, or a record was left open; 2 if the stack did not start.
+lost, or a record was left open; 2 if the stack did not start (`command`).
 
 The first realtime node is given more room than the second, so every call of a round rings on
 it (the registry sends a call to the node with the most free slots): a realtime fault then hits
 every call of the round, and the second node takes them all over.
-
-    .venv/bin/python -m workers.chaos [--calls 3] [--faults realtime-kill9,api-kill9] \\
-        [--markdown RELIABILITY.md] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import datetime as dt
 import json
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import httpx
 from rich.console import Console
@@ -54,15 +46,12 @@ from workers.chaos.faults import (
     Fault,
     FaultError,
     StackControl,
-    fault_names,
     inject,
-    parse_faults,
 )
-from workers.chaos.report import chaos_section, render, write_section
 from workers.eval.audio import Stack, place_audio_call
 from workers.eval.cases import EvalCase, load_cases
 from workers.eval.outcome import ScenarioResult
-from workers.services import PortBusyError, ServiceError, find_free_port
+from workers.services import ServiceError, find_free_port
 from workers.stack import DevStack, StackPorts
 
 logger = logging.getLogger(__name__)
@@ -102,7 +91,6 @@ class ChaosOptions:
     calls: int
     faults: Sequence[Fault]
     scenarios: Sequence[Path] = DEFAULT_SCENARIOS
-    data_dir: Path | None = None
     down_s: float = DEFAULT_DOWN_S
     """How long a killed part stays down before it is started again."""
     drain_s: float = DEFAULT_DRAIN_S
@@ -408,115 +396,3 @@ async def run_chaos(options: ChaosOptions, data_dir: Path, console: Console) -> 
             return await run.run()
     finally:
         await control.stop()
-
-
-def command_line(options: ChaosOptions, markdown: Path | None) -> str:
-    """The command that reproduces a run, as the report quotes it."""
-    command = f"python -m workers.chaos --calls {options.calls}"
-    if [f.name for f in options.faults] != [f.name for f in parse_faults(None)]:
-        command += f" --faults {fault_names(options.faults)}"
-    if tuple(options.scenarios) != DEFAULT_SCENARIOS:
-        command += "".join(f" --scenario {_shown(path)}" for path in options.scenarios)
-    if options.down_s != DEFAULT_DOWN_S:
-        command += f" --down {options.down_s:g}"
-    if options.drain_s != DEFAULT_DRAIN_S:
-        command += f" --drain {options.drain_s:g}"
-    if markdown is not None:
-        command += f" --markdown {markdown}"
-    return command
-
-
-def _shown(path: Path) -> str:
-    """`path` as typed from the repository's root, where it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m workers.chaos", description=(__doc__ or "").split("\n\n")[0]
-    )
-    parser.add_argument("--calls", type=int, default=3, help="calls at once per fault (3)")
-    parser.add_argument(
-        "--faults",
-        default="",
-        help=f"comma-separated, in order (all: {fault_names(parse_faults(None))})",
-    )
-    parser.add_argument("--markdown", type=Path, help="write the '## Chaos' section here")
-    parser.add_argument(
-        "--data-dir", type=Path, help="the stack's state and logs (a new or empty folder; kept)"
-    )
-    parser.add_argument(
-        "--scenario", type=Path, action="append", help="a scenario file (repeatable)"
-    )
-    parser.add_argument(
-        "--down", type=float, default=DEFAULT_DOWN_S, help="seconds a killed part stays down"
-    )
-    parser.add_argument(
-        "--drain", type=float, default=DEFAULT_DRAIN_S, help="REALTIME_DRAIN_S of the nodes"
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `python -m workers.chaos`."""
-    args = _arguments(argv)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("workers.chaos").setLevel(logging.INFO)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    try:
-        faults = parse_faults(args.faults)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        _exit(2)
-    if args.calls < 1:
-        console.print("[red]--calls must be at least 1[/red]")
-        _exit(2)
-    options = ChaosOptions(
-        calls=args.calls,
-        faults=faults,
-        scenarios=tuple(args.scenario or DEFAULT_SCENARIOS),
-        data_dir=args.data_dir,
-        down_s=args.down,
-        drain_s=args.drain,
-    )
-    if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
-        console.print(f"[red]{args.data_dir} is not empty: give a new or empty folder[/red]")
-        _exit(2)
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="callwright-chaos-"))
-    try:
-        results = asyncio.run(run_chaos(options, data_dir, console))
-    except (ServiceError, PortBusyError) as exc:
-        console.print(f"[red]the stack did not start or broke down:[/red] {exc}")
-        console.print(f"logs: {data_dir / 'logs'}")
-        _exit(2)
-    render(results, console)
-    ok = all(r.ok for r in results)
-    if args.markdown is not None:
-        section = chaos_section(
-            results,
-            command=command_line(options, args.markdown),
-            calls=options.calls,
-            cores=os.cpu_count(),
-            when=dt.date.today(),
-            down_s=options.down_s,
-            drain_s=options.drain_s,
-        )
-        write_section(args.markdown, section)
-        console.print(f"wrote the '## Chaos' section of {args.markdown}")
-    if ok and args.data_dir is None:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    else:
-        console.print(f"the stack's logs: {data_dir / 'logs'}")
-    _exit(0 if ok else 1)
-
-
-def _exit(code: int) -> NoReturn:
-    # temporalio can crash at interpreter exit after all work is done (sdk-python#300).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
