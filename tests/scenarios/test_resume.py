@@ -1,6 +1,7 @@
 """Calls that survive the realtime process holding their audio: `kill -9`, a deploy's SIGTERM,
-and a fleet with no room left. Phone audio through the real platform; the node that dies is a
-real `callwright realtime` process, the one that takes over is the scenarios' in-process node.
+and a fleet with no room left. Phone audio through the real platform; every realtime node here
+is a real `callwright realtime` process (the caller's own speech and hearing run in the test's
+process, and must not starve the node it measures).
 
 The caller is the eval's adaptive caller: it answers whatever the agent asks, so it follows the
 agent back into the booking after the re-entry line as a person would.
@@ -24,7 +25,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.routes.twilio import BUSY_MESSAGE
-from core.calls.media import media_stream_url
 from core.calls.types import call_workflow_id
 from tests.scenarios.conftest import Platform, PlatformFactory
 from workers.caller.report import CallReport
@@ -64,7 +64,9 @@ class Nodes:
     log_dir: Path
     started: list[RealtimeNode] = field(default_factory=list)
 
-    async def start(self, world: Platform, *, drain_s: float = 20.0) -> RealtimeNode:
+    async def start(
+        self, world: Platform, *, capacity: int = 20, drain_s: float = 20.0
+    ) -> RealtimeNode:
         settings = world.settings
         port = find_free_port()
         url = f"http://127.0.0.1:{port}"
@@ -80,7 +82,7 @@ class Nodes:
                 "CALL_TOKEN_SECRET": settings.call_token_secret.get_secret_value(),
                 "REALTIME_PUBLIC_URL": url,
                 "REALTIME_DRAIN_S": str(drain_s),
-                "MAX_CONCURRENT_CALLS": "20",
+                "MAX_CONCURRENT_CALLS": str(capacity),
             }
         )
         if settings.today is not None:
@@ -193,12 +195,12 @@ async def test_kill_9_of_the_realtime_process_mid_booking_is_heard_as_a_short_ga
     world = await platform(join=False)
     case = await booking_case()
     stack, agent_id = await prepare(world, case)
-    victim = await nodes.start(world)
-    # Only the victim is in the registry when the call rings, so the call lands there.
+    # Admission picks the node with the most free slots: the call lands on the victim.
+    victim = await nodes.start(world, capacity=20)
+    survivor = await nodes.start(world, capacity=5)
     call = asyncio.create_task(place_audio_call(case, stack, world.api, agent_id))
     call_sid = await wait_for(lambda: _latest_call(world), "the call to start")
     await wait_for(lambda: _has(world, call_sid, 1), "the booking under way")
-    await world.server.join(world.settings.redis_url, media_stream_url(world.realtime_url))
     victim.process.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
 
@@ -216,7 +218,7 @@ async def test_kill_9_of_the_realtime_process_mid_booking_is_heard_as_a_short_ga
     assert await runs_of(world.temporal, call_sid) == 1
     assert [node for node, _ in await streams_of(world.temporal, call_sid)] == [
         victim.node_id,
-        world.server.node_id,
+        survivor.node_id,
     ]
     seqs = [t["seq"] for t in record["transcript"]]
     assert seqs == sorted(set(seqs))
@@ -230,12 +232,12 @@ async def test_sigterm_drains_three_live_calls_to_another_node(
     world = await platform(join=False)
     case = await booking_case()
     stack, agent_id = await prepare(world, case)
-    draining = await nodes.start(world, drain_s=6.0)
+    draining = await nodes.start(world, capacity=20, drain_s=6.0)
+    survivor = await nodes.start(world, capacity=5)  # less room: the calls go to the other
     calls = [
         asyncio.create_task(place_audio_call(case, stack, world.api, agent_id)) for _ in range(3)
     ]
     await wait_for(lambda: _live_calls(draining, 3), "three calls on the node")
-    await world.server.join(world.settings.redis_url, media_stream_url(world.realtime_url))
     draining.process.send_signal(signal.SIGTERM)
     signalled_at = time.time()
 
@@ -248,15 +250,16 @@ async def test_sigterm_drains_three_live_calls_to_another_node(
         streams = await streams_of(world.temporal, report.call_sid)
         late = [(n, t) for n, t in streams if n == draining.node_id and t > signalled_at]
         assert not late, f"a stream reached the draining node after SIGTERM: {late}"
-        assert streams[-1][0] == world.server.node_id
+        assert streams[-1][0] == survivor.node_id
 
 
 async def test_with_no_room_left_the_caller_hears_busy_and_the_first_call_goes_on(
-    platform: PlatformFactory,
+    platform: PlatformFactory, nodes: Nodes
 ) -> None:
-    world = await platform(capacity=1)
+    world = await platform(join=False)
     case = await booking_case()
     stack, agent_id = await prepare(world, case)
+    await nodes.start(world, capacity=1)
     first = asyncio.create_task(place_audio_call(case, stack, world.api, agent_id))
     second = asyncio.create_task(place_audio_call(case, stack, world.api, agent_id))
     outcomes = await asyncio.wait_for(asyncio.gather(first, second), 300)
