@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     stt_engine: SttEngineName = Field(SttEngineName.WHISPER, alias="STT_ENGINE")
     tts_engine: TtsEngineName = Field(TtsEngineName.PIPER, alias="TTS_ENGINE")
     chatterbox_model_path: Path | None = Field(None, alias="CHATTERBOX_MODEL_PATH")
-    max_concurrent_calls: int = Field(100, ge=1, alias="MAX_CONCURRENT_CALLS")
+    max_concurrent_calls: int = Field(8, ge=1, alias="MAX_CONCURRENT_CALLS")
+    """Calls one realtime node takes. 8 is what `make bench` measured a 2-core node to carry with
+    every call completed (BENCHMARKS.md, "Capacity"); measure yours and set it."""
     voice_cache_size: int = Field(32, ge=1, alias="VOICE_CACHE_SIZE")
 
     realtime_host: str = Field("127.0.0.1", alias="REALTIME_HOST")
