@@ -140,7 +140,7 @@ class Child:
         leftovers = [p for p in self.descendants if p.is_alive()]
         if leftovers:
             logger.warning(
-                "%s left %d processes running after it exited; killing them: %s",
+                "%s left %d process(es) running after it exited; killing them: %s",
                 self.name,
                 len(leftovers),
                 ", ".join(str(p.pid) for p in leftovers),

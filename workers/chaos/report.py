@@ -61,7 +61,10 @@ def render(results: Sequence[FaultResult], console: Console) -> None:
     """The table, then what each fault did and every problem found."""
     table = Table(title="Calls through faults")
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "fault" else "right")
+        if column == "fault":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     for result, row in zip(results, table_rows(results), strict=True):
         style = None if result.ok else "red"
         table.add_row(*row, style=style)
