@@ -51,8 +51,8 @@ bench: install
 # Calls in flight through crashes and deploys (RELIABILITY.md, "## Chaos"): a whole stack of
 # real processes, simulated callers by phone audio, each fault in turn, exit 1 if a call, a turn
 # or a webhook is lost or a record left open. `chaos` is the full run that writes the figures
-# (3 calls at once per fault, about 25 minutes on 2 cores); `chaos-short` the CI form: one call
-# per fault, on the shortest proven scenario (about 6 minutes).
+# (3 calls at once per fault, about 20 minutes on 2 cores); `chaos-short` the CI form: one call
+# per fault, on the shortest proven scenario (about 3 minutes).
 CHAOS_ARGS ?=
 chaos: install
 	$(BIN)/python -m workers.chaos --calls 3 --markdown RELIABILITY.md $(CHAOS_ARGS)

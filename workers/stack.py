@@ -55,6 +55,7 @@ API_START_TIMEOUT_S = 60.0
 # longer on a busy two-core machine, never minutes.
 REALTIME_START_TIMEOUT_S = 180.0
 CHILD_STOP_TIMEOUT_S = 25.0  # the worker's graceful shutdown is 20 s
+LEFTOVER_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,15 @@ class Child:
     """Its own children when it was asked to stop: stopped with it if they outlive it."""
 
     def kill_leftovers(self) -> None:
-        """SIGKILL what the exited child left running. A realtime process leaves its Duckling
-        worker (a `spawn` child, core/fields/entities.py) when it exits, 160 MB each time."""
+        """SIGKILL what the exited child left running, once its own processes have had
+        `LEFTOVER_GRACE_S` to follow it out (a `spawn` helper ends when its parent does, a
+        moment later). A supervisor must not leak them: before core/processes.py, every
+        realtime process left its Duckling worker behind, 160 MB each time."""
+        deadline = time.monotonic() + LEFTOVER_GRACE_S
         leftovers = [p for p in self.descendants if p.is_alive()]
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.05)
+            leftovers = [p for p in leftovers if p.is_alive()]
         if leftovers:
             logger.warning(
                 "%s left %d process(es) running after it exited; killing them: %s",
