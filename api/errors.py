@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
 
@@ -119,6 +119,17 @@ async def _model_validation(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL is down or restarting: the request may succeed in a moment (a 503 with
+    # Retry-After, not a 500 that reads as a bug). The chaos run's hard restarts found this.
+    logger.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "2"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(NotFoundError, _not_found)
@@ -126,5 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidConfigError, _invalid_config)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ValidationError, _model_validation)
     app.add_exception_handler(RequestValidationError, _request_validation)
