@@ -38,7 +38,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from temporalio.client import Client
 
-from core.calls.nodes import NodeRegistry, mark_call_over
+from core.calls.nodes import NO_CAPACITY, NodeRegistry, mark_call_over
 from core.calls.spool import SignalSpool
 from core.calls.tokens import InvalidCallToken, verify_call_token
 from core.calls.types import (
@@ -79,7 +79,6 @@ END_SIGNAL_WAIT_S: Final = 5.0
 # Draining hands a call over at a quiet moment (nobody speaking, no answer on its way), waiting
 # at most this long for one.
 QUIET_WAIT_S: Final = 5.0
-NO_CAPACITY: Final = "no_capacity"  # the end reason /twilio/continue answers with "busy"
 
 
 @dataclass

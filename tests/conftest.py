@@ -163,3 +163,18 @@ async def client(anon_client: httpx.AsyncClient, api_key: str) -> httpx.AsyncCli
 
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def forget_nodes(redis_url: str | None) -> None:
+    """Empty the realtime node registry (and spools) of the Redis server every test shares, so
+    no node of an earlier test takes this one's calls."""
+    import redis.asyncio as aioredis
+
+    assert redis_url is not None
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in redis.scan_iter("callwright:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()

@@ -41,7 +41,7 @@ from api.routes.calls import start_call_workflow
 from core.agents.builder import AgentBuilder
 from core.calls.cleaning import clean_number
 from core.calls.media import media_stream_url as media_url
-from core.calls.nodes import Admission, NodeInfo, call_over
+from core.calls.nodes import NO_CAPACITY, Admission, NodeInfo, call_over
 from core.calls.tokens import issue_call_token
 from core.calls.types import CallEnded, CallResume, Direction, EndSource, call_workflow_id
 from core.db.models import AgentConfig
@@ -62,7 +62,6 @@ LOST_MESSAGE: Final = "Sorry, we're having trouble on our end. Please call back 
 MAX_RESUMES: Final = 5
 QUERY_TIMEOUT_S: Final = 3.0
 CONTINUE_PATH: Final = "/twilio/continue"
-NO_CAPACITY: Final = "no_capacity"
 
 
 def public_url(settings: Settings, request: Request) -> str:

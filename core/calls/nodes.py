@@ -29,6 +29,8 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 NODES_KEY: Final = "callwright:nodes"
+NO_CAPACITY: Final = "no_capacity"
+"""The end reason of a call no node had room for: `/twilio/continue` answers it with "busy"."""
 NODE_PREFIX: Final = "callwright:node:"
 
 # Every script starts with the server's time in milliseconds.

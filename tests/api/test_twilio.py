@@ -22,7 +22,7 @@ from core.calls.temporal import connect_temporal
 from core.calls.tokens import verify_call_token
 from core.calls.types import CallEnded
 from core.settings import Settings
-from tests.conftest import EXAMPLES_DIR, app_client
+from tests.conftest import EXAMPLES_DIR, app_client, forget_nodes
 from tests.workflows.calls import running_worker
 from workers.services import EmbeddedTemporal
 
@@ -41,10 +41,8 @@ def twilio_settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def redis(twilio_settings: Settings) -> AsyncIterator[aioredis.Redis]:
     """The registry's Redis, emptied of other tests' nodes."""
+    await forget_nodes(twilio_settings.redis_url)
     client = aioredis.Redis.from_url(twilio_settings.redis_url or "")
-    keys = [key async for key in client.scan_iter("callwright:*")]
-    if keys:
-        await client.delete(*keys)
     yield client
     await client.aclose()
 

@@ -13,23 +13,18 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from core.calls.nodes import Admission, NodeRegistry
+from tests.conftest import forget_nodes
 from tests.tcp_proxy import tcp_proxy
 from workers.services import EmbeddedRedis
-
-
-async def forget_everything(client: aioredis.Redis) -> None:
-    keys = [key async for key in client.scan_iter("callwright:*")]
-    if keys:
-        await client.delete(*keys)
 
 
 @pytest.fixture
 async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
     # The server is the session's: start clean, and leave no node for the next test to find.
     client = aioredis.Redis.from_url(redis_server.url)
-    await forget_everything(client)
+    await forget_nodes(redis_server.url)
     yield client
-    await forget_everything(client)
+    await forget_nodes(redis_server.url)
     await client.aclose()
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from temporalio.client import Client
 
 from api.app import create_app
@@ -23,8 +22,7 @@ from core.calls.temporal import connect_temporal
 from core.settings import Settings
 from realtime.runtime import Engines
 from realtime.server import MediaServer
-from realtime.session import SessionSettings
-from tests.conftest import EXAMPLES_DIR
+from tests.conftest import EXAMPLES_DIR, forget_nodes
 from tests.local_server import serve
 from tests.webhook_receiver import Receiver, run_receiver
 from tests.workflows.calls import running_worker
@@ -102,7 +100,7 @@ async def platform(
         if capacity is not None:
             update["max_concurrent_calls"] = capacity
         base = settings.model_copy(update=update)
-        await forget_nodes(base)
+        await forget_nodes(base.redis_url)
         tuned = dataclasses.replace(
             engines,
             session=dataclasses.replace(engines.session, **session),
@@ -153,19 +151,3 @@ async def platform(
             await item.leave()
         else:
             await item.__aexit__(None, None, None)
-
-
-async def forget_nodes(settings: Settings) -> None:
-    """No realtime node of an earlier test (the Redis server is shared) may take this one's
-    calls: the registry's keys are cleared."""
-    assert settings.redis_url is not None
-    redis = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        keys = [key async for key in redis.scan_iter("callwright:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
-
-
-__all__ = ["Platform", "PlatformFactory", "SessionSettings"]

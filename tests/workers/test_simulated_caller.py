@@ -47,10 +47,9 @@ from realtime.twilio_protocol import (
     media_message,
     parse_message,
 )
-from tests.conftest import EXAMPLES_DIR, app_client
+from tests.conftest import EXAMPLES_DIR, app_client, forget_nodes
 from tests.local_server import read_body
 from tests.local_server import serve as serve_asgi
-from tests.scenarios.conftest import forget_nodes
 from workers.caller.answer import parse_twiml
 from workers.caller.caller import SimulatedCaller
 from workers.caller.errors import CallRejected, VoiceWebhookError
@@ -502,7 +501,7 @@ async def test_the_real_api_connects_the_stream_with_its_token(
     )
     stub_agent.token_secret = settings.call_token_secret.get_secret_value()
     redis = aioredis.Redis.from_url(settings.redis_url or "")
-    await forget_nodes(settings)
+    await forget_nodes(settings.redis_url)
     # The stub agent is the one realtime node in the registry.
     node = NodeRegistry(redis, node_id="stub", media_url=stub_agent.url, capacity=1, ttl_s=60)
     await node.heartbeat()
