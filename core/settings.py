@@ -1,12 +1,15 @@
 """Settings for every Callwright process, read from the environment (and an optional `.env`).
 
-Every variable is documented in README.md ("Configuration"). Secrets have example values that
-only work in development: outside it, `Settings` refuses to load with them, so a production
-deployment cannot silently run with a published key.
+Every variable is documented in README.md ("Configuration"). Production is the default
+environment: a process that nobody told otherwise refuses the published example secrets and
+weak ones. Development (example secrets accepted) is chosen explicitly, by `callwright dev`,
+`demo`, the local tools and the tests; `test` keeps production's rules for secrets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
@@ -20,12 +23,19 @@ DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 # A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
 DEV_WEBHOOK_SIGNING_SECRET = "whsec_ZGV2LXdlYmhvb2stc2lnbmluZy1zZWNyZXQtMzJi"  # noqa: S105
 MIN_SECRET_LENGTH = 16
+# Standard Webhooks: a secret is 24 to 64 random bytes; fewer is guessable offline from one
+# signed message.
+WEBHOOK_SECRET_MIN_BYTES = 24
+WEBHOOK_SECRET_PREFIX = "whsec_"
 CALL_TOKEN_SECRET_MIN_LENGTH = 32
 DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me-0123456789"  # noqa: S105
 
 
 class Environment(StrEnum):
-    """Where a process runs; only `development` accepts the example secrets."""
+    """Where a process runs. `production` (the default) refuses example and weak secrets and,
+    in the API and the worker, a missing Twilio account; `test` keeps production's rules for
+    secrets (so tests exercise them) but needs no Twilio account (tests fake Twilio's cloud);
+    only `development` accepts the example secrets, and only when chosen explicitly."""
 
     DEVELOPMENT = "development"
     TEST = "test"
@@ -57,7 +67,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    environment: Environment = Field(Environment.DEVELOPMENT, alias="CALLWRIGHT_ENV")
+    environment: Environment = Field(Environment.PRODUCTION, alias="CALLWRIGHT_ENV")
     data_dir: Path = Field(Path(".callwright"), alias="CALLWRIGHT_DATA_DIR")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
@@ -124,6 +134,14 @@ class Settings(BaseSettings):
             "WEBHOOK_SIGNING_SECRET": (self.webhook_signing_secret, DEV_WEBHOOK_SIGNING_SECRET),
             "CALL_TOKEN_SECRET": (self.call_token_secret, DEV_CALL_TOKEN_SECRET),
         }
+        given = {type(self).model_fields[name].alias for name in self.model_fields_set}
+        unset = [name for name in examples if name not in given]
+        if unset:
+            raise ValueError(
+                f"{', '.join(unset)} not set: required when CALLWRIGHT_ENV="
+                f"{self.environment.value} (CALLWRIGHT_ENV=development, and only it, runs with "
+                "published example secrets)"
+            )
         unsafe = [name for name, (value, ex) in examples.items() if value.get_secret_value() == ex]
         if unsafe:
             raise ValueError(
@@ -142,9 +160,26 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CALL_TOKEN_SECRET must be at least {CALL_TOKEN_SECRET_MIN_LENGTH} characters"
             )
-        if not self.webhook_signing_secret.get_secret_value().startswith("whsec_"):
-            raise ValueError("WEBHOOK_SIGNING_SECRET must be `whsec_` + base64 (Standard Webhooks)")
+        check_webhook_secret(self.webhook_signing_secret.get_secret_value())
         return self
+
+
+def check_webhook_secret(secret: str) -> None:
+    """Refuse a webhook secret that is not `whsec_` + base64 of at least 24 bytes."""
+    advice = (
+        f"WEBHOOK_SIGNING_SECRET must be `{WEBHOOK_SECRET_PREFIX}` + base64 of at least "
+        f"{WEBHOOK_SECRET_MIN_BYTES} random bytes (Standard Webhooks), e.g. "
+        '`python -c "import base64, secrets; '
+        "print('whsec_' + base64.b64encode(secrets.token_bytes(32)).decode())\"`"
+    )
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        raise ValueError(advice)
+    try:
+        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{advice}; this one is not valid base64") from None
+    if len(key) < WEBHOOK_SECRET_MIN_BYTES:
+        raise ValueError(f"{advice}; this one decodes to {len(key)} bytes")
 
 
 @lru_cache(maxsize=1)

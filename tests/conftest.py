@@ -28,6 +28,11 @@ from core.search_attributes import CALL_SEARCH_ATTRIBUTES
 from core.settings import Settings
 from workers.services import EmbeddedPostgres, EmbeddedRedis, EmbeddedTemporal, find_free_port
 
+# Production is every process's default; the tests opt into development explicitly, for
+# themselves and every process they start that inherits this environment (a test that needs
+# production's or `test`'s rules says so in the settings or environment it builds).
+os.environ["CALLWRIGHT_ENV"] = "development"
+
 TEMPLATE_DB = "callwright_template"
 _counter = itertools.count()
 

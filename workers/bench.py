@@ -40,14 +40,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core.settings import get_settings
 from realtime.metrics import STAGES
 from workers.caller.caller import SimulatedCaller
 from workers.caller.records import finished_call
 from workers.caller.report import CallReport
 from workers.caller.script import parse_script
 from workers.services import find_free_port
-from workers.stack import DevStack, StackPorts
+from workers.stack import DevStack, StackPorts, local_settings
 
 console = Console(stderr=True)
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dental_clinic.json"
@@ -202,7 +201,7 @@ async def run_round(
 
 async def bench(rounds: int, concurrency: int, logs: Path | None = None) -> Results:
     """Start the stack, measure, stop it; with `logs`, keep the processes' logs there."""
-    settings = get_settings().model_copy(update={"database_url": None, "redis_url": None})
+    settings = local_settings().model_copy(update={"database_url": None, "redis_url": None})
     results = Results()
     with tempfile.TemporaryDirectory(prefix="callwright-bench-") as tmp:
         ports = StackPorts(*(find_free_port() for _ in range(6)))

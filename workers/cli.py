@@ -28,12 +28,18 @@ import httpx
 import typer
 from rich.console import Console
 
-from core.settings import Settings, get_settings
+from core.settings import Environment, Settings, get_settings
 from workers.caller.command import call
 from workers.demo import DEMO_AGENT_FILE, DemoError, demo_child_env, print_failure, run_demo
 from workers.eval.command import eval_command
 from workers.services import PortBusyError, ServiceError, find_free_port
-from workers.stack import DevStack, StackPorts, settings_for_stack
+from workers.stack import (
+    DevStack,
+    StackPorts,
+    local_settings,
+    non_loopback_host,
+    settings_for_stack,
+)
 
 app = typer.Typer(
     name="callwright",
@@ -76,6 +82,44 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
     _configure_logging(settings)
     return settings
+
+
+def _development_settings(command: str) -> Settings:
+    """`callwright dev` and `demo` run development, chosen here explicitly (every other process
+    defaults to production); a CALLWRIGHT_ENV that says otherwise is a mistake, not a wish."""
+    try:
+        settings = local_settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if settings.environment is not Environment.DEVELOPMENT:
+        console.print(
+            f"[red]configuration error:[/red] `callwright {command}` runs a development stack "
+            f"with example secrets, but CALLWRIGHT_ENV={settings.environment.value}; unset it "
+            "(or set it to development)"
+        )
+        raise typer.Exit(2)
+    _configure_logging(settings)
+    return settings
+
+
+# Why a production API or worker needs a Twilio account (TWILIO_AUTH_TOKEN, which also checks
+# Twilio's signatures, every process outside development needs already).
+TWILIO_NEEDS = {
+    "api": "the API places outbound calls through Twilio's REST API",
+    "worker": "the worker hangs up calls through Twilio's REST API",
+}
+
+
+def _require_twilio(settings: Settings, process: str) -> None:
+    """In production, refuse to start without a Twilio account rather than fail each call."""
+    if settings.environment is not Environment.PRODUCTION or settings.twilio_account_sid:
+        return
+    console.print(
+        f"[red]configuration error:[/red] TWILIO_ACCOUNT_SID is not set: {TWILIO_NEEDS[process]} "
+        "(with TWILIO_AUTH_TOKEN); required when CALLWRIGHT_ENV=production"
+    )
+    raise typer.Exit(2)
 
 
 def _exit(code: int) -> NoReturn:
@@ -137,7 +181,16 @@ def dev(
     headless: Annotated[bool, typer.Option(help="Run Temporal without its Web UI")] = False,
 ) -> None:
     """Run the whole platform on this machine, on loopback, until Ctrl-C or SIGTERM."""
-    settings = _settings()
+    settings = _development_settings("dev")
+    # A development stack (example secrets, a printed admin key) must not reach a real database.
+    remote = non_loopback_host(settings.database_url) if settings.database_url else None
+    if remote is not None:
+        console.print(
+            f"[red]configuration error:[/red] DATABASE_URL points at {remote}, not this machine; "
+            "`callwright dev` uses a loopback database only (unset DATABASE_URL for the "
+            "embedded one)"
+        )
+        raise typer.Exit(2)
     ports = StackPorts(
         api=api_port,
         temporal=temporal_port,
@@ -191,7 +244,7 @@ def demo(
     """Start a throw-away stack, create the example agents through the API and print their
     compiled prompts, place a simulated booking call to the Appointment Scheduler, show its
     transcript, latencies and webhooks, stop everything."""
-    settings = _settings()
+    settings = _development_settings("demo")
     documents = sorted(examples_dir.glob("*.json"))
     if not any(path.name == DEMO_AGENT_FILE for path in documents):
         console.print(f"[red]the demo calls the agent in {DEMO_AGENT_FILE}; none in {examples_dir}")
@@ -237,6 +290,7 @@ def api(
     from api.app import create_app
 
     settings = _settings()
+    _require_twilio(settings, "api")
     settings = settings_for_stack(settings, settings.data_dir)
     uvicorn.run(
         create_app(settings),
@@ -253,6 +307,7 @@ def worker() -> None:
     from workers.worker import run_worker
 
     settings = _settings()
+    _require_twilio(settings, "worker")
     settings = settings_for_stack(settings, settings.data_dir)
     try:
         asyncio.run(run_worker(settings))

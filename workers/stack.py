@@ -14,6 +14,7 @@ calls in flight (workers/chaos).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -27,13 +28,14 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import delete
+from sqlalchemy.engine import make_url
 
 from core.auth import authenticate, create_api_key
 from core.db import migrate
 from core.db.models import ApiKey
 from core.db.session import make_async_engine, make_sessionmaker
 from core.search_attributes import CALL_SEARCH_ATTRIBUTES
-from core.settings import Settings
+from core.settings import Environment, Settings
 from workers.services import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -99,6 +101,36 @@ def read_stack_info(data_dir: Path) -> StackInfo | None:
     except PermissionError:
         pass  # alive, owned by someone else
     return info
+
+
+def local_settings() -> Settings:
+    """Settings for the tools that run or talk to a local stack (`callwright dev`, `demo`,
+    `call`, `eval`, `make bench`, `make chaos`): CALLWRIGHT_ENV left unset means `development`
+    for them, and for them alone; a value that is set is honoured. Every other process defaults
+    to production."""
+    if os.environ.get("CALLWRIGHT_ENV"):
+        return Settings()
+    return Settings(CALLWRIGHT_ENV=Environment.DEVELOPMENT)
+
+
+def non_loopback_host(url: str) -> str | None:
+    """The host `url` reaches when it is not this machine (a Unix socket counts as this
+    machine), else None. Names are not resolved: only `localhost` and loopback addresses pass."""
+    parsed = make_url(url)
+    hosts = [parsed.host] if parsed.host else []
+    query_host = parsed.query.get("host")
+    hosts += [query_host] if isinstance(query_host, str) else list(query_host or ())
+    for host in hosts:
+        if not (host.startswith("/") or host.lower() == "localhost" or _is_loopback_ip(host)):
+            return host
+    return None
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def settings_for_stack(settings: Settings, data_dir: Path) -> Settings:
@@ -317,6 +349,9 @@ class DevStack:
             "TEMPORAL_ADDRESS": temporal.address,
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "CALLWRIGHT_DATA_DIR": str(self.data_dir),
+            # Explicit, whatever the parent's environment says: a child must never fall back
+            # to a default the stack did not choose.
+            "CALLWRIGHT_ENV": self.settings.environment.value,
         }
         env.setdefault("PUBLIC_BASE_URL", api_url)
         # The TwiML the API answers points Twilio's media stream here (a user's tunnel wins).

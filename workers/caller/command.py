@@ -28,7 +28,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.settings import Settings, get_settings
+from core.settings import Settings
+from workers.stack import local_settings
 
 if TYPE_CHECKING:
     from workers.caller.script import ScriptStep
@@ -94,7 +95,7 @@ def call(
     """Call an agent with a simulated caller speaking Twilio's Media Streams protocol; print
     the transcript, latency per turn and goal progress."""
     try:
-        settings = get_settings()
+        settings = local_settings()  # development unless CALLWRIGHT_ENV says otherwise
     except ValueError as exc:
         _errors.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc

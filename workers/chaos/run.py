@@ -30,7 +30,6 @@ from typing import Any, Final
 import httpx
 from rich.console import Console
 
-from core.settings import get_settings
 from workers.caller.report import CallReport
 from workers.caller.sink import WebhookSink, run_webhook_sink
 from workers.chaos.checks import (
@@ -52,7 +51,7 @@ from workers.eval.audio import Stack, place_audio_call
 from workers.eval.cases import EvalCase, load_cases
 from workers.eval.outcome import ScenarioResult
 from workers.services import ServiceError, find_free_port
-from workers.stack import DevStack, StackPorts
+from workers.stack import DevStack, StackPorts, local_settings
 
 logger = logging.getLogger(__name__)
 
@@ -348,7 +347,7 @@ def _call_of(payload: Any) -> str | None:
 def build_stack(data_dir: Path, drain_s: float) -> DevStack:
     """The stack a chaos run crashes: two realtime nodes, the guided brain, the scenarios' day."""
     ports = StackPorts(*(find_free_port() for _ in range(6)), more_realtime=(find_free_port(),))
-    settings = get_settings().model_copy(update={"database_url": None, "redis_url": None})
+    settings = local_settings().model_copy(update={"database_url": None, "redis_url": None})
     return DevStack(
         settings,
         data_dir=data_dir,

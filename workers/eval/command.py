@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 from rich.console import Console
 
-from core.settings import BrainName, Settings, get_settings
+from core.settings import BrainName, Settings
+from workers.stack import local_settings
 
 if TYPE_CHECKING:
     from workers.eval.cases import EvalCase
@@ -100,7 +101,11 @@ def eval_command(
     from workers.eval.scenario import ScenarioError
     from workers.eval.suite import run_text_eval
 
-    settings = get_settings()
+    try:
+        settings = local_settings()  # development unless CALLWRIGHT_ENV says otherwise
+    except ValueError as exc:
+        _errors.print(f"[red]configuration error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     try:
         cases = load_cases(resolve_scenarios(scenarios or []), agent_file=agent)
     except ScenarioError as exc:
