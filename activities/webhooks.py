@@ -33,10 +33,16 @@ from core.calls.activities import (
 )
 from core.calls.types import DeliveryInput
 from core.db.models import Call, WebhookAttempt, WebhookDelivery
+from core.webhooks.destinations import ALLOW_PRIVATE, DestinationRefused, UnresolvableHost
 from core.webhooks.signing import encode_body, signed_headers
 
 logger = logging.getLogger(__name__)
 ERROR_TEXT_LIMIT = 500
+# Of a receiver's answer only the status counts; a few KiB are read so a short answer leaves
+# the connection reusable, and a hostile endless one costs nothing.
+RESPONSE_READ_LIMIT = 4096
+# The whole attempt, however slowly a receiver trickles its answer (below the activity's 30 s).
+ATTEMPT_DEADLINE_S = 20.0
 # Below the workflow's 30 s bookkeeping timeout: a hung write gives up before Temporal does.
 BOOKKEEPING_DB_TIMEOUT_S = 20.0
 # An attempt's own row may cost it this much at most; the HTTP answer is what counts.
@@ -44,14 +50,21 @@ ATTEMPT_RECORD_TIMEOUT_S = 5.0
 
 
 class WebhookActivities:
-    """Built with the database, an HTTP client and the signing secret."""
+    """Built with the database, an HTTP client (`core.webhooks.destinations.webhook_client`,
+    which checks every destination when it connects) and the signing secret."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, secret: str
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        secret: str,
+        *,
+        allow_private: bool = False,
     ) -> None:
         self.sessions = sessions
         self.http = http
         self.secret = secret
+        self.allow_private = allow_private
 
     @activity.defn(name=RECORD_WEBHOOK_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> int:
@@ -92,29 +105,64 @@ class WebhookActivities:
     @activity.defn(name=DELIVER_WEBHOOK)
     async def deliver(self, delivery: DeliveryInput) -> int:
         """One attempt: sign, POST, record. A non-2xx answer or a network error raises, and
-        Temporal retries with backoff. Returns the attempt number (across replays too, when the
-        attempts could be recorded; else this run's activity attempt)."""
+        Temporal retries with backoff; a destination refused (or an invalid URL) fails the
+        delivery at once. Returns the attempt number (across replays too, when the attempts
+        could be recorded; else this run's activity attempt)."""
         body = encode_body(delivery.payload)
         headers = signed_headers(self.secret, delivery.webhook_id, datetime.now(UTC), body)
         started = time.perf_counter()
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            response = await self.http.post(delivery.url, content=body.encode(), headers=headers)
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"receiver answered {status_code}: {response.text[:200]}"
-        except httpx.InvalidURL as exc:
-            error = f"invalid URL: {exc}"
-            await self._record_attempt(delivery.webhook_id, None, started, error)
-            raise ApplicationError(error, type="InvalidWebhookTarget", non_retryable=True) from exc
-        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        status_code, error, final = await self._post(
+            delivery.url, body.encode(), headers, allow_private=self.allow_private
+        )
         number = await self._record_attempt(delivery.webhook_id, status_code, started, error)
         if error is not None:
             logger.info("webhook %s attempt %s failed: %s", delivery.webhook_id, number, error)
+            if final:
+                raise ApplicationError(error, type="InvalidWebhookTarget", non_retryable=True)
             raise ApplicationError(error, type="WebhookAttemptFailed")
         return number
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str], *, allow_private: bool
+    ) -> tuple[int | None, str | None, bool]:
+        """POST once: `(status, short reason or None, whether retrying is pointless)`.
+
+        Redirects are not followed (a 3xx fails: it could point anywhere). At most
+        `RESPONSE_READ_LIMIT` bytes of the answer are read, so the connection can be reused
+        after a short answer; a longer one is dropped unread. The reason is ours, never the
+        receiver's words: its body is not kept or shown anywhere."""
+        try:
+            async with (
+                asyncio.timeout(ATTEMPT_DEADLINE_S),
+                self.http.stream(
+                    "POST",
+                    url,
+                    content=body,
+                    headers=headers,
+                    extensions={ALLOW_PRIVATE: allow_private},
+                ) as response,
+            ):
+                await _read_at_most(response, RESPONSE_READ_LIMIT)
+        except UnresolvableHost as exc:
+            return None, exc.reason, False
+        except DestinationRefused as exc:
+            return None, f"refused: {exc.reason}", True
+        except httpx.InvalidURL:
+            return None, "invalid URL", True
+        except (TimeoutError, httpx.TimeoutException):
+            return None, "timeout", False
+        except httpx.ConnectError:
+            return None, "connection failed", False
+        except httpx.HTTPError as exc:
+            return None, _snake(type(exc).__name__), False
+        except (UnicodeError, ValueError):
+            return None, "invalid request", True
+        code = response.status_code
+        if 200 <= code < 300:
+            return code, None, False
+        if 300 <= code < 400:
+            return code, f"redirect (HTTP {code}, not followed)", False
+        return code, f"HTTP {code}", False
 
     async def _record_attempt(
         self, webhook_id: str, status_code: int | None, started: float, error: str | None
@@ -182,3 +230,18 @@ class WebhookActivities:
                 marked,
                 (finished.error or "")[:ERROR_TEXT_LIMIT],
             )
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> int:
+    """Read the answer's body until `limit` bytes or its end; returns the bytes read."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read >= limit:
+            break
+    return read
+
+
+def _snake(name: str) -> str:
+    """`RemoteProtocolError` → `remote protocol error`: an exception's kind, not its text."""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()

@@ -96,11 +96,21 @@ class Settings(BaseSettings):
     call_token_secret: SecretStr = Field(
         SecretStr(DEV_CALL_TOKEN_SECRET), alias="CALL_TOKEN_SECRET"
     )
+    webhook_allow_private: bool | None = Field(None, alias="WEBHOOK_ALLOW_PRIVATE")
+    """Whether every organization's webhooks may go to private, loopback and link-local
+    addresses (a single-tenant install whose receivers live on its own network). Unset: only in
+    development. An organization can be allowed on its own (`allow_private_webhooks`)."""
+    webhook_rotation_grace_s: float = Field(86_400.0, ge=0, alias="WEBHOOK_ROTATION_GRACE_S")
+    """After an endpoint's secret is rotated, how long the old one keeps signing alongside."""
 
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_api_key: SecretStr | None = Field(None, alias="LLM_API_KEY")
     llm_model: str = Field("gpt-4o-mini", alias="LLM_MODEL")
     llm_first_token_timeout_s: float = Field(1.2, alias="LLM_FIRST_TOKEN_TIMEOUT_S", gt=0)
+    llm_max_tokens: int = Field(200, ge=16, alias="LLM_MAX_TOKENS")
+    """The most tokens one LLM reply may take: a spoken answer is a sentence or three."""
+    llm_history_turns: int = Field(12, ge=2, alias="LLM_HISTORY_TURNS")
+    """Conversation turns the LLM is sent in full; older ones are folded into one summary line."""
 
     brain: BrainName = Field(BrainName.GUIDED, alias="BRAIN")
     stt_engine: SttEngineName = Field(SttEngineName.WHISPER, alias="STT_ENGINE")
@@ -115,6 +125,12 @@ class Settings(BaseSettings):
     realtime_port: int = Field(8765, ge=1, le=65535, alias="REALTIME_PORT")
     realtime_drain_s: float = Field(20.0, ge=0, alias="REALTIME_DRAIN_S")
     """On SIGTERM, how long calls may finish on their own before they are handed over."""
+    media_start_timeout_s: float = Field(5.0, gt=0, alias="MEDIA_START_TIMEOUT_S")
+    """How long a media socket may stay open without a valid `start` (Twilio sends it at once)."""
+    media_max_pending_sockets: int = Field(32, ge=1, alias="MEDIA_MAX_PENDING_SOCKETS")
+    """Media sockets a node holds open at once before their `start` has been checked."""
+    media_max_bad_frames: int = Field(20, ge=1, alias="MEDIA_MAX_BAD_FRAMES")
+    """Malformed, unexpected or too-fast frames a media socket may send before it is closed."""
     whisper_model_path: Path | None = Field(None, alias="WHISPER_MODEL_PATH")
     whisper_device: str = Field("cpu", alias="WHISPER_DEVICE")
     whisper_audio_context_s: float = Field(10.0, ge=1.0, le=30.0, alias="WHISPER_AUDIO_CONTEXT_S")
@@ -124,6 +140,18 @@ class Settings(BaseSettings):
     """The day calls take place on, for evals and tests that need a fixed calendar (relative
     dates such as "next Tuesday" resolve against it); None = the real date."""
     silence_reprompt_s: float = Field(8.0, gt=0, alias="SILENCE_REPROMPT_S")
+
+    @property
+    def webhooks_private_allowed(self) -> bool:
+        """`WEBHOOK_ALLOW_PRIVATE`, or in development when it is unset."""
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def webhooks_require_https(self) -> bool:
+        """Webhook URLs must be https in production (tests and development use local http)."""
+        return self.environment is Environment.PRODUCTION
 
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Self:

@@ -29,12 +29,14 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Records every request; `failures[path]` requests to that path get 500 first."""
+    """Records every request; `failures[path]` requests to that path get 500 first;
+    `answers[path]` scripts the answer to that path (status, headers, body)."""
 
     url: str = ""
     requests: list[Received] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     always_fail: set[str] = field(default_factory=set)
+    answers: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
 
     def on(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
@@ -51,6 +53,13 @@ class Receiver:
         body = await read_body(receive)
         path = scope["path"]
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        if path in self.answers:
+            status, answer_headers, answer = self.answers[path]
+            headers["x-answered"] = str(status)
+            self.requests.append(Received(path, headers, body))
+            await send({"type": "http.response.start", "status": status, "headers": answer_headers})
+            await send({"type": "http.response.body", "body": answer})
+            return
         failing = path in self.always_fail or self.failures.get(path, 0) > 0
         if failing and path not in self.always_fail:
             self.failures[path] -= 1

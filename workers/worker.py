@@ -26,6 +26,7 @@ from core.calls.temporal import connect_temporal
 from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
 from core.twilio_rest import make_twilio_client
+from core.webhooks.destinations import webhook_client
 from workflows.call import CallWorkflow
 from workflows.webhook import WebhookDeliveryWorkflow
 
@@ -47,7 +48,12 @@ def build_worker(
     """A worker with every call workflow and activity, built with its clients."""
     calls = CallRecordActivities(sessions)
     spool = SpoolActivities(redis)
-    webhooks = WebhookActivities(sessions, http, settings.webhook_signing_secret.get_secret_value())
+    webhooks = WebhookActivities(
+        sessions,
+        http,
+        settings.webhook_signing_secret.get_secret_value(),
+        allow_private=settings.webhooks_private_allowed,
+    )
     analysis = AnalysisActivities(llm, settings.llm_model)
     hang_up = TwilioActivities(twilio)
     return Worker(
@@ -96,7 +102,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         if settings.redis_url
         else None
     )
-    async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as http:
+    async with webhook_client(
+        require_https=settings.webhooks_require_https, timeout=WEBHOOK_TIMEOUT
+    ) as http:
         worker = build_worker(
             client,
             settings=settings,
