@@ -29,7 +29,7 @@ from core.calls.activities import (
     TurnsToRecord,
 )
 from core.calls.cleaning import clean_json, clean_number, clean_reason, clean_text
-from core.db.models import Call, CallTurn
+from core.db.models import AgentConfig, Call, CallTurn
 
 UNSTORABLE = "UnstorableValue"
 _P = ParamSpec("_P")
@@ -64,6 +64,12 @@ def _call_row(started: CallStarted) -> dict[str, Any]:
         "call_sid": started.call_sid,
         "workflow_id": started.workflow_id,
         "agent_id": started.agent_id,
+        # The snapshot names the organization; a call from a history older than organizations
+        # takes its agent's.
+        "organization_id": started.agent_snapshot.get("organization_id")
+        or select(AgentConfig.organization_id)
+        .where(AgentConfig.id == started.agent_id)
+        .scalar_subquery(),
         "direction": started.direction.value,
         "from_number": clean_number(started.from_number),
         "to_number": clean_number(started.to_number),

@@ -6,6 +6,7 @@ lifetime. Tests hand it an engine of their own database; servers let the lifespa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +16,21 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit
-from api.routes import agents, calls, domains, goals, health, templates, twilio, webhooks
+from api.middleware import AuditLog, BodySizeLimit
+from api.routes import (
+    agents,
+    calls,
+    domains,
+    goals,
+    health,
+    organization,
+    templates,
+    twilio,
+    webhooks,
+)
 from api.temporal import TemporalConnector
 from core.db.session import make_async_engine, make_sessionmaker
+from core.ratelimit import Limiter
 from core.settings import Settings
 from core.twilio_rest import make_twilio_client
 
@@ -26,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 API_DESCRIPTION = """Admin API of Callwright: build phone voice agents from templates, goals,
 do/don't instructions, domain knowledge and a voice. Every `/api` route needs
-`Authorization: Bearer <key>` (create one with `callwright apikey create NAME`)."""
+`Authorization: Bearer <key>` (create one with `callwright apikey create NAME`). A key belongs
+to one organization and sees only its rows; its scopes (`read`, `agents:write`, `calls:write`,
+`webhooks:write`, `admin`) say what it may change."""
 
 
 def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -48,9 +62,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             if settings.redis_url
             else None
         )
+        # Counts are per database: ids (a key's, an organization's) only mean something there.
+        database = db.url.render_as_string(hide_password=True)
+        app.state.limiter = Limiter(
+            app.state.redis, namespace=hashlib.sha256(database.encode()).hexdigest()[:12]
+        )
         app.state.twilio = make_twilio_client(settings)
         app.state.temporal = TemporalConnector(
-            settings.temporal_address, settings.temporal_namespace
+            settings.temporal_address, settings.temporal_namespace, settings.payload_encryption_keys
         )
         try:
             yield
@@ -67,6 +86,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(AuditLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -77,5 +97,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(domains.router)
     app.include_router(calls.router)
     app.include_router(webhooks.router)
+    app.include_router(organization.router)
     app.include_router(twilio.router)
     return app

@@ -1,22 +1,33 @@
-"""Dependencies routes declare with `Annotated` aliases: `SessionDep`, `CurrentKey`."""
+"""Dependencies routes declare with `Annotated` aliases: `SessionDep`, `CurrentKey`, and the
+scope checks `authorize(...)` / `require_scope(...)`.
+
+Every `/api` request carries an API key. The key names its organization: routes only ever see
+and change that organization's rows (another organization's id answers 404, as an unknown one
+does). Each key is rate-limited per minute (429 with `Retry-After`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.agents.spec import ROW_ID_MAX
-from core.auth import authenticate
-from core.db.models import ApiKey
+from core.auth import Scope, allows, authenticate
+from core.db.models import ApiKey, Base, Organization
+from core.errors import NotFoundError
+from core.ratelimit import Limiter, retry_after
 
 # Ids are PostgreSQL `integer`s: anything outside 1..2^31-1 cannot name a row.
 IdPath = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `callwright apikey create`")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RATE_WINDOW_S = 60.0
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,10 +41,12 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_current_key(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
-    """The API key the request carries; 401 when missing, malformed, unknown or revoked."""
+    """The API key the request carries; 401 when missing, malformed, unknown, revoked or
+    expired; 429 past its organization's requests per minute."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -44,10 +57,75 @@ async def get_current_key(
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked API key",
+            "unknown, revoked or expired API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    # Detached: the route's commits and rollbacks must not expire what the key says.
+    session.expunge(key)
+    organization = await session.get(Organization, key.organization_id)
+    assert organization is not None  # a key goes with its organization (ON DELETE CASCADE)
+    limiter: Limiter = request.app.state.limiter
+    wait = await limiter.hit(
+        f"key:{key.id}", limit=organization.rate_limit_per_minute, window_s=RATE_WINDOW_S
+    )
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"this key may make {organization.rate_limit_per_minute} requests per minute",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    request.state.api_key = key  # for the audit log (api.middleware.AuditLog)
     return key
 
 
 CurrentKey = Annotated[ApiKey, Depends(get_current_key)]
+
+
+def _forbidden(needed: Scope) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, f"this API key lacks the `{needed.value}` scope"
+    )
+
+
+def authorize(write_scope: Scope) -> Callable[[Request, ApiKey], Awaitable[ApiKey]]:
+    """A router's check: reading needs `read` (or `write_scope`), changing needs `write_scope`."""
+
+    async def check(request: Request, key: CurrentKey) -> ApiKey:
+        needed = Scope.READ if request.method in READ_METHODS else write_scope
+        if not allows(key.scopes, needed, write_scope=write_scope):
+            raise _forbidden(needed)
+        return key
+
+    return check
+
+
+def require_scope(scope: Scope) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    """A route's check: the key must hold `scope` (or `admin`), whatever the method."""
+
+    async def check(key: CurrentKey) -> ApiKey:
+        if not allows(key.scopes, scope):
+            raise _forbidden(scope)
+        return key
+
+    return check
+
+
+AdminKey = Annotated[ApiKey, Depends(require_scope(Scope.ADMIN))]
+
+
+_Owned = TypeVar("_Owned", bound=Base)
+
+
+async def get_owned(
+    session: AsyncSession, model: type[_Owned], row_id: int, key: ApiKey, *, kind: str
+) -> _Owned:
+    """The row of `model` with `row_id` if the key's organization owns it; NotFoundError (404)
+    otherwise, so another organization's ids look exactly like unknown ones."""
+    columns: Any = model  # every owned model has `id` and `organization_id`
+    query: Any = select(model).where(
+        columns.id == row_id, columns.organization_id == key.organization_id
+    )
+    row: _Owned | None = await session.scalar(query)
+    if row is None:
+        raise NotFoundError(kind, row_id)
+    return row

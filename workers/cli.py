@@ -8,7 +8,8 @@ callwright worker           a Temporal worker for calls and webhooks (production
 callwright realtime         the media server for Twilio streams (production)
 callwright eval             simulated callers against an agent: goal completion, accuracy
 callwright migrate          bring the database schema up to date
-callwright apikey create    a new admin API key, printed alone on stdout
+callwright apikey create    a new API key (admin unless --scope), printed alone on stdout
+callwright org create       a new organization (a business using this platform)
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-apikey_app = typer.Typer(help="Create, list and revoke admin API keys.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+org_app = typer.Typer(
+    help="Create and list organizations (the businesses sharing this platform).",
+    no_args_is_help=True,
+)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(org_app, name="org")
 
 console = Console(stderr=True)  # humans read stderr; stdout stays for what scripts capture
 logger = logging.getLogger("callwright")
@@ -368,22 +374,64 @@ def apikey_create(
     name: Annotated[
         str, typer.Argument(help="A unique name for the key, e.g. the system using it")
     ],
+    org: Annotated[
+        str, typer.Option(help="The organization the key belongs to (`callwright org create`)")
+    ] = "default",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="What the key may do: read, agents:write, calls:write, webhooks:write, admin "
+            "(repeat for several; default admin)"
+        ),
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="Days until the key stops working")
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an API key and print only the key on stdout (capture it: it is not shown again)."""
-    from core.auth import create_api_key
+    from datetime import UTC, datetime, timedelta
+
+    from core.auth import Scope, create_api_key
     from core.errors import ConflictError
 
+    try:
+        scopes = [Scope(s) for s in scope or [Scope.ADMIN]]
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --scope: {exc}; one of {', '.join(Scope)}")
+        raise typer.Exit(2) from exc
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     settings = _settings()
     url = _database_url(settings, data_dir)
 
     async def create() -> str:
+        from sqlalchemy import select
+
+        from core.db.models import Organization
         from core.db.session import make_async_engine, make_sessionmaker
+        from core.organizations import DEFAULT_ORGANIZATION, default_organization
 
         engine = make_async_engine(url, pool_size=1)
         try:
             async with make_sessionmaker(engine)() as session:
-                return await create_api_key(session, name=name)
+                if org == DEFAULT_ORGANIZATION:
+                    organization = await default_organization(session)
+                else:
+                    found = await session.scalar(
+                        select(Organization).where(Organization.name == org)
+                    )
+                    if found is None:
+                        raise ConflictError(
+                            f"no organization named {org!r} (callwright org create {org})"
+                        )
+                    organization = found
+                return await create_api_key(
+                    session,
+                    name=name,
+                    organization_id=organization.id,
+                    scopes=scopes,
+                    expires_at=expires_at,
+                )
         finally:
             await engine.dispose()
 
@@ -439,3 +487,67 @@ def apikey_revoke(
 
 if __name__ == "__main__":
     app()
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. the business's")],
+    allow_prefix: Annotated[
+        list[str] | None,
+        typer.Option(help="An E.164 prefix outbound calls may dial, e.g. +1 (repeat for more)"),
+    ] = None,
+    calls_per_hour: Annotated[int, typer.Option(min=0, help="Outbound calls per hour")] = 20,
+    retention_days: Annotated[
+        int | None, typer.Option(min=1, help="Days call history is kept (default: forever)")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an organization; then `callwright apikey create NAME --org ORG` gives it a key."""
+    import re
+
+    from sqlalchemy import insert, select
+
+    from core.db.models import Organization
+    from core.db.session import make_sync_engine
+
+    prefixes = list(allow_prefix or [])
+    bad = [p for p in prefixes if not re.fullmatch(r"\+[0-9]{0,14}", p)]
+    if bad:
+        console.print(f"[red]error:[/red] --allow-prefix {bad[0]!r}: give `+` and digits")
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = make_sync_engine(_database_url(settings, data_dir))
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(Organization.id).where(Organization.name == name)).first():
+                console.print(f"[red]error:[/red] an organization named {name!r} already exists")
+                raise typer.Exit(1)
+            conn.execute(
+                insert(Organization).values(
+                    name=name,
+                    allowed_call_prefixes=prefixes,
+                    calls_per_hour=calls_per_hour,
+                    retention_days=retention_days,
+                )
+            )
+    finally:
+        engine.dispose()
+    console.print(f"organization {name!r} created")
+
+
+@org_app.command("list")
+def org_list(data_dir: DataDirOption = None) -> None:
+    """List organizations with their limits."""
+    from sqlalchemy import select
+
+    from core.db.models import Organization
+    from core.db.session import make_sync_engine
+
+    settings = _settings()
+    engine = make_sync_engine(_database_url(settings, data_dir))
+    with engine.connect() as conn:
+        for row in conn.execute(select(Organization).order_by(Organization.id)):
+            kept = f"{row.retention_days} days" if row.retention_days else "forever"
+            prefixes = ",".join(row.allowed_call_prefixes) or "no outbound calls"
+            print(f"{row.name}\t{prefixes}\t{row.calls_per_hour}/hour\tkept {kept}")
+    engine.dispose()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, status
 from sqlalchemy import select
 
-from api.deps import IdPath, SessionDep, get_current_key
+from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.agents import AgentCreate, AgentPublic, AgentSummary, AgentUpdate, CompiledPrompt
 from api.schemas.common import ProblemPublic, ValidationResult
 from api.schemas.domains import DomainLink, DomainPublic
@@ -19,10 +19,13 @@ from api.schemas.goals import GoalCreate, GoalPublic, GoalRef
 from api.schemas.instructions import InstructionCreate, InstructionPublic, InstructionUpdate
 from core.agents.builder import AgentBuilder, goal_spec
 from core.agents.spec import InstructionKind
+from core.auth import Scope
 from core.db.models import AgentConfig, AgentDomain, AgentGoal, AgentInstruction, Domain
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
 
-router = APIRouter(prefix="/api/agents", tags=["agents"], dependencies=[Depends(get_current_key)])
+router = APIRouter(
+    prefix="/api/agents", tags=["agents"], dependencies=[Depends(authorize(Scope.AGENTS_WRITE))]
+)
 
 
 def agent_document(agent: AgentConfig) -> dict[str, Any]:
@@ -71,6 +74,7 @@ async def _revalidate_and_commit(builder: AgentBuilder, agent_id: IdPath) -> Age
 
 async def _remove_link(
     session: SessionDep,
+    key: CurrentKey,
     link_model: type[AgentGoal] | type[AgentDomain],
     agent_id: int,
     other_id: int,
@@ -78,7 +82,7 @@ async def _remove_link(
     kind: str,
 ) -> None:
     """Delete the agent's link to a goal or a domain (404 for an unknown agent or link)."""
-    await AgentBuilder(session).load_agent(agent_id)
+    await AgentBuilder(session, key.organization_id).load_agent(agent_id)
     link = await session.get(link_model, (agent_id, other_id))
     if link is None:
         raise NotFoundError(kind, other_id)
@@ -87,15 +91,21 @@ async def _remove_link(
 
 
 @router.get("", response_model=list[AgentSummary])
-async def list_agents(session: SessionDep) -> list[AgentConfig]:
-    """Every agent, oldest first."""
-    return list(await session.scalars(select(AgentConfig).order_by(AgentConfig.id)))
+async def list_agents(session: SessionDep, key: CurrentKey) -> list[AgentConfig]:
+    """Every agent of the organization, oldest first."""
+    return list(
+        await session.scalars(
+            select(AgentConfig)
+            .where(AgentConfig.organization_id == key.organization_id)
+            .order_by(AgentConfig.id)
+        )
+    )
 
 
 @router.post("", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
-async def create_agent(session: SessionDep, body: AgentCreate) -> AgentPublic:
+async def create_agent(session: SessionDep, key: CurrentKey, body: AgentCreate) -> AgentPublic:
     """Create a whole agent from one document; the goals and domain it names are created too."""
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, key.organization_id)
     agent = await builder.create_agent(
         body.template_id, body.model_dump(mode="json", exclude_unset=True)
     )
@@ -105,10 +115,11 @@ async def create_agent(session: SessionDep, body: AgentCreate) -> AgentPublic:
 @router.post("/validate", response_model=ValidationResult)
 async def validate_agent(
     session: SessionDep,
+    key: CurrentKey,
     config: Annotated[dict[str, Any], Body(examples=[{"name": "Front desk", "template_id": 1}])],
 ) -> ValidationResult:
     """Every problem in an agent document, each with the path of its field; nothing is stored."""
-    problems = await AgentBuilder(session).validate_agent_config(config)
+    problems = await AgentBuilder(session, key.organization_id).validate_agent_config(config)
     return ValidationResult(
         valid=not problems,
         problems=[ProblemPublic(path=p.path, message=p.message) for p in problems],
@@ -116,15 +127,17 @@ async def validate_agent(
 
 
 @router.get("/{agent_id}", response_model=AgentPublic)
-async def get_agent(session: SessionDep, agent_id: IdPath) -> AgentPublic:
+async def get_agent(session: SessionDep, key: CurrentKey, agent_id: IdPath) -> AgentPublic:
     """One agent with its goals, instructions, domains and voice."""
-    return agent_public(await AgentBuilder(session).load_agent(agent_id))
+    return agent_public(await AgentBuilder(session, key.organization_id).load_agent(agent_id))
 
 
 @router.patch("/{agent_id}", response_model=AgentPublic)
-async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate) -> AgentPublic:
+async def update_agent(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: AgentUpdate
+) -> AgentPublic:
     """Change the fields given."""
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, key.organization_id)
     agent = await builder.load_agent(agent_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     for field in (
@@ -145,7 +158,10 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
         changes["voice"] = {**agent.voice, **changes["voice"]}
     if "name" in changes:
         taken = await session.scalar(
-            select(AgentConfig.id).where(AgentConfig.name == changes["name"])
+            select(AgentConfig.id).where(
+                AgentConfig.name == changes["name"],
+                AgentConfig.organization_id == key.organization_id,
+            )
         )
         if taken is not None and taken != agent_id:
             raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
@@ -163,35 +179,34 @@ async def update_agent(session: SessionDep, agent_id: IdPath, body: AgentUpdate)
 
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_agent(session: SessionDep, agent_id: IdPath) -> None:
+async def delete_agent(session: SessionDep, key: CurrentKey, agent_id: IdPath) -> None:
     """Remove an agent and its instructions and links (shared goals and domains stay)."""
-    agent = await session.get(AgentConfig, agent_id)
-    if agent is None:
-        raise NotFoundError("agent", agent_id)
-    await session.delete(agent)
+    await session.delete(await get_owned(session, AgentConfig, agent_id, key, kind="agent"))
     await session.commit()
 
 
 @router.get("/{agent_id}/prompt", response_model=CompiledPrompt)
-async def get_prompt(session: SessionDep, agent_id: IdPath) -> CompiledPrompt:
+async def get_prompt(session: SessionDep, key: CurrentKey, agent_id: IdPath) -> CompiledPrompt:
     """The system prompt a call with this agent would start from now."""
-    prompt = await AgentBuilder(session).compile_system_prompt(agent_id)
+    prompt = await AgentBuilder(session, key.organization_id).compile_system_prompt(agent_id)
     return CompiledPrompt(agent_id=agent_id, prompt=prompt)
 
 
 @router.get("/{agent_id}/goals", response_model=list[GoalPublic])
-async def list_agent_goals(session: SessionDep, agent_id: IdPath) -> list[GoalPublic]:
+async def list_agent_goals(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath
+) -> list[GoalPublic]:
     """The agent's goals, in order."""
-    agent = await AgentBuilder(session).load_agent(agent_id)
+    agent = await AgentBuilder(session, key.organization_id).load_agent(agent_id)
     return [GoalPublic.model_validate(link.goal) for link in agent.goal_links]
 
 
 @router.post("/{agent_id}/goals", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
 async def add_agent_goal(
-    session: SessionDep, agent_id: IdPath, body: GoalRef | GoalCreate
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: GoalRef | GoalCreate
 ) -> AgentPublic:
     """Give the agent a goal: an existing one by `goal_id`, or a new one inline."""
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, key.organization_id)
     agent = await builder.load_agent(agent_id)
     goal = await builder.resolve_goal(body.goal_id if isinstance(body, GoalRef) else body, path="")
     if any(link.goal_id == goal.id for link in agent.goal_links):
@@ -202,21 +217,27 @@ async def add_agent_goal(
 
 
 @router.delete("/{agent_id}/goals/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_agent_goal(session: SessionDep, agent_id: IdPath, goal_id: IdPath) -> None:
+async def remove_agent_goal(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, goal_id: IdPath
+) -> None:
     """Take a goal from the agent (the goal itself stays, for other agents)."""
-    await _remove_link(session, AgentGoal, agent_id, goal_id, kind="goal")
+    await _remove_link(session, key, AgentGoal, agent_id, goal_id, kind="goal")
 
 
 @router.get("/{agent_id}/instructions", response_model=list[InstructionPublic])
-async def list_instructions(session: SessionDep, agent_id: IdPath) -> list[AgentInstruction]:
+async def list_instructions(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath
+) -> list[AgentInstruction]:
     """The agent's instructions, highest priority first."""
-    return list((await AgentBuilder(session).load_agent(agent_id)).instructions)
+    return list(
+        (await AgentBuilder(session, key.organization_id).load_agent(agent_id)).instructions
+    )
 
 
 async def _get_instruction(
-    session: SessionDep, agent_id: IdPath, instruction_id: IdPath
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, instruction_id: IdPath
 ) -> AgentInstruction:
-    await AgentBuilder(session).load_agent(agent_id)
+    await AgentBuilder(session, key.organization_id).load_agent(agent_id)
     instruction = await session.get(AgentInstruction, instruction_id)
     if instruction is None or instruction.agent_id != agent_id:
         raise NotFoundError("instruction", instruction_id)
@@ -229,10 +250,10 @@ async def _get_instruction(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_instruction(
-    session: SessionDep, agent_id: IdPath, body: InstructionCreate
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: InstructionCreate
 ) -> AgentInstruction:
     """Add a do or a don't."""
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, key.organization_id)
     await builder.load_agent(agent_id)
     instruction = AgentInstruction(agent_id=agent_id, **body.model_dump(mode="json"))
     session.add(instruction)
@@ -243,40 +264,54 @@ async def add_instruction(
 
 @router.put("/{agent_id}/instructions/{instruction_id}", response_model=InstructionPublic)
 async def update_instruction(
-    session: SessionDep, agent_id: IdPath, instruction_id: IdPath, body: InstructionUpdate
+    session: SessionDep,
+    key: CurrentKey,
+    agent_id: IdPath,
+    instruction_id: IdPath,
+    body: InstructionUpdate,
 ) -> AgentInstruction:
     """Change the fields given (e.g. `{"active": false}` to switch an instruction off)."""
-    instruction = await _get_instruction(session, agent_id, instruction_id)
+    instruction = await _get_instruction(session, key, agent_id, instruction_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     for field, value in changes.items():
         if value is not None or field == "topic":
             setattr(instruction, field, value)
-    await _revalidate_and_commit(AgentBuilder(session), agent_id)
+    await _revalidate_and_commit(AgentBuilder(session, key.organization_id), agent_id)
     await session.refresh(instruction)
     return instruction
 
 
 @router.delete("/{agent_id}/instructions/{instruction_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_instruction(session: SessionDep, agent_id: IdPath, instruction_id: IdPath) -> None:
+async def delete_instruction(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, instruction_id: IdPath
+) -> None:
     """Remove an instruction."""
-    await session.delete(await _get_instruction(session, agent_id, instruction_id))
+    await session.delete(await _get_instruction(session, key, agent_id, instruction_id))
     await session.commit()
 
 
 @router.get("/{agent_id}/domains", response_model=list[DomainPublic])
-async def list_agent_domains(session: SessionDep, agent_id: IdPath) -> list[Domain]:
+async def list_agent_domains(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath
+) -> list[Domain]:
     """The domains the agent knows."""
-    agent = await AgentBuilder(session).load_agent(agent_id)
+    agent = await AgentBuilder(session, key.organization_id).load_agent(agent_id)
     return [link.domain for link in sorted(agent.domain_links, key=lambda link: link.domain_id)]
 
 
 @router.post("/{agent_id}/domains", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
-async def add_agent_domain(session: SessionDep, agent_id: IdPath, body: DomainLink) -> AgentPublic:
+async def add_agent_domain(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: DomainLink
+) -> AgentPublic:
     """Let the agent know a domain: by `domain_id`, or by `name` (created when new)."""
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, key.organization_id)
     agent = await builder.load_agent(agent_id)
     if body.domain_id is not None:
-        domain = await session.get(Domain, body.domain_id)
+        domain = await session.scalar(
+            select(Domain).where(
+                Domain.id == body.domain_id, Domain.organization_id == key.organization_id
+            )
+        )
         if domain is None:
             raise NotFoundError("domain", body.domain_id, field="domain_id")
     else:
@@ -289,6 +324,8 @@ async def add_agent_domain(session: SessionDep, agent_id: IdPath, body: DomainLi
 
 
 @router.delete("/{agent_id}/domains/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_agent_domain(session: SessionDep, agent_id: IdPath, domain_id: IdPath) -> None:
+async def remove_agent_domain(
+    session: SessionDep, key: CurrentKey, agent_id: IdPath, domain_id: IdPath
+) -> None:
     """Stop the agent knowing a domain (the domain itself stays)."""
-    await _remove_link(session, AgentDomain, agent_id, domain_id, kind="domain")
+    await _remove_link(session, key, AgentDomain, agent_id, domain_id, kind="domain")

@@ -15,17 +15,22 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.base.exceptions import TwilioRestException
 
-from api.deps import SessionDep, get_current_key
+from api.deps import CurrentKey, SessionDep, authorize
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
 from core.agents.builder import AgentBuilder
+from core.auth import Scope
 from core.calls.types import CallEnded, CallInput, Direction, EndSource, call_workflow_id
-from core.db.models import Call, CallTurn
+from core.db.models import Call, CallTurn, Organization
 from core.errors import NotFoundError
+from core.organizations import CallNotAllowedError, check_outbound_number
+from core.ratelimit import Limiter, retry_after
 from core.search_attributes import call_start_attributes
 from core.settings import Settings
 from core.twilio_rest import create_outbound_call
 
-router = APIRouter(prefix="/api/calls", tags=["calls"], dependencies=[Depends(get_current_key)])
+router = APIRouter(
+    prefix="/api/calls", tags=["calls"], dependencies=[Depends(authorize(Scope.CALLS_WRITE))]
+)
 
 CallKey = Annotated[str, Path(min_length=1, max_length=64, description="call id or CallSid")]
 LIST_LIMIT = 200
@@ -52,20 +57,46 @@ async def start_call_workflow(
     return handle.id
 
 
-async def _get_call(session: SessionDep, key: str) -> Call:
+async def _get_call(session: SessionDep, api_key: CurrentKey, key: str) -> Call:
     try:
         condition = Call.id == uuid.UUID(key)
     except ValueError:
         condition = Call.call_sid == key
-    call = await session.scalar(select(Call).where(condition))
+    call = await session.scalar(
+        select(Call).where(condition, Call.organization_id == api_key.organization_id)
+    )
     if call is None:
         raise NotFoundError("call", key)
     return call
 
 
 @router.post("", response_model=CallStarted, status_code=status.HTTP_201_CREATED)
-async def create_call(session: SessionDep, request: Request, body: CallCreate) -> CallStarted:
-    """Place an outbound call through Twilio and start its workflow."""
+async def create_call(
+    session: SessionDep, key: CurrentKey, request: Request, body: CallCreate
+) -> CallStarted:
+    """Place an outbound call through Twilio and start its workflow. The number must start with
+    one of the organization's allowed prefixes, within its calls per hour (toll fraud)."""
+    builder = AgentBuilder(session, key.organization_id)
+    await builder.load_agent(body.agent_id)  # 404 before anything is dialled
+    organization = await session.get(Organization, key.organization_id)
+    assert organization is not None
+    try:
+        check_outbound_number(organization, body.to)
+    except CallNotAllowedError as exc:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            [{"loc": ["body", exc.field], "msg": str(exc), "type": "call_not_allowed"}],
+        ) from exc
+    limiter: Limiter = request.app.state.limiter
+    wait = await limiter.hit(
+        f"calls:{organization.id}", limit=organization.calls_per_hour, window_s=3600.0
+    )
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"this organization may place {organization.calls_per_hour} outbound calls per hour",
+            headers={"Retry-After": retry_after(wait)},
+        )
     settings: Settings = request.app.state.settings
     twilio = request.app.state.twilio
     from_number = body.from_number or settings.twilio_from_number
@@ -76,8 +107,6 @@ async def create_call(session: SessionDep, request: Request, body: CallCreate) -
             "outbound calls need TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL and a "
             "caller id (`from` or TWILIO_FROM_NUMBER)",
         )
-    builder = AgentBuilder(session)
-    await builder.load_agent(body.agent_id)  # 404 before anything is dialled
     base = settings.public_base_url.rstrip("/")
     try:
         call_sid = await asyncio.to_thread(
@@ -122,12 +151,18 @@ async def create_call(session: SessionDep, request: Request, body: CallCreate) -
 @router.get("", response_model=list[CallPublic])
 async def list_calls(
     session: SessionDep,
+    key: CurrentKey,
     agent_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     call_status: Annotated[str | None, Query(alias="status", max_length=32)] = None,
     outcome: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[Call]:
     """Calls, newest first, filtered by agent, status or outcome."""
-    query = select(Call).order_by(Call.started_at.desc()).limit(LIST_LIMIT)
+    query = (
+        select(Call)
+        .where(Call.organization_id == key.organization_id)
+        .order_by(Call.started_at.desc())
+        .limit(LIST_LIMIT)
+    )
     if agent_id is not None:
         query = query.where(Call.agent_id == agent_id)
     if call_status is not None:
@@ -138,9 +173,11 @@ async def list_calls(
 
 
 @router.get("/{call_key}", response_model=CallDetail)
-async def get_call(session: SessionDep, request: Request, call_key: CallKey) -> CallDetail:
+async def get_call(
+    session: SessionDep, key: CurrentKey, request: Request, call_key: CallKey
+) -> CallDetail:
     """The stored record, and the workflow's live progress while the call runs."""
-    call = await _get_call(session, call_key)
+    call = await _get_call(session, key, call_key)
     turns = await session.scalars(
         select(CallTurn).where(CallTurn.call_id == call.id).order_by(CallTurn.seq)
     )
@@ -176,10 +213,14 @@ async def get_call(session: SessionDep, request: Request, call_key: CallKey) -> 
 
 @router.post("/{call_key}/end", status_code=status.HTTP_202_ACCEPTED)
 async def end_call(
-    session: SessionDep, request: Request, call_key: CallKey, body: CallEnd | None = None
+    session: SessionDep,
+    key: CurrentKey,
+    request: Request,
+    call_key: CallKey,
+    body: CallEnd | None = None,
 ) -> dict[str, str]:
     """Ask a running call to end; the workflow wraps it up (analysis, webhooks)."""
-    call = await _get_call(session, call_key)
+    call = await _get_call(session, key, call_key)
     over = HTTPException(status.HTTP_409_CONFLICT, f"call {call.call_sid} is already over")
     if call.status == "completed":
         raise over

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
-from api.deps import IdPath, SessionDep, get_current_key
+from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.domains import (
     DomainCreate,
     DomainPublic,
@@ -14,29 +14,34 @@ from api.schemas.domains import (
     KnowledgeItemPublic,
     KnowledgeItemUpdate,
 )
+from core.auth import Scope
 from core.db.models import Domain, KnowledgeItem
 from core.errors import ConflictError, NotFoundError
 
-router = APIRouter(prefix="/api/domains", tags=["domains"], dependencies=[Depends(get_current_key)])
+router = APIRouter(
+    prefix="/api/domains", tags=["domains"], dependencies=[Depends(authorize(Scope.AGENTS_WRITE))]
+)
 
 
-async def get_domain_or_404(session: SessionDep, domain_id: IdPath) -> Domain:
-    """The domain, or NotFoundError."""
-    domain = await session.get(Domain, domain_id)
-    if domain is None:
-        raise NotFoundError("domain", domain_id)
-    return domain
+async def get_domain_or_404(session: SessionDep, key: CurrentKey, domain_id: IdPath) -> Domain:
+    """The organization's domain, or NotFoundError."""
+    return await get_owned(session, Domain, domain_id, key, kind="domain")
 
 
 async def _ensure_name_free(
-    session: SessionDep, name: str, *, except_id: int | None = None
+    session: SessionDep, key: CurrentKey, name: str, *, except_id: int | None = None
 ) -> None:
-    taken = await session.scalar(select(Domain.id).where(Domain.name == name))
+    taken = await session.scalar(
+        select(Domain.id).where(Domain.name == name, Domain.organization_id == key.organization_id)
+    )
     if taken is not None and taken != except_id:
         raise ConflictError(f"a domain named {name!r} already exists", field="name")
 
 
-async def _get_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> KnowledgeItem:
+async def _get_item(
+    session: SessionDep, key: CurrentKey, domain_id: IdPath, item_id: IdPath
+) -> KnowledgeItem:
+    await get_domain_or_404(session, key, domain_id)
     item = await session.get(KnowledgeItem, item_id)
     if item is None or item.domain_id != domain_id:
         raise NotFoundError("knowledge item", item_id)
@@ -44,34 +49,40 @@ async def _get_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> 
 
 
 @router.get("", response_model=list[DomainPublic])
-async def list_domains(session: SessionDep) -> list[Domain]:
-    """Every domain."""
-    return list(await session.scalars(select(Domain).order_by(Domain.id)))
+async def list_domains(session: SessionDep, key: CurrentKey) -> list[Domain]:
+    """Every domain of the organization."""
+    return list(
+        await session.scalars(
+            select(Domain).where(Domain.organization_id == key.organization_id).order_by(Domain.id)
+        )
+    )
 
 
 @router.post("", response_model=DomainPublic, status_code=status.HTTP_201_CREATED)
-async def create_domain(session: SessionDep, body: DomainCreate) -> Domain:
+async def create_domain(session: SessionDep, key: CurrentKey, body: DomainCreate) -> Domain:
     """Add a domain."""
-    await _ensure_name_free(session, body.name)
-    domain = Domain(**body.model_dump())
+    await _ensure_name_free(session, key, body.name)
+    domain = Domain(organization_id=key.organization_id, **body.model_dump())
     session.add(domain)
     await session.commit()
     return domain
 
 
 @router.get("/{domain_id}", response_model=DomainPublic)
-async def get_domain(session: SessionDep, domain_id: IdPath) -> Domain:
+async def get_domain(session: SessionDep, key: CurrentKey, domain_id: IdPath) -> Domain:
     """One domain."""
-    return await get_domain_or_404(session, domain_id)
+    return await get_domain_or_404(session, key, domain_id)
 
 
 @router.patch("/{domain_id}", response_model=DomainPublic)
-async def update_domain(session: SessionDep, domain_id: IdPath, body: DomainUpdate) -> Domain:
+async def update_domain(
+    session: SessionDep, key: CurrentKey, domain_id: IdPath, body: DomainUpdate
+) -> Domain:
     """Change the fields given."""
-    domain = await get_domain_or_404(session, domain_id)
+    domain = await get_domain_or_404(session, key, domain_id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     if "name" in changes:
-        await _ensure_name_free(session, changes["name"], except_id=domain_id)
+        await _ensure_name_free(session, key, changes["name"], except_id=domain_id)
     for field, value in changes.items():
         setattr(domain, field, value)
     await session.commit()
@@ -80,16 +91,18 @@ async def update_domain(session: SessionDep, domain_id: IdPath, body: DomainUpda
 
 
 @router.delete("/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_domain(session: SessionDep, domain_id: IdPath) -> None:
+async def delete_domain(session: SessionDep, key: CurrentKey, domain_id: IdPath) -> None:
     """Remove a domain, its items and its links to agents."""
-    await session.delete(await get_domain_or_404(session, domain_id))
+    await session.delete(await get_domain_or_404(session, key, domain_id))
     await session.commit()
 
 
 @router.get("/{domain_id}/knowledge", response_model=list[KnowledgeItemPublic])
-async def list_items(session: SessionDep, domain_id: IdPath) -> list[KnowledgeItem]:
+async def list_items(
+    session: SessionDep, key: CurrentKey, domain_id: IdPath
+) -> list[KnowledgeItem]:
     """The items of a domain."""
-    await get_domain_or_404(session, domain_id)
+    await get_domain_or_404(session, key, domain_id)
     rows = await session.scalars(
         select(KnowledgeItem).where(KnowledgeItem.domain_id == domain_id).order_by(KnowledgeItem.id)
     )
@@ -102,10 +115,10 @@ async def list_items(session: SessionDep, domain_id: IdPath) -> list[KnowledgeIt
     status_code=status.HTTP_201_CREATED,
 )
 async def create_item(
-    session: SessionDep, domain_id: IdPath, body: KnowledgeItemCreate
+    session: SessionDep, key: CurrentKey, domain_id: IdPath, body: KnowledgeItemCreate
 ) -> KnowledgeItem:
     """Add an item. Its embedding is computed by the knowledge indexer (`embedded` says when)."""
-    await get_domain_or_404(session, domain_id)
+    await get_domain_or_404(session, key, domain_id)
     item = KnowledgeItem(domain_id=domain_id, **body.model_dump())
     session.add(item)
     await session.commit()
@@ -113,17 +126,23 @@ async def create_item(
 
 
 @router.get("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
-async def get_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> KnowledgeItem:
+async def get_item(
+    session: SessionDep, key: CurrentKey, domain_id: IdPath, item_id: IdPath
+) -> KnowledgeItem:
     """One item."""
-    return await _get_item(session, domain_id, item_id)
+    return await _get_item(session, key, domain_id, item_id)
 
 
 @router.patch("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
 async def update_item(
-    session: SessionDep, domain_id: IdPath, item_id: IdPath, body: KnowledgeItemUpdate
+    session: SessionDep,
+    key: CurrentKey,
+    domain_id: IdPath,
+    item_id: IdPath,
+    body: KnowledgeItemUpdate,
 ) -> KnowledgeItem:
     """Change the fields given; changed content loses its embedding until re-indexed."""
-    item = await _get_item(session, domain_id, item_id)
+    item = await _get_item(session, key, domain_id, item_id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     for field, value in changes.items():
         setattr(item, field, value)
@@ -135,7 +154,9 @@ async def update_item(
 
 
 @router.delete("/{domain_id}/knowledge/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(session: SessionDep, domain_id: IdPath, item_id: IdPath) -> None:
+async def delete_item(
+    session: SessionDep, key: CurrentKey, domain_id: IdPath, item_id: IdPath
+) -> None:
     """Remove an item."""
-    await session.delete(await _get_item(session, domain_id, item_id))
+    await session.delete(await _get_item(session, key, domain_id, item_id))
     await session.commit()

@@ -5,30 +5,29 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
-from api.deps import IdPath, SessionDep, get_current_key
+from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.goals import GoalCreate, GoalPublic, GoalUpdate
 from core.agents.builder import goal_values
 from core.agents.spec import GoalSpec
 from core.agents.validation import validate_goal
+from core.auth import Scope
 from core.db.models import ConversationGoal
-from core.errors import ConflictError, InvalidConfigError, NotFoundError
+from core.errors import ConflictError, InvalidConfigError
 from core.fields.inference import infer_required_data
 
-router = APIRouter(prefix="/api/goals", tags=["goals"], dependencies=[Depends(get_current_key)])
-
-
-async def get_goal_or_404(session: SessionDep, goal_id: IdPath) -> ConversationGoal:
-    """The goal, or NotFoundError."""
-    goal = await session.get(ConversationGoal, goal_id)
-    if goal is None:
-        raise NotFoundError("goal", goal_id)
-    return goal
+router = APIRouter(
+    prefix="/api/goals", tags=["goals"], dependencies=[Depends(authorize(Scope.AGENTS_WRITE))]
+)
 
 
 async def _ensure_name_free(
-    session: SessionDep, name: str, *, except_id: int | None = None
+    session: SessionDep, key: CurrentKey, name: str, *, except_id: int | None = None
 ) -> None:
-    taken = await session.scalar(select(ConversationGoal.id).where(ConversationGoal.name == name))
+    taken = await session.scalar(
+        select(ConversationGoal.id).where(
+            ConversationGoal.name == name, ConversationGoal.organization_id == key.organization_id
+        )
+    )
     if taken is not None and taken != except_id:
         raise ConflictError(f"a goal named {name!r} already exists", field="name")
 
@@ -53,36 +52,46 @@ def _data_was_inferred(goal: ConversationGoal) -> bool:
 
 
 @router.get("", response_model=list[GoalPublic])
-async def list_goals(session: SessionDep) -> list[ConversationGoal]:
-    """Every goal."""
-    return list(await session.scalars(select(ConversationGoal).order_by(ConversationGoal.id)))
+async def list_goals(session: SessionDep, key: CurrentKey) -> list[ConversationGoal]:
+    """Every goal of the organization."""
+    return list(
+        await session.scalars(
+            select(ConversationGoal)
+            .where(ConversationGoal.organization_id == key.organization_id)
+            .order_by(ConversationGoal.id)
+        )
+    )
 
 
 @router.post("", response_model=GoalPublic, status_code=status.HTTP_201_CREATED)
-async def create_goal(session: SessionDep, body: GoalCreate) -> ConversationGoal:
+async def create_goal(session: SessionDep, key: CurrentKey, body: GoalCreate) -> ConversationGoal:
     """Add a goal."""
     _ensure_valid(body)
-    await _ensure_name_free(session, body.name)
-    goal = ConversationGoal(name=body.name, **goal_values(body))
+    await _ensure_name_free(session, key, body.name)
+    goal = ConversationGoal(
+        organization_id=key.organization_id, name=body.name, **goal_values(body)
+    )
     session.add(goal)
     await session.commit()
     return goal
 
 
 @router.get("/{goal_id}", response_model=GoalPublic)
-async def get_goal(session: SessionDep, goal_id: IdPath) -> ConversationGoal:
+async def get_goal(session: SessionDep, key: CurrentKey, goal_id: IdPath) -> ConversationGoal:
     """One goal."""
-    return await get_goal_or_404(session, goal_id)
+    return await get_owned(session, ConversationGoal, goal_id, key, kind="goal")
 
 
 @router.patch("/{goal_id}", response_model=GoalPublic)
-async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) -> ConversationGoal:
+async def update_goal(
+    session: SessionDep, key: CurrentKey, goal_id: IdPath, body: GoalUpdate
+) -> ConversationGoal:
     """Change the fields given; the result must still be a valid goal.
 
     A goal whose data was inferred from its criteria (it was created without `required_data`)
     has it inferred again from new criteria unless the body sends `required_data`.
     """
-    goal = await get_goal_or_404(session, goal_id)
+    goal = await get_owned(session, ConversationGoal, goal_id, key, kind="goal")
     changes = body.model_dump(exclude_unset=True)
     required_data = goal.required_data
     if changes.get("required_data") is None and _data_was_inferred(goal):
@@ -99,7 +108,7 @@ async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) ->
     )
     _ensure_valid(merged)
     if merged.name != goal.name:
-        await _ensure_name_free(session, merged.name, except_id=goal_id)
+        await _ensure_name_free(session, key, merged.name, except_id=goal_id)
     goal.name = merged.name
     for field, value in goal_values(merged).items():
         setattr(goal, field, value)
@@ -109,7 +118,7 @@ async def update_goal(session: SessionDep, goal_id: IdPath, body: GoalUpdate) ->
 
 
 @router.delete("/{goal_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_goal(session: SessionDep, goal_id: IdPath) -> None:
+async def delete_goal(session: SessionDep, key: CurrentKey, goal_id: IdPath) -> None:
     """Remove a goal (and its links to agents)."""
-    await session.delete(await get_goal_or_404(session, goal_id))
+    await session.delete(await get_owned(session, ConversationGoal, goal_id, key, kind="goal"))
     await session.commit()

@@ -1,30 +1,42 @@
-"""`/api/webhooks/deliveries`: every webhook sent, its attempts, and replay of dead letters."""
+"""`/api/webhooks/deliveries`: every webhook sent, its attempts, and replay of dead letters.
+
+A delivery belongs to the organization of the call it tells about."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from temporalio.client import Client
 
-from api.deps import IdPath, SessionDep, get_current_key
+from api.deps import CurrentKey, IdPath, SessionDep, authorize
 from api.schemas.calls import DeliveryPublic
+from core.auth import Scope
 from core.calls.types import DeliveryInput, WebhookEvent
-from core.db.models import WebhookDelivery
+from core.db.models import Call, WebhookDelivery
 from core.errors import ConflictError, NotFoundError
 
 router = APIRouter(
-    prefix="/api/webhooks/deliveries", tags=["webhooks"], dependencies=[Depends(get_current_key)]
+    prefix="/api/webhooks/deliveries",
+    tags=["webhooks"],
+    dependencies=[Depends(authorize(Scope.WEBHOOKS_WRITE))],
 )
 
 
-async def _get(session: SessionDep, delivery_id: int) -> WebhookDelivery:
+def _owned_by(key: CurrentKey) -> Any:
+    """Deliveries of the key's organization (through their call)."""
+    return WebhookDelivery.call_id.in_(
+        select(Call.id).where(Call.organization_id == key.organization_id)
+    )
+
+
+async def _get(session: SessionDep, key: CurrentKey, delivery_id: int) -> WebhookDelivery:
     delivery = await session.scalar(
         select(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id)
+        .where(WebhookDelivery.id == delivery_id, _owned_by(key))
         .options(selectinload(WebhookDelivery.attempts))
     )
     if delivery is None:
@@ -35,6 +47,7 @@ async def _get(session: SessionDep, delivery_id: int) -> WebhookDelivery:
 @router.get("", response_model=list[DeliveryPublic])
 async def list_deliveries(
     session: SessionDep,
+    key: CurrentKey,
     delivery_status: Annotated[
         str | None, Query(alias="status", pattern="^(pending|delivered|failed)$")
     ] = None,
@@ -42,6 +55,7 @@ async def list_deliveries(
     """Deliveries, newest first; `?status=failed` lists the dead letters."""
     query = (
         select(WebhookDelivery)
+        .where(_owned_by(key))
         .options(selectinload(WebhookDelivery.attempts))
         .order_by(WebhookDelivery.id.desc())
         .limit(500)
@@ -52,17 +66,19 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}", response_model=DeliveryPublic)
-async def get_delivery(session: SessionDep, delivery_id: IdPath) -> WebhookDelivery:
+async def get_delivery(
+    session: SessionDep, key: CurrentKey, delivery_id: IdPath
+) -> WebhookDelivery:
     """One delivery with every attempt."""
-    return await _get(session, delivery_id)
+    return await _get(session, key, delivery_id)
 
 
 @router.post("/{delivery_id}/replay", response_model=DeliveryPublic, status_code=202)
 async def replay_delivery(
-    session: SessionDep, request: Request, delivery_id: IdPath
+    session: SessionDep, key: CurrentKey, request: Request, delivery_id: IdPath
 ) -> WebhookDelivery:
     """Send a failed delivery again, with the same `webhook-id` so receivers can dedupe."""
-    delivery = await _get(session, delivery_id)
+    delivery = await _get(session, key, delivery_id)
     # Claim it first: of two concurrent replays only one turns `failed` into `pending`.
     claimed = await session.scalar(
         update(WebhookDelivery)
@@ -85,4 +101,4 @@ async def replay_delivery(
         id=f"webhook-{delivery.webhook_id}-replay-{uuid.uuid4().hex[:8]}",
         task_queue=request.app.state.settings.temporal_task_queue,
     )
-    return await _get(session, delivery_id)
+    return await _get(session, key, delivery_id)

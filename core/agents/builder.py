@@ -4,6 +4,10 @@ The seed's three operations live here: `create_agent(template_id, customizations
 `compile_system_prompt(agent)` and `validate_agent_config(config)`. The pure work (prompt text,
 validation rules) is in `core.agents.prompt` and `core.agents.validation`; this class adds what
 needs the database: known templates and domains, goal reuse, loading an agent whole.
+
+A builder works inside one organization (`organization_id`): it sees that organization's agents,
+goals and domains and the shared starter templates, nothing else. Only platform code that is not
+acting for a key (Twilio routing a call to the number's agent, tests) builds one without.
 """
 
 from __future__ import annotations
@@ -72,15 +76,39 @@ def goal_spec(row: ConversationGoal) -> GoalSpec:
 class AgentBuilder:
     """Creates, validates, loads and compiles agents against one database session."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, organization_id: int | None = None) -> None:
         self.session = session
+        self.organization_id = organization_id
+
+    def _owned(self, model: type[Any]) -> Any:
+        """The condition limiting `model`'s rows to this builder's organization (true without)."""
+        if self.organization_id is None:
+            return True
+        return model.organization_id == self.organization_id
+
+    def _visible_templates(self) -> Any:
+        """Templates this organization may build on: its own and the shared starter templates."""
+        if self.organization_id is None:
+            return True
+        return AgentTemplate.organization_id.is_(None) | (
+            AgentTemplate.organization_id == self.organization_id
+        )
+
+    def _require_organization(self) -> int:
+        if self.organization_id is None:
+            raise RuntimeError("creating rows needs an AgentBuilder with an organization_id")
+        return self.organization_id
 
     async def validate_agent_config(self, config: Mapping[str, Any]) -> list[Problem]:
         """Every problem in `config`, each with its path; empty when the agent can be built."""
         templates = (
-            await self.session.execute(select(AgentTemplate.id, AgentTemplate.base_prompt))
+            await self.session.execute(
+                select(AgentTemplate.id, AgentTemplate.base_prompt).where(self._visible_templates())
+            )
         ).all()
-        domain_ids = (await self.session.scalars(select(Domain.id))).all()
+        domain_ids = (
+            await self.session.scalars(select(Domain.id).where(self._owned(Domain)))
+        ).all()
         return validate_agent_config(
             config,
             template_ids={t.id for t in templates},
@@ -98,7 +126,12 @@ class AgentBuilder:
         if problems:
             raise InvalidConfigError(problems)
         spec = AgentSpec.model_validate(config)
-        if await self.session.scalar(select(AgentConfig.id).where(AgentConfig.name == spec.name)):
+        organization_id = self._require_organization()
+        if await self.session.scalar(
+            select(AgentConfig.id).where(
+                AgentConfig.name == spec.name, AgentConfig.organization_id == organization_id
+            )
+        ):
             raise ConflictError(f"an agent named {spec.name!r} already exists", field="name")
         await self.ensure_numbers_free(spec.phone_numbers)
 
@@ -111,6 +144,7 @@ class AgentBuilder:
             }
         )
         agent = AgentConfig(
+            organization_id=organization_id,
             name=spec.name,
             description=spec.description,
             template_id=template_id,
@@ -157,13 +191,19 @@ class AgentBuilder:
         )
 
     async def ensure_numbers_free(self, numbers: list[str], *, agent_id: int | None = None) -> None:
-        """Refuse a number another agent already answers (ConflictError naming it)."""
+        """Refuse a number another agent already answers (ConflictError naming it). A number
+        routes calls platform-wide, so it is unique across organizations; another organization's
+        agent is not named."""
         for index, number in enumerate(numbers):
             owner = await self.agent_for_number(number)
             if owner is not None and owner.id != agent_id:
+                whose = (
+                    f"agent {owner.id} ({owner.name})"
+                    if self.organization_id in (None, owner.organization_id)
+                    else "another organization's agent"
+                )
                 raise ConflictError(
-                    f"{number} already belongs to agent {owner.id} ({owner.name})",
-                    field=f"phone_numbers[{index}]",
+                    f"{number} already belongs to {whose}", field=f"phone_numbers[{index}]"
                 )
 
     async def resolve_goal(self, goal: GoalSpec | int, *, path: str = "") -> ConversationGoal:
@@ -171,7 +211,11 @@ class AgentBuilder:
         the same thing, created when new; a different goal under a taken name is a conflict.
         `path` is where the goal sits in the request, for error locations."""
         if isinstance(goal, int):
-            row = await self.session.get(ConversationGoal, goal)
+            row = await self.session.scalar(
+                select(ConversationGoal).where(
+                    ConversationGoal.id == goal, self._owned(ConversationGoal)
+                )
+            )
             if row is None:
                 raise NotFoundError("goal", goal, field=path or "goal_id")
             return row
@@ -188,7 +232,9 @@ class AgentBuilder:
         """The domain called `name`, created (empty) when `create` and it does not exist."""
         if create:
             return await self._insert_or_get(Domain, name, {"description": ""})
-        domain = await self.session.scalar(select(Domain).where(Domain.name == name))
+        domain = await self.session.scalar(
+            select(Domain).where(Domain.name == name, self._owned(Domain))
+        )
         if domain is None:
             raise NotFoundError("domain", name, field="name")
         return domain
@@ -198,13 +244,16 @@ class AgentBuilder:
     ) -> _Named:
         # INSERT … ON CONFLICT DO NOTHING, then read: two requests creating the same goal or
         # domain at once both end up with the one row, instead of one failing on the unique name.
+        organization_id = self._require_organization()
         await self.session.execute(
             pg_insert(model)
-            .values(name=name, **values)
-            .on_conflict_do_nothing(index_elements=["name"])
+            .values(name=name, organization_id=organization_id, **values)
+            .on_conflict_do_nothing(index_elements=["organization_id", "name"])
         )
         row = await self.session.scalar(
-            select(model).where(model.name == name).execution_options(populate_existing=True)
+            select(model)
+            .where(model.name == name, model.organization_id == organization_id)
+            .execution_options(populate_existing=True)
         )
         assert row is not None  # inserted now, or by whoever won the race
         return row
@@ -213,7 +262,7 @@ class AgentBuilder:
         """An agent with its template, goals, instructions and domains loaded."""
         agent = await self.session.scalar(
             select(AgentConfig)
-            .where(AgentConfig.id == agent_id)
+            .where(AgentConfig.id == agent_id, self._owned(AgentConfig))
             .options(
                 selectinload(AgentConfig.template),
                 selectinload(AgentConfig.goal_links).selectinload(AgentGoal.goal),
@@ -241,6 +290,7 @@ class AgentBuilder:
                 titles[domain_id].append(title)
         return AgentSnapshot(
             id=agent.id,
+            organization_id=agent.organization_id,
             name=agent.name,
             description=agent.description,
             template_name=agent.template.name,

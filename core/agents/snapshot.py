@@ -36,6 +36,7 @@ class AgentSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: int | None = None
+    organization_id: int | None = None
     name: str
     description: str = ""
     template_name: str

@@ -30,6 +30,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -57,13 +58,41 @@ class TimestampMixin:
     )
 
 
+class Organization(Base):
+    """A business using the platform: it owns its agents, goals, domains, voices, calls and keys,
+    and sets the limits that protect it (outbound-call prefixes and quota, retention)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Days a finished call's transcript, data and webhook payloads are kept; None = forever."""
+    allowed_call_prefixes: Mapped[list[Any]] = mapped_column(default=list)
+    """E.164 prefixes outbound calls may dial (`+1`, `+4420`); empty = no outbound calls."""
+    calls_per_hour: Mapped[int] = mapped_column(Integer, default=20)
+    allow_private_webhooks: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether webhook URLs may point at private, loopback or link-local addresses."""
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    """API requests each of the organization's keys may make per minute."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class AgentTemplate(TimestampMixin, Base):
     """A starting point for agents: a base prompt and a default voice."""
 
     __tablename__ = "agent_templates"
+    # Starter templates have no organization: shared by all, read-only. NULLS NOT DISTINCT (in
+    # migration 0006) keeps an organization's names apart from theirs.
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", postgresql_nulls_not_distinct=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     base_prompt: Mapped[str] = mapped_column(Text)
     default_voice: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -78,9 +107,13 @@ class ConversationGoal(TimestampMixin, Base):
     """
 
     __tablename__ = "conversation_goals"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     # JSON, not JSONB: JSONB reorders keys, and the author's order of criteria is worth keeping.
     success_criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -92,9 +125,13 @@ class AgentConfig(TimestampMixin, Base):
     """An agent: a template plus its customisations (the seed's `agent_configs`)."""
 
     __tablename__ = "agent_configs"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     template_id: Mapped[int] = mapped_column(ForeignKey("agent_templates.id", ondelete="RESTRICT"))
     base_prompt: Mapped[str | None] = mapped_column(Text)
@@ -168,9 +205,13 @@ class Domain(TimestampMixin, Base):
     """A named body of domain knowledge (a clinic's services, a product's plans)."""
 
     __tablename__ = "domains"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
 
     items: Mapped[list[KnowledgeItem]] = relationship(
@@ -217,9 +258,13 @@ class VoiceProfile(TimestampMixin, Base):
     """A voice an agent can speak with: an engine, and for cloning engines a reference clip."""
 
     __tablename__ = "voice_profiles"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     engine: Mapped[str] = mapped_column(String(40))
     reference_audio_path: Mapped[str | None] = mapped_column(String(1000))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -232,6 +277,9 @@ class Call(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("agent_configs.id", ondelete="SET NULL"), index=True
     )
@@ -313,11 +361,35 @@ class ApiKey(Base):
     """An admin API key. Only its SHA-256 is stored; `prefix` lets people tell keys apart."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    """What the key may do (`core.auth.Scope` values); `admin` may do everything."""
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One change made through the API: who (key), what (method and path), and its outcome."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("audit_events_organization_id_at", "organization_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    key_name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(300))
+    status_code: Mapped[int] = mapped_column(Integer)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -31,9 +31,23 @@ async def test_template_crud(client: httpx.AsyncClient) -> None:
 
 
 async def test_template_in_use_cannot_be_deleted(client: httpx.AsyncClient) -> None:
-    await client.post("/api/agents", json={"name": "Uses one", "template_id": 1})
-    response = await client.delete("/api/agents/templates/1")
+    body = {"name": "Front desk", "base_prompt": "You answer the phone."}
+    template_id = (await client.post("/api/agents/templates", json=body)).json()["id"]
+    await client.post("/api/agents", json={"name": "Uses one", "template_id": template_id})
+    response = await client.delete(f"/api/agents/templates/{template_id}")
     assert response.status_code == 409
+
+
+async def test_starter_templates_are_shared_and_read_only(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/agents/templates/1")).status_code == 200
+    deleted = await client.delete("/api/agents/templates/1")
+    assert deleted.status_code == 403 and "starter" in deleted.json()["detail"]
+    patched = await client.patch("/api/agents/templates/1", json={"description": "mine"})
+    assert patched.status_code == 403
+    taken = await client.post(
+        "/api/agents/templates", json={"name": "Appointment Scheduler", "base_prompt": "x"}
+    )
+    assert taken.status_code == 409
 
 
 async def test_goal_crud_and_validation(client: httpx.AsyncClient) -> None:
@@ -137,9 +151,12 @@ async def test_template_voice_passes_the_agent_voice_rules(client: httpx.AsyncCl
     locs = [d["loc"] for d in response.json()["detail"]]
     assert ["body", "default_voice", "speed"] in locs
     assert ["body", "default_voice", "emotion_default"] in locs
-    patched = await client.patch("/api/agents/templates/1", json={"default_voice": {"pitch": 13}})
+    own = {"name": "Quiet", "base_prompt": "p", "default_voice": {"speed": 1.0}}
+    template_id = (await client.post("/api/agents/templates", json=own)).json()["id"]
+    url = f"/api/agents/templates/{template_id}"
+    patched = await client.patch(url, json={"default_voice": {"pitch": 13}})
     assert patched.status_code == 422
-    kept = await client.patch("/api/agents/templates/1", json={"default_voice": {"speed": 1.1}})
+    kept = await client.patch(url, json={"default_voice": {"speed": 1.1}})
     assert kept.status_code == 200
     assert kept.json()["default_voice"]["speed"] == 1.1
     assert kept.json()["default_voice"]["emotion_default"]  # the rest of the voice is kept

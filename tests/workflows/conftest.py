@@ -16,6 +16,7 @@ from core.agents.builder import AgentBuilder
 from core.calls.temporal import connect_temporal
 from core.calls.types import CallInput, Direction, WebhookRetry
 from core.db.session import make_sessionmaker
+from core.organizations import default_organization
 from core.settings import Settings
 from tests.conftest import app_client
 from tests.webhook_receiver import Receiver, run_receiver
@@ -78,7 +79,8 @@ def make_call(engine: Any, receiver: Receiver) -> Any:
             document["goals"][0]["name"] = goal_name
         document["webhook_urls"] = [f"{receiver.url}/call"]
         async with make_sessionmaker(engine)() as session:
-            builder = AgentBuilder(session)
+            organization = await default_organization(session)
+            builder = AgentBuilder(session, organization.id)
             agent = await builder.create_agent(document["template_id"], document)
             call = await builder.call_input(
                 agent.id,

@@ -46,6 +46,9 @@ async def api(
     twilio_settings: Settings, engine: Any, api_key: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(twilio_settings, engine, api_key) as client:
+        # Outbound calls need the organization to allow the numbers (toll-fraud guard).
+        allowed = await client.patch("/api/organization", json={"allowed_call_prefixes": ["+1"]})
+        assert allowed.status_code == 200, allowed.text
         yield client
 
 
@@ -127,7 +130,10 @@ async def test_timer_hangs_up_through_twilio(
 async def test_outbound_call_needs_twilio_and_a_real_agent(
     client: httpx.AsyncClient, api: httpx.AsyncClient
 ) -> None:
-    unconfigured = await client.post("/api/calls", json={"agent_id": 1, "to": "+14155550123"})
+    agent = (await api.post("/api/agents", json={"name": "Dialer", "template_id": 1})).json()
+    unconfigured = await client.post(
+        "/api/calls", json={"agent_id": agent["id"], "to": "+14155550123"}
+    )
     assert unconfigured.status_code == 409
     assert "TWILIO_ACCOUNT_SID" in unconfigured.json()["detail"]
     missing = await api.post("/api/calls", json={"agent_id": 999, "to": "+14155550123"})

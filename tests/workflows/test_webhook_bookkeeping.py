@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 from core.calls.types import DeliveryInput, DeliveryResult, WebhookEvent, WebhookRetry
 from core.db.models import Call, WebhookDelivery
 from core.db.session import make_async_engine, make_sessionmaker
+from core.organizations import default_organization
 from core.settings import Settings
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 from tests.webhook_receiver import Receiver
@@ -58,7 +59,13 @@ async def proxied_worker(
 
 async def add_call(engine: Any) -> Call:
     async with make_sessionmaker(engine)() as session:
-        call = Call(call_sid=f"CA{uuid.uuid4().hex}", direction="inbound", workflow_id="w")
+        organization = await default_organization(session)
+        call = Call(
+            call_sid=f"CA{uuid.uuid4().hex}",
+            direction="inbound",
+            workflow_id="w",
+            organization_id=organization.id,
+        )
         session.add(call)
         await session.commit()
         return call
@@ -144,7 +151,8 @@ async def test_a_delivery_that_fails_while_the_database_is_down_becomes_a_replay
     client: httpx.AsyncClient,
 ) -> None:
     receiver.always_fail.add("/hook")
-    delivery = delivery_to(receiver)
+    call = await add_call(engine)  # a delivery is listed to the organization of its call
+    delivery = delivery_to(receiver, call.call_sid)
     proxy.cut()
     handle = await start(temporal_client, delivery, task_queue)
 
