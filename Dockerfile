@@ -7,14 +7,27 @@
 #     -t callwright:gpu .                                         (realtime, Chatterbox on CUDA)
 FROM python:3.11-slim
 
-ARG TORCH_SPEC=torch==2.13.0
+# PyPI's Linux torch wheels are CUDA builds: the CPU one comes from PyTorch's own index.
+ARG TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 ARG EXTRAS=""
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CALLWRIGHT_ENV=production
 
 WORKDIR /app
+# The locks come first: the dependency layer is rebuilt only when they change.
+COPY requirements.lock requirements-cpu.lock ./
+# Every package from a lock, pinned and hash-checked, with --no-deps so that nothing outside it
+# comes in (silero-vad, locked without the torch wrapper's pins, among them). torch is the one
+# exception: the speech images then add the build TORCH_SPEC names (CPU by default, CUDA for a
+# GPU node), its own dependencies already there from the lock; the API/worker image has no
+# torch. The gpu extra (Chatterbox's runtime) is not locked: it follows the CUDA build.
+RUN case ",$EXTRAS," in *,cpu,*|*,gpu,*) lock=requirements-cpu.lock ;; *) lock=requirements.lock ;; esac \
+    && pip install --no-deps --require-hashes -r "$lock" \
+    && case ",$EXTRAS," in *,cpu,*|*,gpu,*) pip install $TORCH_SPEC ;; esac \
+    && useradd --system --uid 10001 callwright
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY workflows ./workflows
@@ -22,14 +35,9 @@ COPY activities ./activities
 COPY realtime ./realtime
 COPY api ./api
 COPY workers ./workers
-# silero-vad and chatterbox-tts go in with --no-deps: each declares pins for code we do not run
-# (Silero's torch wrapper — we run its bundled ONNX model; Chatterbox's old torch/transformers
-# releases). Their real runtime imports come with the cpu and gpu extras.
-RUN pip install $TORCH_SPEC \
-    && pip install ".${EXTRAS:+[$EXTRAS]}" \
-    && case ",$EXTRAS," in *,cpu,*) pip install --no-deps "silero-vad>=5.1";; esac \
-    && case ",$EXTRAS," in *,gpu,*) pip install --no-deps "chatterbox-tts==0.1.7";; esac \
-    && useradd --system --uid 10001 callwright
+RUN pip install --no-deps . \
+    && case ",$EXTRAS," in *,gpu,*) \
+      pip install ".[gpu]" && pip install --no-deps "chatterbox-tts==0.1.7" ;; esac
 
 USER callwright
 EXPOSE 8000

