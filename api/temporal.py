@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from core.calls.temporal import connect_temporal
@@ -12,9 +13,10 @@ from core.calls.temporal import connect_temporal
 class TemporalConnector:
     """Connects on first use and reuses the client; a failed connect is retried next time."""
 
-    def __init__(self, address: str, namespace: str) -> None:
+    def __init__(self, address: str, namespace: str, payload_keys: SecretStr) -> None:
         self.address = address
         self.namespace = namespace
+        self.payload_keys = payload_keys
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
@@ -23,6 +25,7 @@ class TemporalConnector:
         async with self._lock:
             if self._client is None:
                 self._client = await asyncio.wait_for(
-                    connect_temporal(self.address, self.namespace), connect_timeout
+                    connect_temporal(self.address, self.namespace, self.payload_keys),
+                    connect_timeout,
                 )
             return self._client

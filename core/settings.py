@@ -11,13 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.codec import PayloadKeys
 
 DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 # A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
@@ -29,6 +32,8 @@ WEBHOOK_SECRET_MIN_BYTES = 24
 WEBHOOK_SECRET_PREFIX = "whsec_"
 CALL_TOKEN_SECRET_MIN_LENGTH = 32
 DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me-0123456789"  # noqa: S105
+# `id:base64 of 32 bytes` (core/codec.py); public: what it seals is not secret.
+DEV_PAYLOAD_ENCRYPTION_KEYS = "dev:Y2FsbHdyaWdodC1kZXYtcGF5bG9hZC1rZXktMzJieXQ="  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -96,6 +101,15 @@ class Settings(BaseSettings):
     call_token_secret: SecretStr = Field(
         SecretStr(DEV_CALL_TOKEN_SECRET), alias="CALL_TOKEN_SECRET"
     )
+    payload_encryption_keys: SecretStr = Field(
+        SecretStr(DEV_PAYLOAD_ENCRYPTION_KEYS), alias="PAYLOAD_ENCRYPTION_KEYS"
+    )
+    """AES-256 keys sealing every Temporal payload, `id:base64key,…`: the first seals, all open."""
+    codec_cors_origins: str = Field("", alias="CODEC_CORS_ORIGINS")
+    """Origins (comma-separated) of Temporal UIs allowed to call `/codec` from the browser."""
+    redact_patterns: list[str] = Field(default_factory=list, alias="REDACT_PATTERNS")
+    """Regular expressions (a JSON list) whose matches are redacted from stored transcripts and
+    webhook payloads, on top of card numbers, which always are."""
     webhook_allow_private: bool | None = Field(None, alias="WEBHOOK_ALLOW_PRIVATE")
     """Whether every organization's webhooks may go to private, loopback and link-local
     addresses (a single-tenant install whose receivers live on its own network). Unset: only in
@@ -153,6 +167,27 @@ class Settings(BaseSettings):
         """Webhook URLs must be https in production (tests and development use local http)."""
         return self.environment is Environment.PRODUCTION
 
+    @field_validator("payload_encryption_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: SecretStr) -> SecretStr:
+        PayloadKeys.parse(value.get_secret_value())
+        return value
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"REDACT_PATTERNS: {pattern!r} is not a regex: {exc}") from None
+        return patterns
+
+    @property
+    def codec_origins(self) -> list[str]:
+        """`CODEC_CORS_ORIGINS` as a list."""
+        return [o.strip() for o in self.codec_cors_origins.split(",") if o.strip()]
+
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Self:
         if self.environment is Environment.DEVELOPMENT:
@@ -161,6 +196,7 @@ class Settings(BaseSettings):
             "TWILIO_AUTH_TOKEN": (self.twilio_auth_token, DEV_TWILIO_AUTH_TOKEN),
             "WEBHOOK_SIGNING_SECRET": (self.webhook_signing_secret, DEV_WEBHOOK_SIGNING_SECRET),
             "CALL_TOKEN_SECRET": (self.call_token_secret, DEV_CALL_TOKEN_SECRET),
+            "PAYLOAD_ENCRYPTION_KEYS": (self.payload_encryption_keys, DEV_PAYLOAD_ENCRYPTION_KEYS),
         }
         given = {type(self).model_fields[name].alias for name in self.model_fields_set}
         unset = [name for name in examples if name not in given]
@@ -189,6 +225,10 @@ class Settings(BaseSettings):
                 f"CALL_TOKEN_SECRET must be at least {CALL_TOKEN_SECRET_MIN_LENGTH} characters"
             )
         check_webhook_secret(self.webhook_signing_secret.get_secret_value())
+        # Not even as an old key that still opens payloads: everyone can read what it sealed.
+        keys = PayloadKeys.parse(self.payload_encryption_keys.get_secret_value()).keys.values()
+        if set(keys) & set(PayloadKeys.parse(DEV_PAYLOAD_ENCRYPTION_KEYS).keys.values()):
+            raise ValueError("PAYLOAD_ENCRYPTION_KEYS lists the development example key")
         return self
 
 

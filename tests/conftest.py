@@ -34,6 +34,9 @@ from workers.services import EmbeddedPostgres, EmbeddedRedis, EmbeddedTemporal, 
 os.environ["CALLWRIGHT_ENV"] = "development"
 
 TEMPLATE_DB = "callwright_template"
+# The tests' Temporal payload key (`test` keeps production's rules: the development key is
+# refused); every test client and worker seals with it.
+PAYLOAD_KEYS = "test:Y2FsbHdyaWdodC10ZXN0LXBheWxvYWQta2V5LTMyYnk="
 _counter = itertools.count()
 
 
@@ -128,6 +131,7 @@ def settings(
             "TWILIO_AUTH_TOKEN": "test-twilio-token",
             "WEBHOOK_SIGNING_SECRET": "whsec_dGVzdC13ZWJob29rLXNpZ25pbmctc2VjcmV0LTEyMzQ=",
             "CALL_TOKEN_SECRET": "test-call-token-secret-0123456789abcdef",
+            "PAYLOAD_ENCRYPTION_KEYS": PAYLOAD_KEYS,
         }
     )
 

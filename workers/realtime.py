@@ -73,7 +73,9 @@ async def run_realtime(settings: Settings, *, host: str, port: int) -> None:
     engines = Engines.from_settings(settings)
     await engines.warm_up()
     logger.info("engines loaded and warm in %.1f s", time.perf_counter() - started)
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, settings.payload_encryption_keys
+    )
     server = MediaServer(settings=settings, engines=engines, temporal=client)
     config = uvicorn.Config(
         server.app(),

@@ -96,7 +96,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         if settings.llm_base_url
         else None
     )
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, settings.payload_encryption_keys
+    )
     redis = (
         aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         if settings.redis_url

@@ -22,7 +22,7 @@ from core.calls.temporal import connect_temporal
 from core.calls.tokens import verify_call_token
 from core.calls.types import CallEnded
 from core.settings import Settings
-from tests.conftest import EXAMPLES_DIR, app_client, forget_nodes
+from tests.conftest import EXAMPLES_DIR, PAYLOAD_KEYS, app_client, forget_nodes
 from tests.workflows.calls import running_worker
 from workers.services import EmbeddedTemporal
 
@@ -75,7 +75,7 @@ async def agent(twilio_app: httpx.AsyncClient) -> dict[str, Any]:
 
 @pytest.fixture
 async def temporal(temporal_server: EmbeddedTemporal) -> Client:
-    return await connect_temporal(temporal_server.address, "default")
+    return await connect_temporal(temporal_server.address, "default", PAYLOAD_KEYS)
 
 
 def sign(settings: Settings, path: str, form: dict[str, str]) -> dict[str, str]:

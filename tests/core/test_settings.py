@@ -17,6 +17,7 @@ REAL_SECRETS = {
     "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
     "WEBHOOK_SIGNING_SECRET": "whsec_cmVhbC1zZWNyZXQtZm9yLXByb2R1Y3Rpb24tdXNl",
     "CALL_TOKEN_SECRET": "a-real-call-token-secret-0123456789abcdef",
+    "PAYLOAD_ENCRYPTION_KEYS": "k1:cmVhbC1wYXlsb2FkLWtleS1mb3ItcHJvZHVjdGlvbjE=",
 }
 
 

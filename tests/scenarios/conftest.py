@@ -22,7 +22,7 @@ from core.calls.temporal import connect_temporal
 from core.settings import Settings
 from realtime.runtime import Engines
 from realtime.server import MediaServer
-from tests.conftest import EXAMPLES_DIR, forget_nodes
+from tests.conftest import EXAMPLES_DIR, PAYLOAD_KEYS, forget_nodes
 from tests.local_server import serve
 from tests.webhook_receiver import Receiver, run_receiver
 from tests.workflows.calls import running_worker
@@ -94,7 +94,7 @@ async def platform(
     ) -> Platform:
         """`join=False`: the in-process realtime node serves but is not in the registry yet
         (`world.server.join(...)` later); `capacity`: its MAX_CONCURRENT_CALLS."""
-        temporal = await connect_temporal(temporal_server.address, "default")
+        temporal = await connect_temporal(temporal_server.address, "default", PAYLOAD_KEYS)
         queue = f"calls-{uuid.uuid4().hex[:8]}"
         update: dict[str, Any] = {"temporal_task_queue": queue}
         if capacity is not None:

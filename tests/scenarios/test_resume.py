@@ -81,6 +81,7 @@ class Nodes:
                 "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
                 "WEBHOOK_SIGNING_SECRET": settings.webhook_signing_secret.get_secret_value(),
                 "CALL_TOKEN_SECRET": settings.call_token_secret.get_secret_value(),
+                "PAYLOAD_ENCRYPTION_KEYS": settings.payload_encryption_keys.get_secret_value(),
                 "REALTIME_PUBLIC_URL": url,
                 "REALTIME_DRAIN_S": str(drain_s),
                 "MAX_CONCURRENT_CALLS": str(capacity),

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from core.settings import (
     DEV_CALL_TOKEN_SECRET,
+    DEV_PAYLOAD_ENCRYPTION_KEYS,
     DEV_TWILIO_AUTH_TOKEN,
     DEV_WEBHOOK_SIGNING_SECRET,
     Environment,
@@ -29,11 +30,13 @@ STRONG = {
     "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
     "WEBHOOK_SIGNING_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "CALL_TOKEN_SECRET": secrets.token_urlsafe(32),
+    "PAYLOAD_ENCRYPTION_KEYS": "k1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 EXAMPLES = {
     "TWILIO_AUTH_TOKEN": DEV_TWILIO_AUTH_TOKEN,
     "WEBHOOK_SIGNING_SECRET": DEV_WEBHOOK_SIGNING_SECRET,
     "CALL_TOKEN_SECRET": DEV_CALL_TOKEN_SECRET,
+    "PAYLOAD_ENCRYPTION_KEYS": DEV_PAYLOAD_ENCRYPTION_KEYS,
 }
 # Variables of the caller's environment a child must not see: the tests' own CALLWRIGHT_ENV
 # (tests/conftest.py), and anything that would point it at a stack or a Twilio account.

@@ -18,7 +18,7 @@ from core.calls.types import CallInput, Direction, WebhookRetry
 from core.db.session import make_sessionmaker
 from core.organizations import default_organization
 from core.settings import Settings
-from tests.conftest import app_client
+from tests.conftest import PAYLOAD_KEYS, app_client
 from tests.webhook_receiver import Receiver, run_receiver
 from tests.workflows.calls import running_worker
 from workers.services import EmbeddedTemporal
@@ -38,7 +38,7 @@ def call_settings(settings: Settings, task_queue: str) -> Settings:
 
 @pytest.fixture
 async def temporal_client(temporal_server: EmbeddedTemporal) -> Client:
-    return await connect_temporal(temporal_server.address, "default")
+    return await connect_temporal(temporal_server.address, "default", PAYLOAD_KEYS)
 
 
 @pytest.fixture

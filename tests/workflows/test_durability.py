@@ -105,6 +105,7 @@ def worker_env(call_settings: Settings, temporal_address: str, data_dir: Path) -
             "TWILIO_AUTH_TOKEN": call_settings.twilio_auth_token.get_secret_value(),
             "WEBHOOK_SIGNING_SECRET": call_settings.webhook_signing_secret.get_secret_value(),
             "CALL_TOKEN_SECRET": call_settings.call_token_secret.get_secret_value(),
+            "PAYLOAD_ENCRYPTION_KEYS": call_settings.payload_encryption_keys.get_secret_value(),
             # No stack file of a developer's `callwright dev` may fill in other addresses.
             "CALLWRIGHT_DATA_DIR": str(data_dir),
         }
@@ -266,7 +267,9 @@ async def test_call_continues_after_the_temporal_server_restarts(
     task_queue: str,
     engine: Any,
 ) -> None:
-    client = await connect_temporal(own_temporal.address, "default")
+    client = await connect_temporal(
+        own_temporal.address, "default", call_settings.payload_encryption_keys
+    )
     call = await make_call()
     async with running_worker(client, call_settings, engine):
         handle = await start(client, call, task_queue)

@@ -213,6 +213,7 @@ async def run_soak(
             "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
             "WEBHOOK_SIGNING_SECRET": secret,
             "CALL_TOKEN_SECRET": secrets.token_hex(32),
+            "PAYLOAD_ENCRYPTION_KEYS": "soak:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         }
     )
     port = find_free_port()
@@ -227,7 +228,9 @@ async def run_soak(
             if serving.done():
                 serving.result()  # why it could not start
             await asyncio.sleep(0.02)
-        client = await connect_temporal(temporal_address, "default")
+        client = await connect_temporal(
+            temporal_address, "default", settings.payload_encryption_keys
+        )
         timeout = httpx.Timeout(http_timeout_s)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             worker = build_worker(
