@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -32,8 +33,9 @@ from core.calls.activities import (
     DeliveryRecord,
 )
 from core.calls.types import DeliveryInput
-from core.db.models import Call, WebhookAttempt, WebhookDelivery
+from core.db.models import Call, Organization, WebhookAttempt, WebhookDelivery
 from core.webhooks.destinations import ALLOW_PRIVATE, DestinationRefused, UnresolvableHost
+from core.webhooks.endpoints import ensure_endpoint, signing_secrets
 from core.webhooks.signing import encode_body, signed_headers
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,20 @@ ERROR_TEXT_LIMIT = 500
 RESPONSE_READ_LIMIT = 4096
 # The whole attempt, however slowly a receiver trickles its answer (below the activity's 30 s).
 ATTEMPT_DEADLINE_S = 20.0
+# Endpoints remembered for when PostgreSQL cannot be asked (bounded: least recent dropped).
+ENDPOINT_MEMORY = 1024
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    """What signing and sending to one endpoint needs, as last read from the database."""
+
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    allow_private: bool
+
+
 # Below the workflow's 30 s bookkeeping timeout: a hung write gives up before Temporal does.
 BOOKKEEPING_DB_TIMEOUT_S = 20.0
 # An attempt's own row may cost it this much at most; the HTTP answer is what counts.
@@ -51,7 +67,14 @@ ATTEMPT_RECORD_TIMEOUT_S = 5.0
 
 class WebhookActivities:
     """Built with the database, an HTTP client (`core.webhooks.destinations.webhook_client`,
-    which checks every destination when it connects) and the signing secret."""
+    which checks every destination when it connects), the fallback signing secret and whether
+    every organization may send to private addresses.
+
+    A delivery is signed with its endpoint's secrets (created on first use) and may reach a
+    private address if its organization allows it. Endpoints are remembered, so while
+    PostgreSQL is away webhooks to known endpoints still go out; an unknown one waits for the
+    database (Temporal retries). Only deliveries naming no organization (started before
+    organizations existed) are signed with the fallback secret, as they were then."""
 
     def __init__(
         self,
@@ -65,6 +88,7 @@ class WebhookActivities:
         self.http = http
         self.secret = secret
         self.allow_private = allow_private
+        self._endpoints: dict[tuple[int, str], _Endpoint] = {}
 
     @activity.defn(name=RECORD_WEBHOOK_DELIVERY)
     async def record_delivery(self, record: DeliveryRecord) -> int:
@@ -109,10 +133,12 @@ class WebhookActivities:
         delivery at once. Returns the attempt number (across replays too, when the attempts
         could be recorded; else this run's activity attempt)."""
         body = encode_body(delivery.payload)
-        headers = signed_headers(self.secret, delivery.webhook_id, datetime.now(UTC), body)
+        now = datetime.now(UTC)
+        keys, allow_private = await self._signing(delivery, now)
+        headers = signed_headers(keys, delivery.webhook_id, now, body)
         started = time.perf_counter()
         status_code, error, final = await self._post(
-            delivery.url, body.encode(), headers, allow_private=self.allow_private
+            delivery.url, body.encode(), headers, allow_private=allow_private
         )
         number = await self._record_attempt(delivery.webhook_id, status_code, started, error)
         if error is not None:
@@ -121,6 +147,44 @@ class WebhookActivities:
                 raise ApplicationError(error, type="InvalidWebhookTarget", non_retryable=True)
             raise ApplicationError(error, type="WebhookAttemptFailed")
         return number
+
+    async def _signing(self, delivery: DeliveryInput, now: datetime) -> tuple[list[str], bool]:
+        """The secrets to sign with now and whether private addresses are allowed."""
+        organization_id = delivery.organization_id
+        if organization_id is None:
+            return [self.secret], self.allow_private
+        key = (organization_id, delivery.url)
+        try:
+            async with asyncio.timeout(ATTEMPT_RECORD_TIMEOUT_S), self.sessions() as session:
+                row = await ensure_endpoint(
+                    session, organization_id=organization_id, url=delivery.url
+                )
+                allowed = await session.scalar(
+                    select(Organization.allow_private_webhooks).where(
+                        Organization.id == organization_id
+                    )
+                )
+                await session.commit()
+                endpoint = _Endpoint(
+                    row.secret,
+                    row.previous_secret,
+                    row.previous_secret_expires_at,
+                    self.allow_private or bool(allowed),
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            known = self._endpoints.get(key)
+            if known is None:
+                logger.warning("webhook %s: endpoint not readable: %r", delivery.webhook_id, exc)
+                raise ApplicationError(
+                    "endpoint secret unavailable (database unreachable)",
+                    type="WebhookAttemptFailed",
+                ) from None
+            endpoint = known
+        self._endpoints.pop(key, None)
+        self._endpoints[key] = endpoint
+        if len(self._endpoints) > ENDPOINT_MEMORY:
+            self._endpoints.pop(next(iter(self._endpoints)))
+        return signing_secrets(endpoint, now), endpoint.allow_private
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], *, allow_private: bool

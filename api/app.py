@@ -20,12 +20,14 @@ from api.middleware import AuditLog, BodySizeLimit
 from api.routes import (
     agents,
     calls,
+    codec,
     domains,
     goals,
     health,
     organization,
     templates,
     twilio,
+    webhook_endpoints,
     webhooks,
 )
 from api.temporal import TemporalConnector
@@ -88,8 +90,10 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.state.settings = settings
     app.add_middleware(AuditLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(codec.CodecCors, origins=settings.codec_origins)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(codec.router)
     # Templates first: `/api/agents/templates` must not be read as `/api/agents/{agent_id}`.
     app.include_router(templates.router)
     app.include_router(agents.router)
@@ -97,6 +101,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(domains.router)
     app.include_router(calls.router)
     app.include_router(webhooks.router)
+    app.include_router(webhook_endpoints.router)
     app.include_router(organization.router)
     app.include_router(twilio.router)
     return app

@@ -77,3 +77,18 @@ async def run_receiver() -> AsyncIterator[Receiver]:
     async with serve(receiver) as url:
         receiver.url = url
         yield receiver
+
+
+async def endpoint_secret(engine: Any, url: str) -> str:
+    """The current signing secret of the webhook endpoint for `url` (read from the database)."""
+    from sqlalchemy import select
+
+    from core.db.models import WebhookEndpoint
+    from core.db.session import make_sessionmaker
+
+    async with make_sessionmaker(engine)() as session:
+        secret = await session.scalar(
+            select(WebhookEndpoint.secret).where(WebhookEndpoint.url == url)
+        )
+    assert secret is not None, f"no webhook endpoint for {url}"
+    return secret

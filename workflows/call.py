@@ -320,6 +320,7 @@ class CallWorkflow:
                 payload=event_envelope(event.value, workflow.now(), data),
                 call_sid=self.call.call_sid,
                 retry=self.call.webhook_retry,
+                organization_id=self.call.agent.organization_id,
             ),
             id=webhook_workflow_id(webhook_id),
             task_queue=workflow.info().task_queue,

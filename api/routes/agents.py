@@ -17,6 +17,7 @@ from api.schemas.common import ProblemPublic, ValidationResult
 from api.schemas.domains import DomainLink, DomainPublic
 from api.schemas.goals import GoalCreate, GoalPublic, GoalRef
 from api.schemas.instructions import InstructionCreate, InstructionPublic, InstructionUpdate
+from api.webhook_urls import WebhookGuard, document_webhook_urls
 from core.agents.builder import AgentBuilder, goal_spec
 from core.agents.spec import InstructionKind
 from core.auth import Scope
@@ -103,12 +104,14 @@ async def list_agents(session: SessionDep, key: CurrentKey) -> list[AgentConfig]
 
 
 @router.post("", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
-async def create_agent(session: SessionDep, key: CurrentKey, body: AgentCreate) -> AgentPublic:
+async def create_agent(
+    session: SessionDep, key: CurrentKey, guard: WebhookGuard, body: AgentCreate
+) -> AgentPublic:
     """Create a whole agent from one document; the goals and domain it names are created too."""
     builder = AgentBuilder(session, key.organization_id)
-    agent = await builder.create_agent(
-        body.template_id, body.model_dump(mode="json", exclude_unset=True)
-    )
+    document = body.model_dump(mode="json", exclude_unset=True)
+    await guard.admit(document_webhook_urls(document))
+    agent = await builder.create_agent(body.template_id, document)
     return agent_public(await builder.load_agent(agent.id))
 
 
@@ -134,7 +137,7 @@ async def get_agent(session: SessionDep, key: CurrentKey, agent_id: IdPath) -> A
 
 @router.patch("/{agent_id}", response_model=AgentPublic)
 async def update_agent(
-    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: AgentUpdate
+    session: SessionDep, key: CurrentKey, guard: WebhookGuard, agent_id: IdPath, body: AgentUpdate
 ) -> AgentPublic:
     """Change the fields given."""
     builder = AgentBuilder(session, key.organization_id)
@@ -167,6 +170,7 @@ async def update_agent(
             raise ConflictError(f"an agent named {changes['name']!r} already exists", field="name")
     if "phone_numbers" in changes:
         await builder.ensure_numbers_free(changes["phone_numbers"], agent_id=agent_id)
+    await guard.admit(document_webhook_urls({"webhook_urls": changes.get("webhook_urls")}))
     # Validated before anything is written, so an unknown template is a 422 naming it, not a
     # foreign-key failure.
     problems = await builder.validate_agent_config({**agent_document(agent), **changes})
@@ -203,11 +207,17 @@ async def list_agent_goals(
 
 @router.post("/{agent_id}/goals", response_model=AgentPublic, status_code=status.HTTP_201_CREATED)
 async def add_agent_goal(
-    session: SessionDep, key: CurrentKey, agent_id: IdPath, body: GoalRef | GoalCreate
+    session: SessionDep,
+    key: CurrentKey,
+    guard: WebhookGuard,
+    agent_id: IdPath,
+    body: GoalRef | GoalCreate,
 ) -> AgentPublic:
     """Give the agent a goal: an existing one by `goal_id`, or a new one inline."""
     builder = AgentBuilder(session, key.organization_id)
     agent = await builder.load_agent(agent_id)
+    if isinstance(body, GoalCreate):
+        await guard.admit([("completion_webhook", body.completion_webhook)])
     goal = await builder.resolve_goal(body.goal_id if isinstance(body, GoalRef) else body, path="")
     if any(link.goal_id == goal.id for link in agent.goal_links):
         raise ConflictError(f"agent {agent_id} already has goal {goal.id}", field="goal_id")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.goals import GoalCreate, GoalPublic, GoalUpdate
+from api.webhook_urls import WebhookGuard
 from core.agents.builder import goal_values
 from core.agents.spec import GoalSpec
 from core.agents.validation import validate_goal
@@ -64,10 +65,13 @@ async def list_goals(session: SessionDep, key: CurrentKey) -> list[ConversationG
 
 
 @router.post("", response_model=GoalPublic, status_code=status.HTTP_201_CREATED)
-async def create_goal(session: SessionDep, key: CurrentKey, body: GoalCreate) -> ConversationGoal:
+async def create_goal(
+    session: SessionDep, key: CurrentKey, guard: WebhookGuard, body: GoalCreate
+) -> ConversationGoal:
     """Add a goal."""
     _ensure_valid(body)
     await _ensure_name_free(session, key, body.name)
+    await guard.admit([("completion_webhook", body.completion_webhook)])
     goal = ConversationGoal(
         organization_id=key.organization_id, name=body.name, **goal_values(body)
     )
@@ -84,7 +88,7 @@ async def get_goal(session: SessionDep, key: CurrentKey, goal_id: IdPath) -> Con
 
 @router.patch("/{goal_id}", response_model=GoalPublic)
 async def update_goal(
-    session: SessionDep, key: CurrentKey, goal_id: IdPath, body: GoalUpdate
+    session: SessionDep, key: CurrentKey, guard: WebhookGuard, goal_id: IdPath, body: GoalUpdate
 ) -> ConversationGoal:
     """Change the fields given; the result must still be a valid goal.
 
@@ -107,6 +111,7 @@ async def update_goal(
         }
     )
     _ensure_valid(merged)
+    await guard.admit([("completion_webhook", changes.get("completion_webhook"))])
     if merged.name != goal.name:
         await _ensure_name_free(session, key, merged.name, except_id=goal_id)
     goal.name = merged.name

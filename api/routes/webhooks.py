@@ -97,6 +97,7 @@ async def replay_delivery(
             event_type=WebhookEvent(delivery.event_type),
             url=delivery.url,
             payload=delivery.payload,
+            organization_id=key.organization_id,
         ),
         id=f"webhook-{delivery.webhook_id}-replay-{uuid.uuid4().hex[:8]}",
         task_queue=request.app.state.settings.temporal_task_queue,

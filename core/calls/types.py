@@ -234,6 +234,9 @@ class DeliveryInput:
     payload: dict[str, Any]
     call_sid: str | None = None
     retry: WebhookRetry = field(default_factory=WebhookRetry)
+    organization_id: int | None = None
+    """Whose endpoint this is (its secret, whether private addresses are allowed); None only in
+    deliveries started before organizations, signed with the platform's fallback secret."""
 
 
 @dataclass

@@ -393,3 +393,24 @@ class AuditEvent(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     client: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookEndpoint(Base):
+    """Where an organization's webhooks go (one URL), with the secret they are signed with.
+
+    During a rotation the previous secret keeps signing alongside the new one until
+    `previous_secret_expires_at`, so receivers can switch without losing a webhook."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("organization_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

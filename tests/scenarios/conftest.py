@@ -116,7 +116,10 @@ async def platform(
         stack.append(server)  # leaves the registry before its socket closes
         if join:
             await server.join(base.redis_url, media_stream_url(realtime_url))
-        call_settings = base.model_copy(update={"realtime_public_url": realtime_url})
+        # The webhook receiver is on loopback: this platform allows private destinations.
+        call_settings = base.model_copy(
+            update={"realtime_public_url": realtime_url, "webhook_allow_private": True}
+        )
         worker_cm = running_worker(temporal, call_settings, engine)
         await worker_cm.__aenter__()
         stack.append(worker_cm)

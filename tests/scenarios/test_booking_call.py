@@ -25,9 +25,12 @@ async def test_a_booking_call_completes_the_goal_and_sends_signed_webhooks(
     assert report.ended_by == "agent", report
     goal = await world.receiver.wait_for("/goal", timeout=30)
     done = await world.receiver.wait_for("/call", timeout=60)
-    secret = world.settings.webhook_signing_secret.get_secret_value()
-    for received in (goal[-1], done[-1]):
-        Webhook(secret).verify(received.body, received.headers)  # raises if unsigned or forged
+    endpoints = {e["url"]: e["id"] for e in (await world.api.get("/api/webhooks/endpoints")).json()}
+    for path, received in (("/goal", goal[-1]), ("/call", done[-1])):
+        endpoint = endpoints[f"{world.receiver.url}{path}"]
+        secret = (await world.api.get(f"/api/webhooks/endpoints/{endpoint}/secret")).json()
+        # Each endpoint has its own secret; raises if unsigned or forged.
+        Webhook(secret["secret"]).verify(received.body, received.headers)
     assert goal[-1].json["type"] == "goal.completed"
     body = done[-1].json
     assert body["type"] == "call.completed"

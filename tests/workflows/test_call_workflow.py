@@ -25,7 +25,7 @@ from core.calls.types import (
 from core.db.models import Call, CallTurn, WebhookDelivery
 from core.db.session import make_sessionmaker
 from core.settings import Settings
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, endpoint_secret
 from tests.workflows.calls import book, say, start, verify
 from workers.services import EmbeddedTemporal
 from workers.services.temporal import temporal_binary
@@ -47,8 +47,7 @@ async def test_booking_completes_the_goal_and_sends_signed_webhooks_once(
     await book(handle)
 
     goal_requests = await receiver.wait_for("/goal")
-    secret = call_settings.webhook_signing_secret.get_secret_value()
-    goal_event = verify(secret, goal_requests[0])
+    goal_event = verify(await endpoint_secret(engine, f"{receiver.url}/goal"), goal_requests[0])
     assert goal_event["type"] == "goal.completed"
     assert goal_event["data"]["goal"] == "Schedule Appointment"
     assert goal_event["data"]["data"]["preferred_date"] == "2026-12-02"
@@ -62,7 +61,7 @@ async def test_booking_completes_the_goal_and_sends_signed_webhooks_once(
     assert result.outcome == "goals_met" and result.end_reason == "caller_hung_up"
 
     call_requests = await receiver.wait_for("/call")
-    call_event = verify(secret, call_requests[0])
+    call_event = verify(await endpoint_secret(engine, f"{receiver.url}/call"), call_requests[0])
     assert call_event["type"] == "call.completed"
     assert call_event["data"]["outcome"] == "goals_met"
     assert [t["text"] for t in call_event["data"]["transcript"]][1].startswith("I'd like")
