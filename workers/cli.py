@@ -445,29 +445,48 @@ def apikey_create(
 
 @apikey_app.command("list")
 def apikey_list(data_dir: DataDirOption = None) -> None:
-    """List keys by name and prefix (keys themselves are never stored)."""
+    """List keys: organization, name, prefix, scopes, state (keys themselves are never stored)."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import select
 
-    from core.db.models import ApiKey
+    from core.db.models import ApiKey, Organization
     from core.db.session import make_sync_engine
 
     settings = _settings()
     engine = make_sync_engine(_database_url(settings, data_dir))
+    now = datetime.now(UTC)
     with engine.connect() as conn:
-        for row in conn.execute(select(ApiKey).order_by(ApiKey.id)):
-            state = "revoked" if row.revoked_at else "active"
-            print(f"{row.name}\t{row.prefix}…\t{state}\tcreated {row.created_at:%Y-%m-%d %H:%M}")
+        rows = conn.execute(
+            select(ApiKey, Organization.name.label("organization"))
+            .join(Organization, Organization.id == ApiKey.organization_id)
+            .order_by(ApiKey.id)
+        )
+        for row in rows:
+            state = (
+                "revoked"
+                if row.revoked_at
+                else "expired"
+                if row.expires_at and row.expires_at <= now
+                else "active"
+            )
+            print(
+                f"{row.organization}\t{row.name}\t{row.prefix}…\t{','.join(row.scopes)}\t"
+                f"{state}\tcreated {row.created_at:%Y-%m-%d %H:%M}"
+            )
     engine.dispose()
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(
-    name: Annotated[str, typer.Argument(help="The key's name")], data_dir: DataDirOption = None
+    name: Annotated[str, typer.Argument(help="The key's name")],
+    org: Annotated[str, typer.Option(help="The organization the key belongs to")] = "default",
+    data_dir: DataDirOption = None,
 ) -> None:
     """Revoke a key by name; requests with it get 401 from then on."""
-    from sqlalchemy import func, update
+    from sqlalchemy import func, select, update
 
-    from core.db.models import ApiKey
+    from core.db.models import ApiKey, Organization
     from core.db.session import make_sync_engine
 
     settings = _settings()
@@ -475,7 +494,11 @@ def apikey_revoke(
     with engine.begin() as conn:
         result = conn.execute(
             update(ApiKey)
-            .where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+            .where(
+                ApiKey.name == name,
+                ApiKey.revoked_at.is_(None),
+                ApiKey.organization_id.in_(select(Organization.id).where(Organization.name == org)),
+            )
             .values(revoked_at=func.now())
         )
     engine.dispose()
@@ -483,10 +506,6 @@ def apikey_revoke(
         console.print(f"[red]no active key named {name!r}[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {name}")
-
-
-if __name__ == "__main__":
-    app()
 
 
 @org_app.command("create")
@@ -551,3 +570,7 @@ def org_list(data_dir: DataDirOption = None) -> None:
             prefixes = ",".join(row.allowed_call_prefixes) or "no outbound calls"
             print(f"{row.name}\t{prefixes}\t{row.calls_per_hour}/hour\tkept {kept}")
     engine.dispose()
+
+
+if __name__ == "__main__":
+    app()

@@ -2,6 +2,10 @@
 
 The API runs in uvicorn on a real socket, against its own fresh database; schemathesis is run
 through its CLI exactly as `make fuzz` runs it (with a bigger budget there: FUZZ_MAX_EXAMPLES).
+It runs twice: with the default organization's admin key (which may not revoke itself or rate
+limit itself into silence mid-run: those two operations are left to tests/security), and with a
+`read` + `agents:write` key of a second organization, which meets the first one's rows only as
+404s and the admin routes only as 403s.
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
+from core.auth import Scope, create_api_key
+from core.db.session import make_sessionmaker
+from core.organizations import ensure_organization
 from core.settings import Settings
 from workers.services import find_free_port
+
+# Operations that would end the admin run early: revoking its own key, or setting its own rate
+# limit to 1 a minute. tests/security/test_organizations.py covers them.
+ADMIN_EXCLUDED = ("DELETE /api/keys/{key_id}", "PATCH /api/organization")
 
 
 @pytest.fixture
@@ -42,9 +54,26 @@ def live_api(settings: Settings) -> Iterator[str]:
     thread.join(10)
 
 
+@pytest.fixture
+async def scoped_key(engine: AsyncEngine, api_key: str) -> str:
+    """A `read` + `agents:write` key of a second organization (the default one has `api_key`)."""
+    del api_key  # made first: the default organization's rows exist before the second's
+    async with make_sessionmaker(engine)() as session:
+        other = await ensure_organization(session, "Second Clinic")
+        return await create_api_key(
+            session,
+            name="fuzz",
+            organization_id=other.id,
+            scopes=(Scope.READ, Scope.AGENTS_WRITE),
+        )
+
+
+@pytest.mark.parametrize("who", ["admin", "scoped"])
 def test_fuzzed_requests_never_get_a_server_error(
-    live_api: str, api_key: str, tmp_path: Path
+    live_api: str, api_key: str, scoped_key: str, who: str, tmp_path: Path
 ) -> None:
+    key = api_key if who == "admin" else scoped_key
+    excluded = [a for name in ADMIN_EXCLUDED for a in ("--exclude-name", name)]
     assert httpx.get(f"{live_api}/healthz", timeout=10).status_code == 200
     st = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "8")
@@ -58,7 +87,8 @@ def test_fuzzed_requests_never_get_a_server_error(
             "--max-examples",
             max_examples,
             "--header",
-            f"Authorization: Bearer {api_key}",
+            f"Authorization: Bearer {key}",
+            *(excluded if who == "admin" else []),
             "--workers",
             "1",
             "--seed",

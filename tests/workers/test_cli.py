@@ -164,6 +164,25 @@ def test_dev_runs_the_stack_and_stops_it_cleanly(
     assert revoked.returncode == 0
     assert httpx.get(f"{api}/api/agents", headers=auth, timeout=10).status_code == 401
 
+    # A second organization, a read-only key of its own that expires.
+    org = run("org", "create", "Clinic", "--allow-prefix", "+1", "--data-dir", str(data_dir))
+    assert org.returncode == 0, org.stderr
+    assert run("org", "create", "Clinic", "--data-dir", str(data_dir)).returncode == 1
+    scoped = run(
+        *("apikey", "create", "dashboard", "--org", "Clinic", "--scope", "read"),
+        *("--expires-in-days", "7", "--data-dir", str(data_dir)),
+    )
+    assert scoped.returncode == 0, scoped.stderr
+    reader = {"Authorization": f"Bearer {scoped.stdout.strip()}"}
+    organization = httpx.get(f"{api}/api/organization", headers=reader, timeout=10).json()
+    assert (organization["name"], organization["allowed_call_prefixes"]) == ("Clinic", ["+1"])
+    refused = httpx.post(f"{api}/api/domains", json={"name": "x"}, headers=reader, timeout=10)
+    assert refused.status_code == 403
+    listed = run("apikey", "list", "--data-dir", str(data_dir)).stdout
+    assert "Clinic\tdashboard\t" in listed and "\tread\tactive" in listed, listed
+    unknown = run("apikey", "create", "x", "--org", "Nope", "--data-dir", str(data_dir))
+    assert unknown.returncode == 1 and "no organization named 'Nope'" in unknown.stderr
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     for name, port in ports.items():
