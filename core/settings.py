@@ -26,6 +26,7 @@ DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 # A Standard Webhooks secret is `whsec_` + base64 of random bytes; this one is public.
 DEV_WEBHOOK_SIGNING_SECRET = "whsec_ZGV2LXdlYmhvb2stc2lnbmluZy1zZWNyZXQtMzJi"  # noqa: S105
 MIN_SECRET_LENGTH = 16
+SECRETS_DIR = Path("/run/secrets")
 # Standard Webhooks: a secret is 24 to 64 random bytes; fewer is guessable offline from one
 # signed message.
 WEBHOOK_SECRET_MIN_BYTES = 24
@@ -70,7 +71,14 @@ class BrainName(StrEnum):
 class Settings(BaseSettings):
     """Configuration shared by the API, the worker, the realtime server and the CLI."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # Secrets may also be files named after their variable in /run/secrets (compose secrets,
+    # Kubernetes secret volumes): the environment wins over them, as it does over `.env`.
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     environment: Environment = Field(Environment.PRODUCTION, alias="CALLWRIGHT_ENV")
     data_dir: Path = Field(Path(".callwright"), alias="CALLWRIGHT_DATA_DIR")

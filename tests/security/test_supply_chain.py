@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 import urllib.error
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
+from core.db import migrate
 from workers import audit
+from workers.services import EmbeddedPostgres, find_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCKS = ("requirements.lock", "requirements-cpu.lock", "requirements-dev.lock")
@@ -202,3 +207,114 @@ def test_audit_reads_every_pin_of_the_real_locks() -> None:
     assert pins["piper-tts"] == "1.8.0"
     assert len(pins) == len({n for lock in LOCKS for n in lock_entries(lock)})
     json.dumps(pins)
+
+
+# -- the compose file and its database roles ---------------------------------------------------
+
+DATA_SERVICES = ("postgres", "redis", "temporal", "temporal-search-attributes", "temporal-ui")
+PLATFORM_SECRETS = (
+    "TWILIO_AUTH_TOKEN",
+    "WEBHOOK_SIGNING_SECRET",
+    "CALL_TOKEN_SECRET",
+    "PAYLOAD_ENCRYPTION_KEYS",
+)
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_data_services_are_on_an_internal_network_with_no_public_port() -> None:
+    spec = compose()
+    assert spec["networks"]["backend"]["internal"] is True
+    for name in DATA_SERVICES:
+        service = spec["services"][name]
+        assert "backend" in service["networks"], name
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    for name in ("postgres", "redis", "temporal"):
+        assert spec["services"][name]["networks"] == ["backend"], name
+        assert "ports" not in spec["services"][name], name
+
+
+def test_the_temporal_ui_is_off_by_default_and_asks_for_a_login() -> None:
+    ui = compose()["services"]["temporal-ui"]
+    assert ui["profiles"] == ["ui"]
+    assert ui["environment"]["TEMPORAL_AUTH_ENABLED"] == "true"
+    assert ui["ports"] == ["127.0.0.1:8233:8080"]
+
+
+def test_api_and_realtime_listen_on_loopback_only() -> None:
+    services = compose()["services"]
+    for name in ("api", "realtime"):
+        assert all(str(port).startswith("127.0.0.1:") for port in services[name]["ports"]), name
+
+
+def test_secrets_are_compose_secrets_given_only_where_needed() -> None:
+    spec = compose()
+    services = spec["services"]
+    secret_names = {"TWILIO_ACCOUNT_SID", "LLM_API_KEY", *PLATFORM_SECRETS}
+    for name, service in services.items():
+        environment = service.get("environment") or {}
+        leaked = [key for key in environment if key in secret_names or "PASSWORD" in key]
+        assert leaked in ([], ["POSTGRES_PASSWORD_FILE"]), (name, leaked)
+        for key, value in environment.items():
+            assert "${" not in str(value) or "PASSWORD" not in str(value), (name, key)
+        for secret in service.get("secrets", []):
+            assert secret in spec["secrets"], (name, secret)
+    for name in ("api", "worker", "realtime", "migrate"):
+        assert set(PLATFORM_SECRETS) <= set(services[name]["secrets"]), name
+    # The schema owner's password reaches the migrations alone; the realtime plane no database.
+    holders = [n for n, s in services.items() if "owner_db_password" in s.get("secrets", [])]
+    assert sorted(holders) == ["migrate", "postgres"]
+    assert "app_db_password" not in services["realtime"]["secrets"]
+    assert "callwright_app:" in " ".join(services["api"]["command"])
+    assert "callwright_owner:" in " ".join(services["migrate"]["command"])
+
+
+def test_every_long_running_service_has_resource_limits() -> None:
+    for name, service in compose()["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert {"cpus", "memory", "pids"} <= set(limits), name
+
+
+def test_database_roles_are_least_privilege(tmp_path: Path) -> None:
+    """deploy/postgres-init.sql on a real PostgreSQL: the owner migrates, the app role may use
+    rows but not change the schema."""
+    server = EmbeddedPostgres(tmp_path / "pg", find_free_port(), database="postgres", fast=True)
+    server.start()
+    try:
+        psql = server._bin_dir / "psql"
+        init = subprocess.run(
+            [
+                str(psql),
+                server.url_for("postgres"),
+                "-q",
+                "-v",
+                "owner_password=owner-secret",
+                "-v",
+                "app_password=app-secret",
+                "-v",
+                "temporal_password=temporal-secret",
+                "-f",
+                str(ROOT / "deploy/postgres-init.sql"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert init.returncode == 0, init.stderr
+        base = f"127.0.0.1:{server.port}/callwright"
+        migrate.upgrade(f"postgresql+psycopg://callwright_owner@{base}")
+        with psycopg.connect(f"postgresql://callwright_app@{base}", autocommit=True) as app:
+            app.execute("SELECT count(*) FROM agent_templates").fetchone()
+            for ddl in ("CREATE TABLE intruder (id int)", "DROP TABLE agent_templates"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    app.execute(ddl)
+        with psycopg.connect(server.url_for("postgres")) as admin:
+            temporal = admin.execute(
+                "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'temporal'"
+            ).fetchone()
+        assert temporal == (True, False)
+    finally:
+        server.stop()
