@@ -53,9 +53,13 @@ class AnalysisActivities:
             AttributeError,
             ArithmeticError,
         ) as exc:
+            # The error can quote the model's answer, which holds what the caller said.
             logger.warning(
-                "LLM analysis of %s failed, using the deterministic one: %s", request.call_sid, exc
+                "LLM analysis of %s failed (%s), using the deterministic one",
+                request.call_sid,
+                type(exc).__name__,
             )
+            logger.debug("LLM analysis of %s failed: %s", request.call_sid, exc)
             return deterministic
 
     async def _with_llm(

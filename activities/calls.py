@@ -48,8 +48,9 @@ def _refused_values_are_final(
         except DBAPIError as exc:
             sqlstate = getattr(exc.orig, "sqlstate", None) or ""
             if sqlstate.startswith("22"):
+                # Not PostgreSQL's own text: it can quote the value, a caller's words.
                 raise ApplicationError(
-                    f"PostgreSQL refused a value ({sqlstate}): {str(exc.orig)[:300]}",
+                    f"PostgreSQL refused a value (SQLSTATE {sqlstate})",
                     type=UNSTORABLE,
                     non_retryable=True,
                 ) from exc

@@ -73,14 +73,19 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
             {"detail": "the row is referenced by another, or references one that does not exist"},
             status_code=status.HTTP_409_CONFLICT,
         )
-    logger.warning("integrity error: %s", text)
+    # PostgreSQL's detail quotes the row's values (a phone number, a caller's words): DEBUG only.
+    logger.warning("integrity error (SQLSTATE %s)", code)
+    logger.debug("integrity error: %s", text)
     return JSONResponse({"detail": "the request conflicts with stored data"}, status_code=409)
 
 
 async def _data_error(_: Request, exc: Exception) -> JSONResponse:
     # The schemas bound every value; this is the net under them (a value out of its column's
     # range or form), and it is still the client's input at fault.
-    logger.warning("data error: %s", exc)
+    logger.warning(
+        "data error (SQLSTATE %s)", getattr(getattr(exc, "orig", None), "sqlstate", None)
+    )
+    logger.debug("data error: %s", exc)
     text = str(exc)
     message = (
         "text must not contain NUL (\\u0000) characters"

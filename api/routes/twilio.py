@@ -215,7 +215,8 @@ async def voice(session: SessionDep, request: Request) -> Response:
     builder = AgentBuilder(session)
     agent = await _agent_for(builder, request, form.get("To", ""))
     if agent is None:
-        logger.warning("call %s to %s: no agent answers this number", call_sid, form.get("To"))
+        logger.warning("call %s: no agent answers the number called", call_sid)
+        logger.debug("call %s: no agent answers %s", call_sid, form.get("To"))
         return _said("Sorry, this number is not in service.")
 
     outbound = form.get("Direction", "inbound").startswith("outbound")

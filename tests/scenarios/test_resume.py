@@ -165,8 +165,9 @@ async def streams_of(temporal: Client, call_sid: str) -> list[tuple[str, float]]
         attributes = event.workflow_execution_signaled_event_attributes
         if attributes.signal_name != "stream_attached":
             continue
-        payload = attributes.input.payloads[0].data.decode()
-        node = payload.split('"node_id":"')[1].split('"')[0] if '"node_id":"' in payload else ""
+        # Sealed in history (core/codec.py): the client's converter opens it.
+        [payload] = await temporal.data_converter.decode(list(attributes.input.payloads))
+        node = str(payload.get("node_id") or "") if isinstance(payload, dict) else ""
         found.append((node, event.event_time.ToDatetime().timestamp()))
     return found
 
