@@ -13,6 +13,8 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from realtime.twilio_protocol import BadFrame
+
 REGISTRY: Final = CollectorRegistry()
 """The realtime process's own registry (not the global one: tests run several servers)."""
 
@@ -47,10 +49,13 @@ CALLS_TOTAL: Final = Counter(
 )
 BAD_FRAMES_TOTAL: Final = Counter(
     "callwright_bad_frames_total",
-    "Inbound frames dropped as malformed, by reason.",
+    "Inbound frames dropped as malformed, unexpected or too fast, by reason.",
     ["reason"],
     registry=REGISTRY,
 )
+# Every reason is a series from the start; no frame can add one (the labels are a fixed set).
+for _reason in BadFrame:
+    BAD_FRAMES_TOTAL.labels(reason=_reason.value)
 LLM_FALLBACKS_TOTAL: Final = Counter(
     "callwright_brain_fallbacks_total",
     "Turns the guided brain answered because the LLM failed or was late.",

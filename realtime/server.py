@@ -6,9 +6,12 @@ closed with 1008 (policy violation) before any audio is processed. The call's fr
 read once from its workflow (`call_input` query) — at stream start, before the greeting, never
 on the audio path.
 
+Before any of that the socket must get past `realtime.stream_guard`: a Twilio-signed upgrade, a
+cap on sockets still waiting for their `start` and a deadline for it, a token used once only.
 A malformed frame (bad JSON or base64, an unknown event, an oversize payload, `media` before
-`start`) is logged, counted in `callwright_bad_frames_total` and dropped: the call goes on, and
-since every stream has its own session and task, no other call notices.
+`start`, audio faster than real time) is counted in `callwright_bad_frames_total` under a fixed
+reason, logged (rate-limited) and dropped: the call goes on, and since every stream has its own
+session and task, no other call notices; after MEDIA_MAX_BAD_FRAMES the socket is closed.
 
 With REDIS_URL the process is a node of a fleet (`join`): it registers its media URL and
 capacity in Redis and heartbeats, so the API connects calls only to nodes with room; events not
@@ -40,6 +43,7 @@ from temporalio.client import Client
 
 from core.calls.nodes import NO_CAPACITY, NodeRegistry, mark_call_over
 from core.calls.spool import SignalSpool
+from core.calls.token_uses import TokenUses
 from core.calls.tokens import InvalidCallToken, verify_call_token
 from core.calls.types import (
     CallEnded,
@@ -54,7 +58,9 @@ from realtime.metrics import ACTIVE_CALLS, BAD_FRAMES_TOTAL, CALLS_TOTAL, REGIST
 from realtime.runtime import Engines
 from realtime.session import CallSession
 from realtime.signals import WorkflowSignals, resend_spooled
+from realtime.stream_guard import LogLimiter, RealTimeBudget, signed_upgrade
 from realtime.twilio_protocol import (
+    BadFrame,
     Connected,
     Dtmf,
     Mark,
@@ -79,6 +85,25 @@ END_SIGNAL_WAIT_S: Final = 5.0
 # Draining hands a call over at a quiet moment (nobody speaking, no answer on its way), waiting
 # at most this long for one.
 QUIET_WAIT_S: Final = 5.0
+# Bad-frame lines one socket may log; after that, only the count at its close.
+BAD_FRAME_LINES_PER_SOCKET: Final = 3
+# Warnings about refused or misbehaving sockets, for the whole process: a flood of sockets
+# cannot flood the log.
+_REFUSALS_LOG: Final = LogLimiter(per_s=2.0, burst=20.0)
+
+
+def _warn(message: str, *args: object) -> None:
+    """A warning about a socket that misbehaves, rate-limited process-wide."""
+    held = _REFUSALS_LOG.allow()
+    if held:
+        _LOGGER.warning(message + " (%d similar lines held back)", *args, held)
+    elif held is not None:
+        _LOGGER.warning(message, *args)
+
+
+def _short(value: str) -> str:
+    """A peer-supplied id, bounded for a log line."""
+    return value[:48]
 
 
 @dataclass
@@ -93,6 +118,9 @@ class MediaServer:
     draining: bool = False
     redis: aioredis.Redis | None = None
     registry: NodeRegistry | None = None
+    token_uses: TokenUses = field(default_factory=lambda: TokenUses(None))
+    pending: int = 0
+    """Sockets accepted whose `start` has not been checked yet."""
     _heartbeat: asyncio.Task[None] | None = None
 
     async def join(self, redis_url: str | None, media_url: str) -> None:
@@ -102,6 +130,7 @@ class MediaServer:
             _LOGGER.info("no REDIS_URL: a single realtime node, signals held in memory")
             return
         self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.token_uses.redis = self.redis
         self.registry = NodeRegistry(
             self.redis, node_id=self.node_id, media_url=media_url, capacity=self._capacity
         )
@@ -174,11 +203,23 @@ class MediaServer:
 
     async def media_stream(self, websocket: WebSocket) -> None:
         """One Twilio media stream, start to stop."""
-        await websocket.accept()
+        if not signed_upgrade(self.settings, websocket):
+            _warn("refused a media socket: no valid X-Twilio-Signature on its upgrade")
+            CALLS_TOTAL.labels(outcome="unsigned").inc()
+            await websocket.close(POLICY_VIOLATION)  # before accepting: an HTTP 403
+            return
+        if self.pending >= self.settings.media_max_pending_sockets:
+            _warn("refused a media socket: %d sockets already wait for their start", self.pending)
+            CALLS_TOTAL.labels(outcome="too_many_pending").inc()
+            await websocket.close(TRY_AGAIN_LATER)
+            return
+        self.pending += 1
         stream = _Stream(self, websocket)
         try:
+            await websocket.accept()
             await stream.serve()
         finally:
+            stream.authenticated()
             await stream.close()
 
 
@@ -191,12 +232,31 @@ class _Stream:
         self.session: CallSession | None = None
         self.stream_sid = ""
         self.outcome = "no_start"
+        self.bad_frames = 0
+        self.budget = RealTimeBudget()
+        self._pending = True
         self._closer: asyncio.Task[None] | None = None
 
+    def authenticated(self) -> None:
+        """The socket no longer counts as waiting for its `start` (it got one, or it closed)."""
+        if self._pending:
+            self._pending = False
+            self.server.pending -= 1
+
     async def serve(self) -> None:
+        deadline = time.monotonic() + self.server.settings.media_start_timeout_s
         while True:
             try:
-                message = await self.websocket.receive()
+                if self.session is None:
+                    async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                        message = await self.websocket.receive()
+                else:
+                    message = await self.websocket.receive()
+            except TimeoutError:
+                _warn("media socket closed: no valid start within its deadline")
+                self.outcome = "start_timeout"
+                await self._close_socket(POLICY_VIOLATION, "no start in time")
+                return
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
@@ -207,7 +267,8 @@ class _Stream:
             try:
                 parsed = parse_message(raw)
             except ProtocolError as exc:
-                self._bad_frame(exc.reason, str(exc))
+                if not await self._bad_frame(exc.kind, str(exc)):
+                    return
                 continue
             if not await self._dispatch(parsed):
                 return
@@ -215,17 +276,21 @@ class _Stream:
     async def _dispatch(self, message: object) -> bool:
         """Handle one message; False when the stream is over."""
         session = self.session
+        if session is not None and not isinstance(message, Media) and not self.budget.other():
+            return await self._bad_frame(BadFrame.TOO_FAST, "messages too fast")
         if isinstance(message, Connected):
             return True
         if isinstance(message, Start):
             if session is not None:
-                self._bad_frame("duplicate_start", "a second start on one stream")
-                return True
+                return await self._bad_frame(BadFrame.DUPLICATE_START, "a second start")
             return await self._start(message)
         if session is None:
-            self._bad_frame("before_start", f"{type(message).__name__.lower()} before start")
-            return True
+            return await self._bad_frame(
+                BadFrame.BEFORE_START, f"{type(message).__name__.lower()} before start"
+            )
         if isinstance(message, Media):
+            if not self.budget.media(len(message.payload)):
+                return await self._bad_frame(BadFrame.TOO_FAST, "audio ahead of real time")
             if message.track in ("inbound", "inbound_track"):
                 session.on_media(message.payload)
         elif isinstance(message, Mark):
@@ -247,9 +312,14 @@ class _Stream:
             if claims.call_sid != start.call_sid:
                 raise InvalidCallToken("the token is for another call")
         except InvalidCallToken as exc:
-            _LOGGER.warning("stream for call %s refused: %s", start.call_sid, exc)
+            _warn("stream for call %s refused: %s", _short(start.call_sid), exc)
             self.outcome = "refused"
             await self.websocket.close(POLICY_VIOLATION, "invalid call token")
+            return False
+        if not await server.token_uses.claim(token):
+            _warn("stream for call %s refused: its token was used already", _short(start.call_sid))
+            self.outcome = "token_reused"
+            await self.websocket.close(POLICY_VIOLATION, "call token already used")
             return False
         if server.draining:
             # Closing the stream runs Twilio's next verb: /twilio/continue connects the call
@@ -305,6 +375,8 @@ class _Stream:
             node_id=server.node_id,
         )
         self.session = session
+        self.authenticated()
+        self.budget = RealTimeBudget()  # the clock of its audio starts now
         server.sessions[start.stream_sid] = session
         ACTIVE_CALLS.inc()
         if server.registry is not None:
@@ -348,11 +420,21 @@ class _Stream:
             except (WebSocketDisconnect, RuntimeError):
                 pass  # the peer left first: nothing to close
 
-    def _bad_frame(self, reason: str, detail: str) -> None:
-        BAD_FRAMES_TOTAL.labels(reason=reason).inc()
-        _LOGGER.warning(
-            "stream %s: dropped a bad frame (%s): %s", self.stream_sid or "-", reason, detail[:200]
-        )
+    async def _bad_frame(self, kind: BadFrame, detail: str) -> bool:
+        """Count and drop a bad frame; False (the socket closed) once there were too many."""
+        BAD_FRAMES_TOTAL.labels(reason=kind.value).inc()
+        self.bad_frames += 1
+        limit = self.server.settings.media_max_bad_frames
+        if self.bad_frames <= BAD_FRAME_LINES_PER_SOCKET:
+            _warn(
+                "stream %s: dropped a bad frame (%s): %s", self.stream_sid or "-", kind, detail[:80]
+            )
+        if self.bad_frames < limit:
+            return True
+        _warn("stream %s: closed after %d bad frames", self.stream_sid or "-", self.bad_frames)
+        self.outcome = "bad_frames"
+        await self._close_socket(POLICY_VIOLATION, "too many bad frames")
+        return False
 
     async def close(self) -> None:
         session = self.session

@@ -65,6 +65,11 @@ _LOGGER = logging.getLogger(__name__)
 GOODBYE_SILENT: Final = "I haven't heard anything, so I'll let you go. Goodbye!"
 CANNOT_SAY: Final = "Sorry, I can't help with that. Is there anything else?"
 CANCEL_TIMEOUT_S: Final = 2.0  # cancellation always has a time limit
+MAX_DTMF_DIGITS: Final = 32
+"""Keys held for one keypad turn; a caller (or a peer) pressing more loses the oldest."""
+MAX_PENDING_TRANSCRIPTIONS: Final = 2
+"""Transcriptions one call may have waiting for the shared recogniser; a newer one drops the
+oldest, so one call's audio can never fill the queue every call shares."""
 
 _T = TypeVar("_T")
 
@@ -184,6 +189,7 @@ class CallSession:
         self._early: _Early | None = None
         self._dtmf: list[str] = []
         self._dtmf_timer: asyncio.Task[None] | None = None
+        self._transcriptions: list[asyncio.Task[str]] = []
         self._idle_since: float | None = None
         self._reprompts = 0
         self._clock_offset = 0.0  # wall time minus caller-audio time
@@ -280,6 +286,13 @@ class CallSession:
         self._spawn(self._interrupt(answer, onset=time.monotonic()), "barge-in")
         self._idle_since = None
         if digit != "#":
+            if len(self._dtmf) >= MAX_DTMF_DIGITS:
+                del self._dtmf[0]
+                _LOGGER.warning(
+                    "call %s: more than %d keys in one turn; dropped the oldest",
+                    self.call.call_sid,
+                    MAX_DTMF_DIGITS,
+                )
             self._dtmf.append(digit)
         if self._dtmf_timer is not None:
             self._dtmf_timer.cancel()
@@ -292,7 +305,7 @@ class CallSession:
         """At a pause: transcribe what was said and, if the brain can fork, answer it
         speculatively, so the reply is (nearly) ready if the pause turns out to end the turn."""
         self._drop_early()
-        early = _Early(audio.size, self._spawn(self._transcribe(audio), "early-stt"))
+        early = _Early(audio.size, self._queue_transcription(audio, "early-stt"))
         idle = self._answer is None or self._answer.done()
         fork = self.brain.fork() if idle else None
         if fork is not None:
@@ -328,6 +341,22 @@ class CallSession:
         transcript = early.transcript if early is not None else None
         self._answer = self._spawn(self._caller_turn(event, speech_end, transcript), "turn")
 
+    def _queue_transcription(self, audio: Audio, name: str) -> asyncio.Task[str]:
+        """Transcribe `audio` in a task of its own; past MAX_PENDING_TRANSCRIPTIONS of this
+        call's, the oldest is cancelled (one not yet started leaves the recogniser's queue)."""
+        self._transcriptions = [t for t in self._transcriptions if not t.done()]
+        while len(self._transcriptions) >= MAX_PENDING_TRANSCRIPTIONS:
+            oldest = self._transcriptions.pop(0)
+            oldest.cancel()
+            _LOGGER.warning(
+                "call %s: %d transcriptions waiting; dropped the oldest",
+                self.call.call_sid,
+                MAX_PENDING_TRANSCRIPTIONS,
+            )
+        task = self._spawn(self._transcribe(audio), name)
+        self._transcriptions.append(task)
+        return task
+
     async def _transcribe(self, audio: Audio) -> str:
         # The detector keeps VAD-rate audio (8 kHz); Whisper wants 16 kHz, resampled in one
         # piece (frame by frame would click at every edge).
@@ -359,7 +388,7 @@ class CallSession:
                 _LOGGER.warning("call %s: early transcription failed", self.call.call_sid)
         if text is None:
             try:
-                text = await self._transcribe(event.audio)
+                text = await self._queue_transcription(event.audio, "stt")
             except Exception:  # noqa: BLE001 - a failing engine must not leave the caller in silence
                 _LOGGER.exception("call %s: transcription failed", self.call.call_sid)
                 reply.stamps["stt"] = _ms_since(speech_end)
@@ -401,9 +430,9 @@ class CallSession:
                 elif isinstance(event, Captured):
                     reply.do(functools.partial(self._signal_field, event))
                 elif isinstance(event, Rejected):
-                    _LOGGER.info(
-                        "call %s: %s not taken: %s", self.call.call_sid, event.name, event.reason
-                    )
+                    # The reason may quote the caller's words: only at DEBUG.
+                    _LOGGER.info("call %s: %s not taken", self.call.call_sid, event.name)
+                    _LOGGER.debug("call %s: %s: %s", self.call.call_sid, event.name, event.reason)
                 elif isinstance(event, EndCall):
                     end = event
                 elif isinstance(event, Say):
@@ -479,13 +508,13 @@ class CallSession:
         if not found:
             return text
         for breach in found:
+            # The sentence may repeat what the caller said: its words only at DEBUG.
             _LOGGER.warning(
-                "call %s: dropped %r: breaks %r (%s)",
+                "call %s: dropped a sentence that breaks %r",
                 self.call.call_sid,
-                text,
                 breach.instruction.text,
-                breach.reason,
             )
+            _LOGGER.debug("call %s: dropped %r (%s)", self.call.call_sid, text, breach.reason)
             breaches.append(breach.instruction.text)
         return ""
 

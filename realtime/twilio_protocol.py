@@ -20,6 +20,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, TypeAlias
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_TEXT_FRAME_BYTES",
     "Connected",
     "Dtmf",
+    "BadFrame",
     "InboundMessage",
     "Mark",
     "Media",
@@ -57,19 +59,40 @@ EXPECTED_CHANNELS: Final = 1
 _MAX_MEDIA_BASE64_CHARS: Final = 4 * ((MAX_MEDIA_PAYLOAD_BYTES + 2) // 3)
 
 
+class BadFrame(StrEnum):
+    """Why an inbound frame was dropped: a fixed set, so it can label a metric. Whatever a peer
+    sends (an invented event name, say) maps to one of these, never to a label of its own."""
+
+    TOO_LARGE = "too_large"
+    NOT_UTF8 = "not_utf8"
+    BAD_JSON = "bad_json"
+    NO_EVENT = "no_event"
+    UNKNOWN_EVENT = "unknown_event"
+    BAD_FIELDS = "bad_fields"
+    BAD_PAYLOAD = "bad_payload"
+    BAD_FORMAT = "bad_format"
+    BEFORE_START = "before_start"
+    DUPLICATE_START = "duplicate_start"
+    TOO_FAST = "too_fast"
+
+
 class ProtocolError(ValueError):
     """A frame that is not a well-formed Twilio Media Streams message.
 
-    `reason` is a short, fixed-vocabulary description for the log line ("invalid JSON",
-    "unknown event 'foo'", "media.payload: bad base64", ...); `event` is the message's event name
-    when it got that far, else None. Nothing from the frame's body beyond the event name and
-    field names is echoed, so a log line cannot carry audio or a caller's custom parameters.
+    `kind` says why in the fixed vocabulary of `BadFrame` (for metrics); `reason` is a short
+    description for the log line ("invalid JSON", "unknown event 'foo'", "media.payload: bad
+    base64", ...); `event` is the message's event name when it is one of the protocol's, else
+    None. Nothing from the frame's body beyond a bounded event name and field names is echoed,
+    so a log line cannot carry audio or a caller's custom parameters.
     """
 
-    def __init__(self, reason: str, event: str | None = None) -> None:
+    def __init__(
+        self, reason: str, event: str | None = None, kind: BadFrame = BadFrame.BAD_FIELDS
+    ) -> None:
         super().__init__(reason if event is None else f"{event}: {reason}")
         self.reason = reason
         self.event = event
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,25 +172,27 @@ _Json: TypeAlias = dict[str, object]
 def parse_message(text: str | bytes) -> InboundMessage:
     """Parse one inbound WebSocket frame into its message; raise `ProtocolError` if malformed."""
     if len(text) > MAX_TEXT_FRAME_BYTES:
-        raise ProtocolError(f"frame larger than {MAX_TEXT_FRAME_BYTES} bytes")
+        raise ProtocolError(
+            f"frame larger than {MAX_TEXT_FRAME_BYTES} bytes", kind=BadFrame.TOO_LARGE
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProtocolError("frame is not UTF-8") from None
+            raise ProtocolError("frame is not UTF-8", kind=BadFrame.NOT_UTF8) from None
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
-        raise ProtocolError("invalid JSON") from None
+        raise ProtocolError("invalid JSON", kind=BadFrame.BAD_JSON) from None
     if not isinstance(data, dict):
-        raise ProtocolError("message is not a JSON object")
+        raise ProtocolError("message is not a JSON object", kind=BadFrame.BAD_JSON)
     event = data.get("event")
     if not isinstance(event, str):
-        raise ProtocolError("missing or non-string 'event'")
+        raise ProtocolError("missing or non-string 'event'", kind=BadFrame.NO_EVENT)
     parser = _PARSERS.get(event)
     if parser is None:
         # repr() of a truncated name: bounded and quoted, whatever the peer sent.
-        raise ProtocolError(f"unknown event {event[:32]!r}")
+        raise ProtocolError(f"unknown event {event[:32]!r}", kind=BadFrame.UNKNOWN_EVENT)
     return parser(data, event)
 
 
@@ -190,7 +215,9 @@ def _parse_start(data: _Json, event: str) -> Start:
         EXPECTED_CHANNELS,
     ):
         raise ProtocolError(
-            f"unsupported media format {encoding[:32]!r}/{sample_rate}/{channels}", event
+            f"unsupported media format {encoding[:32]!r}/{sample_rate}/{channels}",
+            event,
+            BadFrame.BAD_FORMAT,
         )
     tracks = body.get("tracks")
     if not isinstance(tracks, list) or not all(isinstance(t, str) for t in tracks):
@@ -217,11 +244,13 @@ def _parse_media(data: _Json, event: str) -> Media:
     body = _object(data, "media", event, "media")
     encoded = _str(body, "payload", event, "media.payload", allow_empty=True)
     if len(encoded) > _MAX_MEDIA_BASE64_CHARS:
-        raise ProtocolError(f"media.payload larger than {MAX_MEDIA_PAYLOAD_BYTES} bytes", event)
+        raise ProtocolError(
+            f"media.payload larger than {MAX_MEDIA_PAYLOAD_BYTES} bytes", event, BadFrame.TOO_LARGE
+        )
     try:
         payload = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise ProtocolError("media.payload: bad base64", event) from None
+        raise ProtocolError("media.payload: bad base64", event, BadFrame.BAD_PAYLOAD) from None
     return Media(
         stream_sid=_str(data, "streamSid", event, "streamSid"),
         track=_str(body, "track", event, "media.track"),

@@ -33,7 +33,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, Redirect, VoiceResponse
 
 from api.deps import SessionDep
@@ -47,6 +46,7 @@ from core.calls.types import CallEnded, CallResume, Direction, EndSource, call_w
 from core.db.models import AgentConfig
 from core.errors import NotFoundError
 from core.settings import Settings
+from core.twilio_signature import twilio_signature_valid
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio", tags=["twilio"])
@@ -82,8 +82,8 @@ async def signed_form(request: Request) -> dict[str, str]:
     settings: Settings = request.app.state.settings
     form = {key: str(value) for key, value in (await request.form()).items()}
     signature = request.headers.get("x-twilio-signature", "")
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
-    if not signature or not validator.validate(public_url(settings, request), form, signature):
+    token = settings.twilio_auth_token.get_secret_value()
+    if not twilio_signature_valid(token, public_url(settings, request), form, signature):
         logger.warning("refused an unsigned or badly signed Twilio request to %s", request.url.path)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid X-Twilio-Signature")
     return form

@@ -7,6 +7,7 @@ A JWT (HS256, PyJWT) signed with CALL_TOKEN_SECRET, carrying the call, the agent
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,9 @@ def issue_call_token(
         "aud": _AUDIENCE,
         "iat": issued,
         "exp": issued + TOKEN_LIFETIME,
+        # Unique per token, so two issued in the same second differ: the realtime server lets
+        # each token start one stream only (`core.calls.token_uses`).
+        "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 

@@ -350,7 +350,9 @@ class OpenAIChatBrain(Brain):
                     verdict.results.append((call, f"refused: {result.reason}"))
             else:
                 # Kept out of the history too: servers refuse a past tool call they cannot parse.
-                logger.warning("ignoring LLM tool call %r (%r)", call.name, call.arguments)
+                # Its arguments may carry the caller's details: only at DEBUG.
+                logger.warning("ignoring LLM tool call %r", call.name[:64])
+                logger.debug("ignored tool call %r arguments: %r", call.name, call.arguments)
         return verdict
 
     def _as_field(self, name: str, value: object) -> object:

@@ -181,7 +181,9 @@ class WhisperRunner:
             _LOGGER.debug("short-context decode looped (%r); kept %r", text, looped)
             text = looped
         elif len(results[0].sequences_ids[0]) >= min(budget, max_length - len(prompt)):
-            _LOGGER.info("short-context decode ran long (%r); decoding the full window", text)
+            # The words only at DEBUG: they are the caller's.
+            _LOGGER.info("short-context decode ran long; decoding the full window")
+            _LOGGER.debug("short-context decode ran long: %r", text)
             return self._transcribe_full(audio, context)
         # CTranslate2's score is the sum of log-probabilities, length-normalised here as
         # faster-whisper's `avg_logprob` is.

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from core.calls.tokens import issue_call_token
 from realtime.metrics import BAD_FRAMES_TOTAL
 from tests.scenarios.conftest import Platform, PlatformFactory
-from workers.caller.answer import StreamAnswer, answer_call, voice_form
+from workers.caller.answer import StreamAnswer, answer_call, twilio_signature, voice_form
 from workers.caller.protocol import connected_message, new_sid, start_message
 
 SILENCE = bytes([0xFF]) * 160
@@ -36,6 +36,12 @@ async def ring(world: Platform) -> tuple[str, StreamAnswer]:
             agent_id=int(world.agent["id"]),
         )
     return call_sid, answer
+
+
+def signed(world: Platform, answer: StreamAnswer) -> dict[str, str]:
+    """The upgrade's `X-Twilio-Signature`, as Twilio signs the stream URL it was given."""
+    token = world.settings.twilio_auth_token.get_secret_value()
+    return {"X-Twilio-Signature": twilio_signature(token, answer.url, {})}
 
 
 def start(call_sid: str, stream_sid: str, parameters: dict[str, str]) -> str:
@@ -86,7 +92,7 @@ async def test_a_stream_without_a_valid_token_is_refused(platform: PlatformFacto
         world.settings.call_token_secret.get_secret_value(), call_sid="CAother", agent_id=1
     )
     for parameters in ({}, {"token": forged}, {"token": other}, {"token": "garbage"}):
-        async with connect(answer.url) as ws:
+        async with connect(answer.url, additional_headers=signed(world, answer)) as ws:
             await ws.send(connected_message())
             await ws.send(start(call_sid, new_sid("MZ"), parameters))
             assert await close_code(ws) == 1008, parameters
@@ -101,7 +107,7 @@ async def test_malformed_frames_are_dropped_and_the_call_goes_on(platform: Platf
     neighbour = asyncio.create_task(
         world.call([{"say": "Hi, my name is Jane Smith."}], transcribe=False)
     )
-    async with connect(answer.url, max_size=None) as ws:
+    async with connect(answer.url, max_size=None, additional_headers=signed(world, answer)) as ws:
         await ws.send(connected_message())
         await ws.send(media(stream_sid, base64.b64encode(SILENCE).decode()))  # before start
         await ws.send(start(call_sid, stream_sid, answer.parameters))

@@ -45,6 +45,7 @@ from workers.caller.answer import (
     parse_twiml,
     parse_verbs,
     post_twiml,
+    twilio_signature,
     voice_form,
 )
 from workers.caller.conversation import AgentTurn
@@ -220,10 +221,18 @@ class SimulatedCaller:
 
     async def _open(self, answer: StreamAnswer, *, first: bool) -> ClientConnection | None:
         """The media stream's socket; for a later stream, None if it cannot be opened (Twilio
-        then goes on with the next verb)."""
+        then goes on with the next verb). The upgrade is signed as Twilio signs it: over the URL
+        the TwiML gave (which the platform checks), wherever the socket really goes."""
         url = (self.media_url if first else None) or answer.url
+        signature = twilio_signature(self._auth_token, answer.url, {})
         try:
-            return await connect(url, compression=None, open_timeout=10, close_timeout=2)
+            return await connect(
+                url,
+                compression=None,
+                open_timeout=10,
+                close_timeout=2,
+                additional_headers={"X-Twilio-Signature": signature},
+            )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             if first:
                 raise MediaStreamError(f"could not open the media stream at {url}: {exc}") from exc
