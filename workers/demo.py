@@ -108,6 +108,7 @@ async def run_demo(
         httpx.AsyncClient(base_url=info.api_url, headers=headers, timeout=API_TIMEOUT_S) as api,
     ):
         agent_ids = await _create_agents(api, documents, sink_url=sink.url, out=out)
+        await sink.learn_secrets(api)  # each webhook URL has its own signing secret
         agent_id = agent_ids.get(DEMO_AGENT_FILE)
         if agent_id is None:
             raise DemoError(f"no {DEMO_AGENT_FILE} among the agent documents to call")

@@ -639,6 +639,19 @@ async def test_the_webhook_sink_records_and_verifies_deliveries() -> None:
     assert [w.verified for w in sink.received] == [True, False]
 
 
+async def test_the_webhook_sink_checks_each_path_with_its_endpoint_secret() -> None:
+    fallback = "whsec_dGVzdC13ZWJob29rLXNpZ25pbmctc2VjcmV0LTEyMzQ="
+    endpoint = "whsec_ZW5kcG9pbnQtc2VjcmV0LW9mLXRoZS1jYWxsLXBhdGgtMzI="
+    body = encode_body(event_envelope("call.completed", datetime.now(UTC), {"call_sid": "CA1"}))
+    by_endpoint = signed_headers(endpoint, "msg_1", datetime.now(UTC), body)
+    by_fallback = signed_headers(fallback, "msg_2", datetime.now(UTC), body)
+    async with run_webhook_sink(secret=fallback) as sink, httpx.AsyncClient() as http:
+        sink.secrets["/call"] = [endpoint]
+        for path, headers in (("/call", by_endpoint), ("/call", by_fallback), ("/x", by_fallback)):
+            await http.post(f"{sink.url}{path}", content=body, headers=headers)
+    assert [w.verified for w in sink.received] == [True, False, True]
+
+
 async def test_a_lost_stream_is_followed_by_the_next_twiml_verb_and_the_call_goes_on(
     stub_agent: StubAgent, stub_api: StubApi
 ) -> None:

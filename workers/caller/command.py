@@ -195,6 +195,10 @@ async def _call(
         )
         secret = settings.webhook_signing_secret.get_secret_value()
         async with _maybe_sink(sink_port, secret) as sink:
+            if sink is not None and api_key:
+                # Each webhook URL has its own signing secret; the agent made them already.
+                async with httpx.AsyncClient(base_url=api_url, headers=headers) as api:
+                    await sink.learn_secrets(api)
             if not as_json:
                 _errors.print(f"calling as {caller.call_sid} through {api_url} …")
             try:

@@ -2,8 +2,11 @@
 
 Point an agent's webhook URLs at it (`http://127.0.0.1:<port>/...`) to see `goal.completed` and
 `call.completed` arrive after a simulated call. Every POST is answered 200 and recorded; given
-the platform's signing secret, each is checked as a Standard Webhooks receiver would check it,
-with the platform's own signing code (`core/webhooks/signing.py`) recomputing the signature.
+the secrets, each is checked as a Standard Webhooks receiver would check it, with the platform's
+own signing code (`core/webhooks/signing.py`) recomputing the signature. Each webhook URL is an
+endpoint with its own secret: `learn_secrets` fetches those of the sink's URLs through the API
+(once the agents naming them exist); `secret` serves any other path (the platform's fallback
+secret, for deliveries of no organization).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
@@ -92,8 +96,34 @@ class WebhookSink:
 
     secret: str | None = None
     url: str = ""
+    secrets: dict[str, list[str]] = field(default_factory=dict)
+    """Per path, the secrets of the endpoint delivering there (current, and previous during a
+    rotation)."""
     received: list[ReceivedWebhook] = field(default_factory=list)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    async def learn_secrets(self, api: httpx.AsyncClient) -> int:
+        """Fetch the secret of every webhook endpoint that points at this sink, through the API
+        (`api` carries a key with `webhooks:write` and its base URL); how many were found."""
+        listed = (await api.get("/api/webhooks/endpoints")).raise_for_status().json()
+        found = 0
+        for endpoint in listed:
+            url = str(endpoint["url"])
+            if not url.startswith(self.url + "/"):
+                continue
+            answer = await api.get(f"/api/webhooks/endpoints/{endpoint['id']}/secret")
+            secret = answer.raise_for_status().json()
+            path = url[len(self.url) :].split("?", 1)[0]
+            self.secrets[path] = [s for s in (secret["secret"], secret["previous_secret"]) if s]
+            found += 1
+        return found
+
+    def verify(self, path: str, headers: dict[str, str], body: bytes) -> bool | None:
+        """The signature checked with the path's secrets (or `secret`); None: none known."""
+        candidates = self.secrets.get(path) or ([self.secret] if self.secret else [])
+        if not candidates:
+            return None
+        return any(verify_signature(secret, headers, body) for secret in candidates)
 
     async def wait_for(self, event_type: str, timeout_s: float) -> ReceivedWebhook | None:
         """The first webhook of `event_type`, waiting up to `timeout_s` for it."""
@@ -131,7 +161,7 @@ class WebhookSink:
         headers = {
             key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
         }
-        verified = None if self.secret is None else verify_signature(self.secret, headers, body)
+        verified = self.verify(scope["path"], headers, body)
         webhook = ReceivedWebhook(scope["path"], headers, body, datetime.now(UTC), verified)
         self.received.append(webhook)
         self._arrived.set()

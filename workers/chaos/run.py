@@ -136,6 +136,7 @@ class ChaosRun:
             if created.status_code != 201:
                 raise ServiceError(f"could not create {case.agent_file.name}: {created.text}")
             self.agents[case.agent_file] = int(created.json()["id"])
+        await self.sink.learn_secrets(self.api)  # each webhook URL has its own signing secret
 
     async def run(self) -> list[FaultResult]:
         """Every fault in turn."""
