@@ -29,6 +29,7 @@ from core.calls.activities import (
     TurnsToRecord,
 )
 from core.calls.cleaning import clean_json, clean_number, clean_reason, clean_text
+from core.calls.redaction import Redactor
 from core.db.models import AgentConfig, Call, CallTurn
 
 UNSTORABLE = "UnstorableValue"
@@ -84,8 +85,12 @@ def _call_row(started: CallStarted) -> dict[str, Any]:
 class CallRecordActivities:
     """Writes calls and turns; every write is idempotent, since Temporal may retry it."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, redactor: Redactor | None = None
+    ) -> None:
         self.sessions = sessions
+        # Card numbers (and REDACT_PATTERNS) never reach the stored transcript, summary or data.
+        self.redact = redactor or Redactor()
 
     @activity.defn(name=RECORD_CALL_STARTED)
     @_refused_values_are_final
@@ -120,7 +125,7 @@ class CallRecordActivities:
                             "call_id": call_id,
                             "seq": turn.seq,
                             "speaker": turn.speaker.value,
-                            "text": clean_text(turn.text),
+                            "text": self.redact.text(clean_text(turn.text)),
                             "interrupted": turn.interrupted,
                             "latency": dict(turn.latency_ms),
                         }
@@ -153,8 +158,8 @@ class CallRecordActivities:
                     status="completed",
                     outcome=clean_reason(finished.outcome),
                     end_reason=clean_reason(finished.end_reason),
-                    summary=clean_text(analysis.summary),
-                    extracted_data=clean_json(analysis.extracted),
+                    summary=self.redact.text(clean_text(analysis.summary)),
+                    extracted_data=self.redact.json(clean_json(analysis.extracted)),
                     analysis={
                         "method": analysis.method,
                         "goals": [

@@ -32,6 +32,7 @@ from core.calls.activities import (
     DeliveryFinished,
     DeliveryRecord,
 )
+from core.calls.redaction import Redactor
 from core.calls.types import DeliveryInput
 from core.db.models import Call, Organization, WebhookAttempt, WebhookDelivery
 from core.webhooks.destinations import ALLOW_PRIVATE, DestinationRefused, UnresolvableHost
@@ -83,8 +84,11 @@ class WebhookActivities:
         secret: str,
         *,
         allow_private: bool = False,
+        redactor: Redactor | None = None,
     ) -> None:
         self.sessions = sessions
+        # Card numbers (and REDACT_PATTERNS) are neither sent nor stored in payloads.
+        self.redact = redactor or Redactor()
         self.http = http
         self.secret = secret
         self.allow_private = allow_private
@@ -109,7 +113,7 @@ class WebhookActivities:
                     webhook_id=delivery.webhook_id,
                     event_type=delivery.event_type.value,
                     url=delivery.url,
-                    payload=delivery.payload,
+                    payload=self.redact.json(delivery.payload),
                     status="pending",
                     call_id=call_id,
                 )
@@ -132,7 +136,7 @@ class WebhookActivities:
         Temporal retries with backoff; a destination refused (or an invalid URL) fails the
         delivery at once. Returns the attempt number (across replays too, when the attempts
         could be recorded; else this run's activity attempt)."""
-        body = encode_body(delivery.payload)
+        body = encode_body(self.redact.json(delivery.payload))
         now = datetime.now(UTC)
         keys, allow_private = await self._signing(delivery, now)
         headers = signed_headers(keys, delivery.webhook_id, now, body)

@@ -22,6 +22,7 @@ from activities.calls import CallRecordActivities
 from activities.spool import SpoolActivities
 from activities.twilio import TwilioActivities
 from activities.webhooks import WebhookActivities
+from core.calls.redaction import Redactor
 from core.calls.temporal import connect_temporal
 from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
@@ -46,13 +47,15 @@ def build_worker(
     redis: aioredis.Redis | None = None,
 ) -> Worker:
     """A worker with every call workflow and activity, built with its clients."""
-    calls = CallRecordActivities(sessions)
+    redactor = Redactor.from_patterns(settings.redact_patterns)
+    calls = CallRecordActivities(sessions, redactor=redactor)
     spool = SpoolActivities(redis)
     webhooks = WebhookActivities(
         sessions,
         http,
         settings.webhook_signing_secret.get_secret_value(),
         allow_private=settings.webhooks_private_allowed,
+        redactor=redactor,
     )
     analysis = AnalysisActivities(llm, settings.llm_model)
     hang_up = TwilioActivities(twilio)
