@@ -9,6 +9,13 @@ The caller never hears silence: if the request fails or no first token arrives w
 deadline, the `GuidedBrain` answers the turn, over the same GoalManager, so it continues exactly
 where the LLM left off. Servers that ignore tools (llama.cpp) still get their data captured: when
 the model records nothing, the guided brain's extraction reads the caller's words instead.
+
+Limits, so a model (or a caller steering it) cannot run away with a call: every request asks
+for at most LLM_MAX_TOKENS; the history sent is the last LLM_HISTORY_TURNS exchanges (a caller
+turn and the agent's answer), older ones folded into one line of the system message (what they
+settled is in "Captured so far"); `end_call` takes only a reason from `END_REASONS`; a
+`record_field` value is stored only if the field's own reader and checks accept it. Anything
+refused goes back to the model as the tool's answer ("refused: …"), so it can try again.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from openai.types.chat import (
     ChatCompletionToolParam,
 )
 
+from core.calls.cleaning import clean_reason
 from core.calls.types import CallInput, Speaker, TurnEvent
 from core.fields import DataField, normalise_value
 from core.fields.phrasing import question, speak_value
@@ -63,6 +71,18 @@ CUT_OFF_MARK: Final = "[cut off: the caller interrupted here]"
 GOODBYE: Final = "Thank you for calling. Goodbye!"
 # Local servers (llama.cpp, vLLM, Ollama) want no key, but the client refuses to start without one.
 NO_KEY: Final = "unused"
+DEFAULT_MAX_TOKENS: Final = 200
+DEFAULT_HISTORY_TURNS: Final = 12
+END_REASONS: Final[Mapping[str, str]] = {
+    "completed": "the call's purpose is done",
+    "caller_request": "the caller asked to end the call or said goodbye",
+    "caller_declined": "the caller does not want to go on",
+    "wrong_number": "the caller meant to reach someone else",
+    "cannot_help": "the caller needs something this agent cannot do",
+}
+"""The reasons the model may give `end_call` (short codes, as `clean_reason` writes them)."""
+MAX_VALUE_CHARS: Final = 200
+"""The longest value `record_field` takes: far beyond any name, date or address said aloud."""
 RECORDING_RULE: Final = (
     "Whenever the caller gives or corrects a detail, call record_field with it (dates as "
     "YYYY-MM-DD, times as HH:MM, 24-hour), and always say your reply in the same response."
@@ -112,6 +132,8 @@ class OpenAIChatBrain(Brain):
         model: str,
         fallback: GuidedBrain,
         first_token_timeout_s: float = 1.2,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        history_turns: int = DEFAULT_HISTORY_TURNS,
     ) -> None:
         """Talk as the agent `fallback` was built for; `client` should have its retries off.
 
@@ -123,11 +145,15 @@ class OpenAIChatBrain(Brain):
         self.model = model
         self.fallback = fallback
         self.first_token_timeout_s = first_token_timeout_s
+        self.max_tokens = max_tokens
+        self.history_turns = max(history_turns, 1)
         self.manager = fallback.manager
         self._fields = fallback.manager.fields
         self._tools = _tools(list(self._fields.values()))
         self._messages: list[ChatCompletionMessageParam] = []
         self._last_reply: ChatCompletionAssistantMessageParam | None = None
+        self._folded = 0
+        """Exchanges dropped from the history (see the module docstring)."""
 
     @staticmethod
     def client_from_settings(settings: Settings) -> AsyncOpenAI:
@@ -157,6 +183,8 @@ class OpenAIChatBrain(Brain):
             model=settings.llm_model,
             fallback=GuidedBrain(call_input.agent, today=today),
             first_token_timeout_s=settings.llm_first_token_timeout_s,
+            max_tokens=settings.llm_max_tokens,
+            history_turns=settings.llm_history_turns,
         )
 
     # -- the Brain interface ----------------------------------------------------------------------
@@ -205,6 +233,7 @@ class OpenAIChatBrain(Brain):
         caller_words = turn.text.strip()
         content = f"(caller pressed keys: {turn.digits})" if turn.digits else caller_words
         self._messages.append({"role": "user", "content": content})
+        self._fold_history()
         self._last_reply = None
         action = self.manager.get_next_action()
         before = self.manager.captured
@@ -249,7 +278,11 @@ class OpenAIChatBrain(Brain):
             # Nothing is yielded inside this block: a timeout here cancels only this request.
             async with asyncio.timeout(self.first_token_timeout_s):
                 stream = await self.client.chat.completions.create(
-                    model=self.model, messages=messages, tools=self._tools, stream=True
+                    model=self.model,
+                    messages=messages,
+                    tools=self._tools,
+                    max_tokens=self.max_tokens,
+                    stream=True,
                 )
                 while True:
                     try:
@@ -277,7 +310,7 @@ class OpenAIChatBrain(Brain):
                 for choice in chunk.choices[:1]:
                     for call in choice.delta.tool_calls or ():
                         # Weak servers send no id; the history needs one, unique in the call.
-                        made_up = f"call_{len(self._messages)}_{call.index}"
+                        made_up = f"call_{self._folded}_{len(self._messages)}_{call.index}"
                         slot = outcome.tool_calls.setdefault(
                             call.index, _ToolCall(call.id or made_up)
                         )
@@ -337,11 +370,24 @@ class OpenAIChatBrain(Brain):
                 args = None
             name = args.get("name") if isinstance(args, dict) else None
             if call.name == "end_call" and isinstance(args, dict):
-                verdict.end_reason = str(args.get("reason") or "completed")
-                verdict.results.append((call, "the call will end after your reply"))
+                reason = clean_reason(args.get("reason") or "completed")
+                if reason in END_REASONS:
+                    verdict.end_reason = reason
+                    verdict.results.append((call, "the call will end after your reply"))
+                else:
+                    allowed = ", ".join(END_REASONS)
+                    verdict.results.append(
+                        (call, f"refused: the reason must be one of {allowed}; the call goes on")
+                    )
             elif call.name == "record_field" and isinstance(args, dict) and isinstance(name, str):
                 verdict.recorded = True
-                result = self.manager.track_progress(name, self._as_field(name, args.get("value")))
+                name, value = name[:64], args.get("value")
+                if not isinstance(value, str | int | float) or len(str(value)) > MAX_VALUE_CHARS:
+                    reason = f"the value must be a string of at most {MAX_VALUE_CHARS} characters"
+                    verdict.rejected[name] = reason
+                    verdict.results.append((call, f"refused: {reason}"))
+                    continue
+                result = self.manager.track_progress(name, self._as_field(name, value))
                 if result.accepted and result.value is not None:
                     verdict.captured[name] = result.value
                     verdict.results.append((call, f"recorded {result.value!r}"))
@@ -378,6 +424,16 @@ class OpenAIChatBrain(Brain):
 
     # -- history and prompt -----------------------------------------------------------------------
 
+    def _fold_history(self) -> None:
+        """Keep the last `history_turns` exchanges (each from a caller turn on, so a tool call
+        and its answer stay together); count the older ones for the summary line."""
+        starts = [i for i, m in enumerate(self._messages) if m["role"] == "user"]
+        if len(starts) <= self.history_turns:
+            return
+        cut = starts[-self.history_turns]
+        self._folded += sum(1 for m in self._messages[:cut] if m["role"] == "user")
+        del self._messages[:cut]
+
     def _remember_reply(
         self, text: str, results: list[tuple[_ToolCall, str]] | None = None
     ) -> None:
@@ -402,6 +458,11 @@ class OpenAIChatBrain(Brain):
             known = "; ".join(spoken.values()) or "nothing yet"
             lines += [f"Captured so far: {known}.", f"Next: {self._next_step(action, spoken)}"]
             lines.append(RECORDING_RULE)
+        if self._folded:
+            lines.append(
+                f"Earlier: {self._folded} earlier exchanges of this call are not shown; what the "
+                "caller gave in them is under Captured so far."
+            )
         return f"{self.compiled_prompt.rstrip()}\n\n## Where we are\n" + "\n".join(lines) + "\n"
 
     def _next_step(self, action: NextAction, spoken: dict[str, str]) -> str:
@@ -440,10 +501,17 @@ def _tools(fields: list[DataField]) -> list[ChatCompletionToolParam]:
         f"Record a detail the caller gave (or corrected). Fields: {described}.",
         {"name": {"type": "string", "enum": field_names}, "value": value},
     )
+    reasons = "; ".join(f"{code}: {meaning}" for code, meaning in END_REASONS.items())
     end_call = _tool(
         "end_call",
         "Hang up once your reply has been spoken.",
-        {"reason": {"type": "string", "description": "Why the call ends."}},
+        {
+            "reason": {
+                "type": "string",
+                "enum": list(END_REASONS),
+                "description": f"Why the call ends, one of: {reasons}.",
+            }
+        },
     )
     return [record, end_call] if field_names else [end_call]
 

@@ -60,7 +60,7 @@ def booking(*, time_heard: str) -> list[Reply]:
             )
         )
     replies.append(
-        Reply(["Wonderful, see you Friday!"], [ToolCall("end_call", '{"reason": "booked"}')])
+        Reply(["Wonderful, see you Friday!"], [ToolCall("end_call", '{"reason": "completed"}')])
     )
     return replies
 

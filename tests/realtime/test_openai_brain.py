@@ -204,7 +204,7 @@ async def test_end_call_tool_ends_the_call_after_the_words(
     )
     events = await run_turn(brain, "Actually never mind, bye")
     assert says(events) == ["No problem, goodbye!"]
-    assert events[-1] == EndCall("caller declined")
+    assert events[-1] == EndCall("caller_declined")
 
 
 async def test_tool_calls_without_words_still_answer_the_caller(

@@ -41,6 +41,8 @@ class BrainFactory:
             model=self.settings.llm_model,
             fallback=guided,
             first_token_timeout_s=self.settings.llm_first_token_timeout_s,
+            max_tokens=self.settings.llm_max_tokens,
+            history_turns=self.settings.llm_history_turns,
         )
 
     async def aclose(self) -> None:
