@@ -102,6 +102,7 @@ def worker_env(call_settings: Settings, temporal_address: str, data_dir: Path) -
             "TEMPORAL_ADDRESS": temporal_address,
             "TEMPORAL_TASK_QUEUE": call_settings.temporal_task_queue,
             "CALLWRIGHT_ENV": "test",
+            "WEBHOOK_ALLOW_PRIVATE": "true",  # the test's receiver listens on loopback
             "TWILIO_AUTH_TOKEN": call_settings.twilio_auth_token.get_secret_value(),
             "WEBHOOK_SIGNING_SECRET": call_settings.webhook_signing_secret.get_secret_value(),
             "CALL_TOKEN_SECRET": call_settings.call_token_secret.get_secret_value(),
