@@ -19,6 +19,7 @@ from api.deps import CurrentKey, SessionDep, authorize
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
 from core.agents.builder import AgentBuilder
 from core.auth import Scope
+from core.calls.erase import CallIsLive, erase_call
 from core.calls.types import CallEnded, CallInput, Direction, EndSource, call_workflow_id
 from core.db.models import Call, CallTurn, Organization
 from core.errors import NotFoundError
@@ -238,3 +239,22 @@ async def end_call(
             raise over from exc
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal did not answer") from exc
     return {"call_sid": call.call_sid, "status": "ending"}
+
+
+@router.delete("/{call_key}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_call(
+    session: SessionDep, key: CurrentKey, request: Request, call_key: CallKey
+) -> None:
+    """Erase the call everywhere: its record, transcript, webhook deliveries and attempts, and
+    its Temporal histories. 409 while the call is live: end it first."""
+    call = await _get_call(session, key, call_key)
+    try:
+        client: Client = await request.app.state.temporal.get()
+        await erase_call(session, client, call_id=call.id, organization_id=key.organization_id)
+    except CallIsLive as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except (RPCError, TimeoutError, OSError) as exc:
+        # Temporal is erased first: the rows that name its executions are all still there.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal did not answer; try again"
+        ) from exc

@@ -3,24 +3,31 @@ behind; a call erased everywhere on request; retention purges what outlived its 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.calls.redaction import CARD_REDACTED, REDACTED, Redactor, luhn_valid
 from core.calls.types import CallEnded, CallInput, FieldEvent, Speaker
 from core.db.models import Call, CallTurn, WebhookDelivery
 from core.db.session import make_sessionmaker
 from core.settings import Settings
+from tests.conftest import app_client
 from tests.webhook_receiver import Receiver
 from tests.workflows.calls import BOOKING, running_worker, say, start
 from workflows.call import CallWorkflow
+from workflows.webhook import webhook_workflow_id
 
 CARD = "4111 1111 1111 1111"  # a test Visa number: passes Luhn
 MEMBER_PATTERN = r"(?i)member id [A-Z0-9]+"
+WORDS = "my name is Zebediah Quillfeather"
 
 
 @pytest.mark.parametrize(
@@ -51,10 +58,12 @@ def test_configured_patterns_are_redacted_in_text_and_json() -> None:
     }
 
 
-async def _call_with_card(client: Client, call: CallInput, task_queue: str) -> None:
+async def _call_with_card(
+    client: Client, call: CallInput, task_queue: str, words: str = "my member id XK42"
+) -> None:
     handle = await start(client, call, task_queue)
     await say(handle, 1, Speaker.AGENT, "Thanks for calling, how can I help?")
-    await say(handle, 2, Speaker.CALLER, f"my member id XK42, and my card is {CARD}")
+    await say(handle, 2, Speaker.CALLER, f"{words}, and my card is {CARD}")
     for name, value in BOOKING.items():
         await handle.signal(CallWorkflow.field_captured, FieldEvent(name=name, value=value))
     await handle.signal(CallWorkflow.call_ended, CallEnded(reason="caller_hung_up"))
@@ -92,3 +101,98 @@ async def test_stored_transcripts_and_webhooks_hold_no_card_number(
     stored = repr([*turns, *payloads, row.summary, row.extracted_data])
     assert CARD_REDACTED in stored
     assert "4111" not in stored and "XK42" not in stored
+
+
+async def _database_text(engine: AsyncEngine) -> dict[str, str]:
+    """Every row of every table, as text, by table."""
+    async with engine.connect() as conn:
+        tables = (
+            await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        ).scalars()
+        return {
+            table: "\n".join(
+                (await conn.execute(text(f'SELECT t::text FROM "{table}" t'))).scalars()
+            )
+            for table in list(tables)
+        }
+
+
+async def _gone_from_temporal(client: Client, workflow_ids: list[str]) -> None:
+    """Wait until no id describes or lists: Temporal deletes asynchronously (a closed
+    workflow took about 30 s on the dev server)."""
+    query = " OR ".join(f"WorkflowId = '{w}'" for w in workflow_ids)
+    for _ in range(180):
+        listed = [e.id async for e in client.list_workflows(query)]
+        described = []
+        for workflow_id in workflow_ids:
+            try:
+                await client.get_workflow_handle(workflow_id).describe()
+                described.append(workflow_id)
+            except RPCError as exc:
+                assert exc.status == RPCStatusCode.NOT_FOUND
+        if not listed and not described:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"still in Temporal: listed {listed}, described {described}")
+
+
+async def test_deleting_a_call_leaves_no_trace_in_the_database_or_temporal(
+    temporal_client: Client,
+    worker: Any,
+    make_call: Any,
+    receiver: Receiver,
+    task_queue: str,
+    engine: AsyncEngine,
+    call_settings: Settings,
+    api_key: str,
+) -> None:
+    call = await make_call()
+    await _call_with_card(temporal_client, call, task_queue, words=WORDS)
+    await receiver.wait_for("/call")
+    async with make_sessionmaker(engine)() as session:
+        row = await session.scalar(select(Call).where(Call.call_sid == call.call_sid))
+        assert row is not None
+        webhook_ids = (
+            await session.scalars(
+                select(WebhookDelivery.webhook_id).where(WebhookDelivery.call_id == row.id)
+            )
+        ).all()
+    workflow_ids = [row.workflow_id, *(webhook_workflow_id(w) for w in webhook_ids)]
+    assert len(workflow_ids) == 3
+    for workflow_id in workflow_ids[1:]:
+        await temporal_client.get_workflow_handle(workflow_id).result()
+    traces = [str(row.id), call.call_sid, "4155550100", "4155550199", "Quillfeather"]
+    before = "\n".join((await _database_text(engine)).values())
+    assert all(trace in before for trace in traces)
+
+    live = dataclasses.replace(
+        call, call_sid=f"CA{uuid.uuid4().hex}", from_number="+14155550123", to_number="+1415555012"
+    )
+    live_handle = await start(temporal_client, live, task_queue)
+    async with app_client(call_settings, engine, api_key) as api:
+        async with make_sessionmaker(engine)() as session:
+            live_id = await session.scalar(select(Call.id).where(Call.call_sid == live.call_sid))
+        while live_id is None:  # the workflow's first activity writes the row
+            await asyncio.sleep(0.05)
+            async with make_sessionmaker(engine)() as session:
+                live_id = await session.scalar(
+                    select(Call.id).where(Call.call_sid == live.call_sid)
+                )
+        refused = await api.delete(f"/api/calls/{live_id}")
+        assert refused.status_code == 409, refused.text
+        await live_handle.signal(CallWorkflow.call_ended, CallEnded(reason="caller_hung_up"))
+
+        erased = await api.delete(f"/api/calls/{row.id}")
+        assert erased.status_code == 204, erased.text
+        assert (await api.get(f"/api/calls/{row.id}")).status_code == 404
+        assert (await api.delete(f"/api/calls/{row.id}")).status_code == 404
+
+    after = await _database_text(engine)
+    # The audit log keeps that the call was deleted (its id in the path), nothing else of it.
+    audit = [line for line in after.pop("audit_events").splitlines() if str(row.id) in line]
+    assert len(audit) == 2 and all("DELETE" in line for line in audit)
+    for table, rows in after.items():
+        for trace in traces:
+            assert trace not in rows, f"{table} still mentions {trace!r}"
+    await _gone_from_temporal(temporal_client, workflow_ids)
+    await live_handle.result()  # the other call is untouched
