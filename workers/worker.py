@@ -19,16 +19,19 @@ from twilio.rest import Client as TwilioClient
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallRecordActivities
+from activities.retention import RetentionActivities
 from activities.spool import SpoolActivities
 from activities.twilio import TwilioActivities
 from activities.webhooks import WebhookActivities
 from core.calls.redaction import Redactor
+from core.calls.retention import ensure_retention_schedule
 from core.calls.temporal import connect_temporal
 from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
 from core.twilio_rest import make_twilio_client
 from core.webhooks.destinations import webhook_client
 from workflows.call import CallWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.webhook import WebhookDeliveryWorkflow
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[CallWorkflow, WebhookDeliveryWorkflow],
+        workflows=[CallWorkflow, WebhookDeliveryWorkflow, RetentionWorkflow],
         activities=[
             calls.record_call_started,
             calls.record_turns,
@@ -73,6 +76,7 @@ def build_worker(
             analysis.analyze_call,
             hang_up.hang_up,
             spool.collect_spooled,
+            RetentionActivities(sessions, client).purge_expired_calls,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -120,6 +124,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             redis=redis,
         )
         async with worker:
+            # Idempotent: every worker ensures the hourly retention sweep exists.
+            await ensure_retention_schedule(client, task_queue=settings.temporal_task_queue)
             logger.info(
                 "worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address
             )

@@ -6,17 +6,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.calls.redaction import CARD_REDACTED, REDACTED, Redactor, luhn_valid
+from core.calls.retention import (
+    RETENTION_INTERVAL,
+    RETENTION_SCHEDULE_ID,
+    RETENTION_WORKFLOW,
+    PurgeResult,
+    RetentionSweep,
+    ensure_retention_schedule,
+)
 from core.calls.types import CallEnded, CallInput, FieldEvent, Speaker
-from core.db.models import Call, CallTurn, WebhookDelivery
+from core.db.models import Call, CallTurn, Organization, WebhookDelivery
 from core.db.session import make_sessionmaker
 from core.settings import Settings
 from tests.conftest import app_client
@@ -196,3 +205,97 @@ async def test_deleting_a_call_leaves_no_trace_in_the_database_or_temporal(
             assert trace not in rows, f"{table} still mentions {trace!r}"
     await _gone_from_temporal(temporal_client, workflow_ids)
     await live_handle.result()  # the other call is untouched
+
+
+async def test_retention_purges_calls_past_their_organizations_days(
+    temporal_client: Client,
+    worker: Any,
+    make_call: Any,
+    receiver: Receiver,
+    task_queue: str,
+    engine: AsyncEngine,
+) -> None:
+    old, recent = await make_call(), None
+    await _call_with_card(temporal_client, old, task_queue, words=WORDS)
+    recent = dataclasses.replace(
+        old, call_sid=f"CA{uuid.uuid4().hex}", from_number="+14155550123", to_number="+1415555012"
+    )
+    await _call_with_card(temporal_client, recent, task_queue, words=WORDS)
+    await receiver.wait_for("/call", count=2)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        rows = {
+            c.call_sid: c
+            for c in await session.scalars(
+                select(Call).where(Call.call_sid.in_([old.call_sid, recent.call_sid]))
+            )
+        }
+        webhook_ids = (
+            await session.scalars(
+                select(WebhookDelivery.webhook_id).where(
+                    WebhookDelivery.call_id == rows[old.call_sid].id
+                )
+            )
+        ).all()
+        for webhook_id in webhook_ids:
+            await temporal_client.get_workflow_handle(webhook_workflow_id(webhook_id)).result()
+        organization_id = rows[old.call_sid].organization_id
+        await session.execute(
+            update(Organization).where(Organization.id == organization_id).values(retention_days=30)
+        )
+        await session.execute(
+            update(Call)
+            .where(Call.call_sid == old.call_sid)
+            .values(ended_at=func.now() - timedelta(days=31))
+        )
+        await session.commit()
+
+    result = await temporal_client.execute_workflow(
+        RETENTION_WORKFLOW,
+        RetentionSweep(),
+        id=f"retention-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=PurgeResult,
+    )
+    assert result.calls == 1
+
+    async with sessions() as session:
+        purged = await session.scalar(select(Call).where(Call.call_sid == old.call_sid))
+        kept = await session.scalar(select(Call).where(Call.call_sid == recent.call_sid))
+        assert purged is not None and kept is not None
+        assert purged.outcome == "goals_met"  # the record's shape stays for reports
+        assert (purged.summary, purged.extracted_data, purged.analysis) == (None, {}, {})
+        assert (purged.from_number, purged.to_number) == ("", "")
+        assert kept.from_number == recent.from_number and kept.extracted_data
+        counted = select(CallTurn.call_id, func.count()).group_by(CallTurn.call_id)
+        turns = dict((await session.execute(counted)).all())
+        assert purged.id not in turns and turns[kept.id] == 2
+        payloads = dict(
+            (await session.execute(select(WebhookDelivery.call_id, WebhookDelivery.payload))).all()
+        )
+        assert payloads[purged.id] == {} and payloads[kept.id] != {}
+    await _gone_from_temporal(
+        temporal_client, [purged.workflow_id, *(webhook_workflow_id(w) for w in webhook_ids)]
+    )
+    await temporal_client.get_workflow_handle(kept.workflow_id).describe()
+    # A second sweep finds nothing left to purge.
+    again = await temporal_client.execute_workflow(
+        RETENTION_WORKFLOW,
+        RetentionSweep(),
+        id=f"retention-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=PurgeResult,
+    )
+    assert again.calls == 0
+
+
+async def test_the_worker_ensures_one_retention_schedule(temporal_client: Client) -> None:
+    queue = f"retention-{uuid.uuid4().hex[:8]}"
+    created = await ensure_retention_schedule(temporal_client, task_queue=queue)
+    try:
+        assert not await ensure_retention_schedule(temporal_client, task_queue=queue)
+        described = await temporal_client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
+        assert described.schedule.spec.intervals[0].every == RETENTION_INTERVAL
+    finally:
+        if created:
+            await temporal_client.get_schedule_handle(RETENTION_SCHEDULE_ID).delete()
