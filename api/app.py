@@ -21,7 +21,6 @@ from api.routes import (
     agents,
     calls,
     codec,
-    codec,
     domains,
     goals,
     health,
@@ -92,10 +91,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.add_middleware(AuditLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(codec.CodecCors, origins=settings.codec_origins)
-    app.add_middleware(codec.CodecCors, origins=settings.codec_origins)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(codec.router)
     app.include_router(codec.router)
     # Templates first: `/api/agents/templates` must not be read as `/api/agents/{agent_id}`.
     app.include_router(templates.router)
