@@ -37,6 +37,37 @@ DEV_CALL_TOKEN_SECRET = "dev-call-token-secret-change-me-0123456789"  # noqa: S1
 DEV_PAYLOAD_ENCRYPTION_KEYS = "dev:Y2FsbHdyaWdodC1kZXYtcGF5bG9hZC1rZXktMzJieXQ="  # noqa: S105
 
 
+# The secrets each long-running process uses; outside development it refuses to start without
+# them (`Settings.require_secrets`). Other processes (migrate, apikey, org) need none, so the
+# compose file gives each service only its own.
+SECRETS_BY_PROCESS: dict[str, tuple[str, ...]] = {
+    "api": ("TWILIO_AUTH_TOKEN", "CALL_TOKEN_SECRET", "PAYLOAD_ENCRYPTION_KEYS"),
+    "worker": ("TWILIO_AUTH_TOKEN", "WEBHOOK_SIGNING_SECRET", "PAYLOAD_ENCRYPTION_KEYS"),
+    "realtime": ("TWILIO_AUTH_TOKEN", "CALL_TOKEN_SECRET", "PAYLOAD_ENCRYPTION_KEYS"),
+}
+
+
+class MissingSecret(SecretStr):
+    """A secret left unset outside development. It has no value: using it raises, naming the
+    variable, so a process that was not given a secret can never fall back to the published
+    development example."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("")
+        self.name = name
+
+    def get_secret_value(self) -> str:
+        raise MissingSecretError(self.name)
+
+
+class MissingSecretError(RuntimeError):
+    """A process used a secret it was not given."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not set (outside development every secret must be given)")
+        self.name = name
+
+
 class Environment(StrEnum):
     """Where a process runs. `production` (the default) refuses example and weak secrets and,
     in the API and the worker, a missing Twilio account; `test` keeps production's rules for
@@ -207,13 +238,11 @@ class Settings(BaseSettings):
             "PAYLOAD_ENCRYPTION_KEYS": (self.payload_encryption_keys, DEV_PAYLOAD_ENCRYPTION_KEYS),
         }
         given = {type(self).model_fields[name].alias for name in self.model_fields_set}
-        unset = [name for name in examples if name not in given]
-        if unset:
-            raise ValueError(
-                f"{', '.join(unset)} not set: required when CALLWRIGHT_ENV="
-                f"{self.environment.value} (CALLWRIGHT_ENV=development, and only it, runs with "
-                "published example secrets)"
-            )
+        fields = {field.alias: name for name, field in type(self).model_fields.items()}
+        for name in [name for name in examples if name not in given]:
+            # Frozen model: set once, here, before anyone reads it.
+            object.__setattr__(self, fields[name], MissingSecret(name))
+            del examples[name]
         unsafe = [name for name, (value, ex) in examples.items() if value.get_secret_value() == ex]
         if unsafe:
             raise ValueError(
@@ -228,16 +257,38 @@ class Settings(BaseSettings):
         if short:
             raise ValueError(f"{', '.join(short)} must be at least {MIN_SECRET_LENGTH} characters")
         # HS256 wants a key at least as long as its hash (RFC 7518 §3.2).
-        if len(self.call_token_secret.get_secret_value()) < CALL_TOKEN_SECRET_MIN_LENGTH:
+        if (
+            "CALL_TOKEN_SECRET" in examples
+            and len(self.call_token_secret.get_secret_value()) < CALL_TOKEN_SECRET_MIN_LENGTH
+        ):
             raise ValueError(
                 f"CALL_TOKEN_SECRET must be at least {CALL_TOKEN_SECRET_MIN_LENGTH} characters"
             )
-        check_webhook_secret(self.webhook_signing_secret.get_secret_value())
-        # Not even as an old key that still opens payloads: everyone can read what it sealed.
-        keys = PayloadKeys.parse(self.payload_encryption_keys.get_secret_value()).keys.values()
-        if set(keys) & set(PayloadKeys.parse(DEV_PAYLOAD_ENCRYPTION_KEYS).keys.values()):
-            raise ValueError("PAYLOAD_ENCRYPTION_KEYS lists the development example key")
+        if "WEBHOOK_SIGNING_SECRET" in examples:
+            check_webhook_secret(self.webhook_signing_secret.get_secret_value())
+        if "PAYLOAD_ENCRYPTION_KEYS" in examples:
+            # Not even as an old key that still opens payloads: everyone can read what it sealed.
+            keys = PayloadKeys.parse(self.payload_encryption_keys.get_secret_value()).keys
+            if set(keys.values()) & set(
+                PayloadKeys.parse(DEV_PAYLOAD_ENCRYPTION_KEYS).keys.values()
+            ):
+                raise ValueError("PAYLOAD_ENCRYPTION_KEYS lists the development example key")
         return self
+
+    def require_secrets(self, process: str) -> None:
+        """Refuse (ValueError naming each) the secrets `process` uses that were not given."""
+        missing = [
+            name
+            for name in SECRETS_BY_PROCESS[process]
+            if isinstance(getattr(self, name.lower()), MissingSecret)
+        ]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)} not set: `callwright {process}` needs "
+                f"{'it' if len(missing) == 1 else 'them'} when CALLWRIGHT_ENV="
+                f"{self.environment.value} (CALLWRIGHT_ENV=development, and only it, runs with "
+                "published example secrets)"
+            )
 
 
 def check_webhook_secret(secret: str) -> None:

@@ -117,9 +117,19 @@ TWILIO_NEEDS = {
 }
 
 
-def _require_twilio(settings: Settings, process: str) -> None:
-    """In production, refuse to start without a Twilio account rather than fail each call."""
-    if settings.environment is not Environment.PRODUCTION or settings.twilio_account_sid:
+def _require(settings: Settings, process: str) -> None:
+    """Refuse to start without the secrets `process` uses (outside development), and in
+    production without a Twilio account where it needs one, rather than fail each call."""
+    try:
+        settings.require_secrets(process)
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if (
+        process not in TWILIO_NEEDS
+        or settings.environment is not Environment.PRODUCTION
+        or settings.twilio_account_sid
+    ):
         return
     console.print(
         f"[red]configuration error:[/red] TWILIO_ACCOUNT_SID is not set: {TWILIO_NEEDS[process]} "
@@ -296,7 +306,7 @@ def api(
     from api.app import create_app
 
     settings = _settings()
-    _require_twilio(settings, "api")
+    _require(settings, "api")
     settings = settings_for_stack(settings, settings.data_dir)
     uvicorn.run(
         create_app(settings),
@@ -313,7 +323,7 @@ def worker() -> None:
     from workers.worker import run_worker
 
     settings = _settings()
-    _require_twilio(settings, "worker")
+    _require(settings, "worker")
     settings = settings_for_stack(settings, settings.data_dir)
     try:
         asyncio.run(run_worker(settings))
@@ -332,6 +342,7 @@ def realtime(
     from workers.realtime import run_realtime
 
     settings = _settings()
+    _require(settings, "realtime")
     settings = settings_for_stack(settings, settings.data_dir)
     asyncio.run(
         run_realtime(

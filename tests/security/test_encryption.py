@@ -91,8 +91,9 @@ def test_production_refuses_the_development_key_even_as_an_old_one(settings: Set
         "WEBHOOK_SIGNING_SECRET": settings.webhook_signing_secret.get_secret_value(),
         "CALL_TOKEN_SECRET": settings.call_token_secret.get_secret_value(),
     }
-    with pytest.raises(ValidationError, match="PAYLOAD_ENCRYPTION_KEYS"):
-        Settings.model_validate(values)  # unset: it would be the public development key
+    unset = Settings.model_validate(values)  # unset: no key at all, never the public one
+    with pytest.raises(ValueError, match="PAYLOAD_ENCRYPTION_KEYS not set"):
+        unset.require_secrets("worker")
     for keys in (DEV_PAYLOAD_ENCRYPTION_KEYS, f"k2:{key(7)},{DEV_PAYLOAD_ENCRYPTION_KEYS}"):
         with pytest.raises(ValidationError, match="PAYLOAD_ENCRYPTION_KEYS"):
             Settings.model_validate({**values, "PAYLOAD_ENCRYPTION_KEYS": keys})

@@ -19,7 +19,9 @@ from core.settings import (
     DEV_PAYLOAD_ENCRYPTION_KEYS,
     DEV_TWILIO_AUTH_TOKEN,
     DEV_WEBHOOK_SIGNING_SECRET,
+    SECRETS_BY_PROCESS,
     Environment,
+    MissingSecretError,
     Settings,
 )
 from workers.stack import local_settings, non_loopback_host
@@ -76,12 +78,25 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> 
 
 
 def test_production_is_the_default(no_environment: None) -> None:
-    with pytest.raises(ValidationError, match="CALLWRIGHT_ENV=production") as refused:
-        Settings()
-    for name in EXAMPLES:
-        assert name in str(refused.value)
-    settings = Settings(**STRONG)
+    settings = Settings()
     assert settings.environment is Environment.PRODUCTION
+    for process, names in SECRETS_BY_PROCESS.items():
+        with pytest.raises(ValueError, match="CALLWRIGHT_ENV=production") as refused:
+            settings.require_secrets(process)
+        assert all(name in str(refused.value) for name in names)
+    # A secret nobody gave has no value, never the published example.
+    for name in EXAMPLES:
+        with pytest.raises(MissingSecretError, match=name):
+            getattr(settings, name.lower()).get_secret_value()
+    Settings(**STRONG).require_secrets("api")
+
+
+def test_each_process_needs_only_its_own_secrets(no_environment: None) -> None:
+    settings = Settings(**{name: STRONG[name] for name in SECRETS_BY_PROCESS["realtime"]})
+    settings.require_secrets("realtime")
+    settings.require_secrets("api")
+    with pytest.raises(ValueError, match="^WEBHOOK_SIGNING_SECRET not set"):
+        settings.require_secrets("worker")
 
 
 @pytest.mark.parametrize("environment", ["production", "test", None])
@@ -137,6 +152,16 @@ def test_production_process_with_the_example_secrets_refuses_to_start(
     code, stderr = run_cli(process, env=env, cwd=tmp_path)
     assert code == 2, stderr
     assert "still hold the development example value" in stderr
+
+
+@pytest.mark.parametrize("process", ["api", "worker", "realtime"])
+def test_production_process_without_its_secrets_refuses_to_start(
+    process: str, tmp_path: Path
+) -> None:
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}
+    code, stderr = run_cli(process, env=env, cwd=tmp_path)
+    assert code == 2, stderr
+    assert all(name in stderr for name in SECRETS_BY_PROCESS[process]), stderr
 
 
 def test_dev_refuses_a_database_on_another_machine(tmp_path: Path) -> None:

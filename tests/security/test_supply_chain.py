@@ -18,6 +18,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from core.db import migrate
+from core.settings import SECRETS_BY_PROCESS
 from workers import audit
 from workers.services import EmbeddedPostgres, find_free_port
 
@@ -263,8 +264,11 @@ def test_secrets_are_compose_secrets_given_only_where_needed() -> None:
             assert "${" not in str(value) or "PASSWORD" not in str(value), (name, key)
         for secret in service.get("secrets", []):
             assert secret in spec["secrets"], (name, secret)
-    for name in ("api", "worker", "realtime", "migrate"):
-        assert set(PLATFORM_SECRETS) <= set(services[name]["secrets"]), name
+    # Each process holds the platform secrets it uses and no other (the migrations none).
+    for name, needed in SECRETS_BY_PROCESS.items():
+        held = set(services[name]["secrets"]) & set(PLATFORM_SECRETS)
+        assert held == set(needed), (name, held)
+    assert not set(services["migrate"]["secrets"]) & set(PLATFORM_SECRETS)
     # The schema owner's password reaches the migrations alone; the realtime plane no database.
     holders = [n for n, s in services.items() if "owner_db_password" in s.get("secrets", [])]
     assert sorted(holders) == ["migrate", "postgres"]
