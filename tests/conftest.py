@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.app import create_app
 from core.auth import create_api_key
 from core.db import migrate
+from core.db.models import Call
 from core.db.session import make_async_engine, make_sessionmaker
+from core.organizations import default_organization
 from core.search_attributes import CALL_SEARCH_ATTRIBUTES
 from core.settings import Settings
 from workers.services import EmbeddedPostgres, EmbeddedRedis, EmbeddedTemporal, find_free_port
@@ -172,6 +174,21 @@ async def client(anon_client: httpx.AsyncClient, api_key: str) -> httpx.AsyncCli
 
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+async def add_call(engine: AsyncEngine) -> Call:
+    """A bare call row of the default organization (for tests of what hangs off a call)."""
+    async with make_sessionmaker(engine)() as session:
+        organization = await default_organization(session)
+        call = Call(
+            call_sid=f"CA{uuid.uuid4().hex}",
+            direction="inbound",
+            workflow_id="w",
+            organization_id=organization.id,
+        )
+        session.add(call)
+        await session.commit()
+        return call
 
 
 async def forget_nodes(redis_url: str | None) -> None:

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.auth import Scope, create_api_key
 from core.db.models import ApiKey, Call, WebhookDelivery
 from core.db.session import make_sessionmaker
-from core.organizations import default_organization, ensure_organization
+from core.organizations import ensure_organization
 from core.settings import Settings
-from tests.conftest import EXAMPLES_DIR, app_client
+from tests.conftest import EXAMPLES_DIR, add_call, app_client
 
 
 async def key_for(
@@ -87,16 +87,8 @@ async def build_everything(api: httpx.AsyncClient, key: str) -> dict[str, str]:
 
 async def add_call_with_delivery(engine: AsyncEngine) -> tuple[Call, WebhookDelivery]:
     """A call of the default organization, and a webhook delivery about it."""
+    call = await add_call(engine)
     async with make_sessionmaker(engine)() as session:
-        organization = await default_organization(session)
-        call = Call(
-            call_sid=f"CA{uuid.uuid4().hex}",
-            direction="inbound",
-            workflow_id="w",
-            organization_id=organization.id,
-        )
-        session.add(call)
-        await session.flush()
         delivery = WebhookDelivery(
             webhook_id=f"msg_{uuid.uuid4().hex}",
             event_type="call.completed",

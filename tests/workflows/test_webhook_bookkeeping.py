@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 from temporalio.client import Client, WorkflowHandle
 
 from core.calls.types import DeliveryInput, DeliveryResult, WebhookEvent, WebhookRetry
-from core.db.models import Call, WebhookDelivery
+from core.db.models import WebhookDelivery
 from core.db.session import make_async_engine, make_sessionmaker
-from core.organizations import default_organization
 from core.settings import Settings
+from tests.conftest import add_call
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 from tests.webhook_receiver import Receiver
 from tests.workflows.calls import running_worker
@@ -55,20 +55,6 @@ async def proxied_worker(
     finally:
         proxy.restore()  # lets the pool close its connections
         await engine.dispose()
-
-
-async def add_call(engine: Any) -> Call:
-    async with make_sessionmaker(engine)() as session:
-        organization = await default_organization(session)
-        call = Call(
-            call_sid=f"CA{uuid.uuid4().hex}",
-            direction="inbound",
-            workflow_id="w",
-            organization_id=organization.id,
-        )
-        session.add(call)
-        await session.commit()
-        return call
 
 
 def delivery_to(receiver: Receiver, call_sid: str | None = None) -> DeliveryInput:
