@@ -120,9 +120,24 @@ async def create_item(
     """Add an item. Its embedding is computed by the knowledge indexer (`embedded` says when)."""
     await get_domain_or_404(session, key, domain_id)
     item = KnowledgeItem(domain_id=domain_id, **body.model_dump())
+    await _ensure_new_content(session, item)
     session.add(item)
     await session.commit()
     return item
+
+
+async def _ensure_new_content(session: SessionDep, item: KnowledgeItem) -> None:
+    """The same text is stored once per domain: a second copy is a 409 naming the first."""
+    with session.no_autoflush:  # the changed item itself must not be written first
+        same = await session.scalar(
+            select(KnowledgeItem.id).where(
+                KnowledgeItem.domain_id == item.domain_id,
+                KnowledgeItem.content_hash == item.content_hash,
+                KnowledgeItem.id != item.id if item.id is not None else True,
+            )
+        )
+    if same is not None:
+        raise ConflictError(f"knowledge item {same} holds the same content", field="content")
 
 
 @router.get("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
@@ -148,6 +163,8 @@ async def update_item(
         setattr(item, field, value)
     if "content" in changes or "title" in changes:
         item.embedding = None
+    if "content" in changes:
+        await _ensure_new_content(session, item)
     await session.commit()
     await session.refresh(item)
     return item

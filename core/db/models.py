@@ -18,6 +18,7 @@ keys (stored as hashes only). These are tables, never API schemas: the API has i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -37,8 +39,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 EMBEDDING_DIMENSIONS = 384
 
@@ -220,17 +222,43 @@ class Domain(TimestampMixin, Base):
 
 
 class KnowledgeItem(TimestampMixin, Base):
-    """One piece of knowledge in a domain, with its embedding for similarity search."""
+    """One piece of knowledge in a domain, with its embedding for similarity search and a
+    full-text column (kept by PostgreSQL) for keyword search; the same text is stored once per
+    domain (`content_hash`)."""
 
     __tablename__ = "knowledge_items"
+    __table_args__ = (
+        UniqueConstraint("domain_id", "content_hash"),
+        Index("knowledge_items_search", "search", postgresql_using="gin"),
+        Index(
+            "knowledge_items_embedding",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     content: Mapped[str] = mapped_column(Text)
     embedding: Mapped[list[float] | None] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    knowledge_type: Mapped[str] = mapped_column(String(16), default="fact")
+    """`fact`, `process` or `policy` (`core.knowledge.KnowledgeType`)."""
+    item_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english', coalesce(title, '') || ' ' || content)", persisted=True),
+    )
 
     domain: Mapped[Domain] = relationship(back_populates="items", lazy="raise")
+
+    @validates("content")
+    def _hash_content(self, _key: str, content: str) -> str:
+        # Whoever sets the text sets its hash: the same text is one item per domain.
+        self.content_hash = hashlib.sha256(content.encode()).hexdigest()
+        return content
 
     @property
     def embedded(self) -> bool:

@@ -1,0 +1,301 @@
+"""KnowledgeBase: a business's facts, processes and policies, stored so a caller's question finds
+them (the plan's Phase 5).
+
+`add_knowledge` splits a long document at its headings and paragraphs (with a little overlap so
+a fact cut in two is whole in one piece), stores each piece once per domain (the same text again
+is a no-op), and `embed_pending` gives the new pieces their MiniLM vectors. `search_relevant`
+ranks a question's matches in one SQL statement by reciprocal rank fusion of two lists:
+similarity of meaning (pgvector, cosine, HNSW) and shared words (PostgreSQL full text, any word
+counts). A caller who says "where do I leave my car" shares no word with "12 bays behind the
+building" but means it; one who says "Delta Dental" names it exactly: each list catches what the
+other misses. Each hit says why it matched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import embeddings
+from core.db.models import KnowledgeItem
+
+# Pieces this long are a few spoken sentences: enough context, still one topic. MiniLM reads at
+# most 256 word pieces (~1,000 characters of English); longer pieces would be cut unseen.
+MAX_CHUNK_CHARS: Final = 900
+OVERLAP_CHARS: Final = 150
+TITLE_CHARS: Final = 300
+# Reciprocal rank fusion's constant (Cormack et al. 2009): dampens the weight of the top ranks so
+# agreement between the two lists counts more than first place in one.
+RRF_K: Final = 60
+CANDIDATES: Final = 40  # per list, before fusion
+EMBED_BATCH: Final = 64
+
+
+class KnowledgeType(StrEnum):
+    """What kind of knowledge an item is; retrieval can be limited to some kinds."""
+
+    FACT = "fact"
+    PROCESS = "process"
+    POLICY = "policy"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of a document: its heading path as title, and its text."""
+
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A knowledge item that matched a question, with why."""
+
+    item_id: int
+    domain_id: int
+    title: str
+    content: str
+    knowledge_type: str
+    score: float
+    """Reciprocal rank fusion of the two lists (higher is better)."""
+    similarity: float | None
+    """Cosine similarity of meaning (None: not among the closest in meaning)."""
+    meaning_rank: int | None
+    keyword_rank: int | None
+
+    @property
+    def why(self) -> str:
+        """How it matched, for an admin reading search results."""
+        parts = []
+        if self.meaning_rank is not None:
+            parts.append(f"meaning #{self.meaning_rank} (similarity {self.similarity:.2f})")
+        if self.keyword_rank is not None:
+            parts.append(f"shared words #{self.keyword_rank}")
+        return ", ".join(parts)
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def split_document(
+    document: str, *, title: str = "", max_chars: int = MAX_CHUNK_CHARS
+) -> list[Chunk]:
+    """A Markdown or plain-text document as pieces of at most `max_chars`, each titled with its
+    heading path ("Handbook › Paying for treatment"). Sections are split at paragraphs, then at
+    sentences; consecutive pieces of one section share `OVERLAP_CHARS` of text.
+
+    Written here rather than taken from a text-splitter library: the ones made for this
+    (LangChain's, semchunk) bring a framework or a tokenizer download, and the rules are few.
+    """
+    headings: list[str] = []  # the heading path at the current line, outermost first
+    sections: list[tuple[list[str], list[str]]] = [([], [])]
+    for line in document.splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            headings = [*headings[: len(heading.group(1)) - 1], heading.group(2).strip()]
+            sections.append((headings, []))
+        else:
+            sections[-1][1].append(line)
+    chunks: list[Chunk] = []
+    for path, lines in sections:
+        body = "\n".join(lines).strip()
+        if not body:
+            continue
+        name = " › ".join([title, *path] if title else path)[:TITLE_CHARS] or _first_words(body)
+        for piece in _pieces(body, max_chars):
+            chunks.append(Chunk(title=name, content=piece))
+    return chunks
+
+
+def _first_words(body: str) -> str:
+    words = body.split()
+    return " ".join(words[:8])[:TITLE_CHARS]
+
+
+def _pieces(body: str, max_chars: int) -> list[str]:
+    """`body` in pieces of at most `max_chars`, cut at paragraphs, else at sentences."""
+    units: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", body):
+        paragraph = " ".join(paragraph.split())
+        if not paragraph:
+            continue
+        if len(paragraph) <= max_chars:
+            units.append(paragraph)
+        else:
+            units.extend(s for s in re.split(r"(?<=[.!?])\s+", paragraph) if s)
+    pieces: list[str] = []
+    current = ""
+    for unit in units:
+        unit = unit[:max_chars]
+        if current and len(current) + 1 + len(unit) > max_chars:
+            pieces.append(current)
+            tail = current[-OVERLAP_CHARS:]
+            # The overlap starts at a word, and only when there is room for it.
+            tail = tail[tail.find(" ") + 1 :] if " " in tail else ""
+            current = f"{tail} {unit}" if tail and len(tail) + 1 + len(unit) <= max_chars else unit
+        else:
+            current = f"{current} {unit}" if current else unit
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+class KnowledgeBase:
+    """Stores and retrieves one organization's knowledge through a database session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_knowledge(
+        self,
+        domain_id: int,
+        content: str,
+        *,
+        knowledge_type: KnowledgeType = KnowledgeType.FACT,
+        metadata: Mapping[str, Any] | None = None,
+        title: str = "",
+    ) -> tuple[list[int], int]:
+        """Store `content` in the domain, split when long: (ids of the new items, how many
+        pieces were already there and left alone). Embeddings come later (`embed_pending`)."""
+        chunks = split_document(content, title=title)
+        created: list[int] = []
+        for index, chunk in enumerate(chunks):
+            extra = {"chunk": index, "chunks": len(chunks)} if len(chunks) > 1 else {}
+            item = KnowledgeItem(
+                domain_id=domain_id,
+                title=chunk.title,
+                content=chunk.content,
+                knowledge_type=KnowledgeType(knowledge_type).value,
+                item_metadata={**(metadata or {}), **extra},
+            )
+            new_id = await self.session.scalar(
+                pg_insert(KnowledgeItem)
+                .values(
+                    domain_id=item.domain_id,
+                    title=item.title,
+                    content=item.content,
+                    content_hash=item.content_hash,
+                    knowledge_type=item.knowledge_type,
+                    metadata=item.item_metadata,
+                )
+                .on_conflict_do_nothing(index_elements=["domain_id", "content_hash"])
+                .returning(KnowledgeItem.id)
+            )
+            if new_id is not None:
+                created.append(new_id)
+        await self.session.commit()
+        return created, len(chunks) - len(created)
+
+    async def embed_pending(self, *, domain_ids: Sequence[int] | None = None) -> int:
+        """Give every item without a vector its vector; how many were embedded."""
+        done = 0
+        while True:
+            query = select(KnowledgeItem.id, KnowledgeItem.title, KnowledgeItem.content).where(
+                KnowledgeItem.embedding.is_(None)
+            )
+            if domain_ids is not None:
+                query = query.where(KnowledgeItem.domain_id.in_(list(domain_ids)))
+            rows = (await self.session.execute(query.limit(EMBED_BATCH))).all()
+            if not rows:
+                return done
+            vectors = embeddings.embed([passage_text(r.title, r.content) for r in rows])
+            for row, vector in zip(rows, vectors, strict=True):
+                await self.session.execute(
+                    update(KnowledgeItem)
+                    .where(KnowledgeItem.id == row.id)
+                    .values(embedding=vector.tolist())
+                )
+            await self.session.commit()
+            done += len(rows)
+
+    async def search_relevant(
+        self,
+        query: str,
+        domain_ids: Sequence[int],
+        *,
+        k: int = 3,
+        types: Sequence[KnowledgeType] | None = None,
+    ) -> list[Hit]:
+        """The `k` items of `domain_ids` most relevant to `query`, best first."""
+        if not domain_ids or not query.strip():
+            return []
+        vector = embeddings.embed([query])[0]
+        kinds = (
+            [KnowledgeType(t).value for t in types] if types else [t.value for t in KnowledgeType]
+        )
+        rows = await self.session.execute(
+            _HYBRID,
+            {
+                "vector": "[" + ",".join(f"{x:.6f}" for x in vector) + "]",
+                "query": query,
+                "domains": list(domain_ids),
+                "kinds": kinds,
+                "candidates": CANDIDATES,
+                "rrf_k": RRF_K,
+                "k": k,
+            },
+        )
+        return [
+            Hit(
+                item_id=r.id,
+                domain_id=r.domain_id,
+                title=r.title,
+                content=r.content,
+                knowledge_type=r.knowledge_type,
+                score=float(r.score),
+                similarity=None if r.similarity is None else float(r.similarity),
+                meaning_rank=r.meaning_rank,
+                keyword_rank=r.keyword_rank,
+            )
+            for r in rows
+        ]
+
+
+def passage_text(title: str, content: str) -> str:
+    """What is embedded for an item: its title carries the topic its text may not name."""
+    return f"{title}. {content}" if title and not content.startswith(title) else content
+
+
+# Words: any of the question's words counts (`|`), not all of them (`&`, plainto_tsquery's):
+# callers wrap one keyword in many words of their own.
+_HYBRID: Final = text(
+    """
+    WITH q AS (
+        SELECT CAST(:vector AS vector) AS v,
+               to_tsquery('english',
+                   coalesce(nullif(replace(plainto_tsquery('english', :query)::text, '&', '|'), ''),
+                            'nothing_at_all')) AS t
+    ),
+    meaning AS (
+        SELECT i.id, 1 - (i.embedding <=> q.v) AS similarity,
+               row_number() OVER (ORDER BY i.embedding <=> q.v) AS rank
+        FROM knowledge_items i, q
+        WHERE i.domain_id = ANY(:domains) AND i.knowledge_type = ANY(:kinds)
+          AND i.embedding IS NOT NULL
+        ORDER BY i.embedding <=> q.v
+        LIMIT :candidates
+    ),
+    words AS (
+        SELECT i.id, row_number() OVER (ORDER BY ts_rank_cd(i.search, q.t) DESC, i.id) AS rank
+        FROM knowledge_items i, q
+        WHERE i.domain_id = ANY(:domains) AND i.knowledge_type = ANY(:kinds) AND i.search @@ q.t
+        ORDER BY ts_rank_cd(i.search, q.t) DESC, i.id
+        LIMIT :candidates
+    )
+    SELECT i.id, i.domain_id, i.title, i.content, i.knowledge_type,
+           coalesce(1.0 / (:rrf_k + m.rank), 0) + coalesce(1.0 / (:rrf_k + w.rank), 0) AS score,
+           m.similarity, m.rank AS meaning_rank, w.rank AS keyword_rank
+    FROM meaning m
+    FULL JOIN words w USING (id)
+    JOIN knowledge_items i ON i.id = coalesce(m.id, w.id)
+    ORDER BY score DESC, i.id
+    LIMIT :k
+    """
+)
