@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import embeddings
-from core.db.models import KnowledgeItem
+from core.db.models import KnowledgeItem, content_hash
 
 # Pieces this long are a few spoken sentences: enough context, still one topic. MiniLM reads at
 # most 256 word pieces (~1,000 characters of English); longer pieces would be cut unseen.
@@ -168,22 +168,15 @@ class KnowledgeBase:
         created: list[int] = []
         for index, chunk in enumerate(chunks):
             extra = {"chunk": index, "chunks": len(chunks)} if len(chunks) > 1 else {}
-            item = KnowledgeItem(
-                domain_id=domain_id,
-                title=chunk.title,
-                content=chunk.content,
-                knowledge_type=KnowledgeType(knowledge_type).value,
-                item_metadata={**(metadata or {}), **extra},
-            )
             new_id = await self.session.scalar(
                 pg_insert(KnowledgeItem)
                 .values(
-                    domain_id=item.domain_id,
-                    title=item.title,
-                    content=item.content,
-                    content_hash=item.content_hash,
-                    knowledge_type=item.knowledge_type,
-                    metadata=item.item_metadata,
+                    domain_id=domain_id,
+                    title=chunk.title,
+                    content=chunk.content,
+                    content_hash=content_hash(chunk.content),
+                    knowledge_type=KnowledgeType(knowledge_type).value,
+                    metadata={**(metadata or {}), **extra},
                 )
                 .on_conflict_do_nothing(index_elements=["domain_id", "content_hash"])
                 .returning(KnowledgeItem.id)

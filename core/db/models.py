@@ -221,6 +221,11 @@ class Domain(TimestampMixin, Base):
     )
 
 
+def content_hash(content: str) -> str:
+    """How a knowledge item's text is known to be the same as another's (SHA-256, hex)."""
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
 class KnowledgeItem(TimestampMixin, Base):
     """One piece of knowledge in a domain, with its embedding for similarity search and a
     full-text column (kept by PostgreSQL) for keyword search; the same text is stored once per
@@ -257,7 +262,7 @@ class KnowledgeItem(TimestampMixin, Base):
     @validates("content")
     def _hash_content(self, _key: str, content: str) -> str:
         # Whoever sets the text sets its hash: the same text is one item per domain.
-        self.content_hash = hashlib.sha256(content.encode()).hexdigest()
+        self.content_hash = content_hash(content)
         return content
 
     @property
