@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,16 +186,20 @@ class KnowledgeBase:
         await self.session.commit()
         return created, len(chunks) - len(created)
 
-    async def embed_pending(self, *, domain_ids: Sequence[int] | None = None) -> int:
-        """Give every item without a vector its vector; how many were embedded."""
+    async def embed_pending(
+        self, *, domain_ids: Sequence[int] | None = None, limit: int | None = None
+    ) -> int:
+        """Give items without a vector their vector, `EMBED_BATCH` at a time (all of them, or
+        at most about `limit`); how many were embedded."""
         done = 0
-        while True:
+        while limit is None or done < limit:
             query = select(KnowledgeItem.id, KnowledgeItem.title, KnowledgeItem.content).where(
                 KnowledgeItem.embedding.is_(None)
             )
             if domain_ids is not None:
                 query = query.where(KnowledgeItem.domain_id.in_(list(domain_ids)))
-            rows = (await self.session.execute(query.limit(EMBED_BATCH))).all()
+            batch = EMBED_BATCH if limit is None else min(EMBED_BATCH, limit - done)
+            rows = (await self.session.execute(query.order_by(KnowledgeItem.id).limit(batch))).all()
             if not rows:
                 return done
             vectors = embeddings.embed([passage_text(r.title, r.content) for r in rows])
@@ -207,6 +211,19 @@ class KnowledgeBase:
                 )
             await self.session.commit()
             done += len(rows)
+        return done
+
+    async def progress(self, domain_id: int) -> tuple[int, int]:
+        """(items waiting for their vector, items indexed) in a domain."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count().filter(KnowledgeItem.embedding.is_(None)),
+                    func.count().filter(KnowledgeItem.embedding.is_not(None)),
+                ).where(KnowledgeItem.domain_id == domain_id)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
 
     async def search_relevant(
         self,
@@ -215,11 +232,14 @@ class KnowledgeBase:
         *,
         k: int = 3,
         types: Sequence[KnowledgeType] | None = None,
+        vector: Sequence[float] | None = None,
     ) -> list[Hit]:
-        """The `k` items of `domain_ids` most relevant to `query`, best first."""
+        """The `k` items of `domain_ids` most relevant to `query`, best first. `vector` is the
+        query's embedding when the caller has it already (a cache); else it is computed."""
         if not domain_ids or not query.strip():
             return []
-        vector = embeddings.embed([query])[0]
+        if vector is None:
+            vector = embeddings.embed([query])[0]
         kinds = (
             [KnowledgeType(t).value for t in types] if types else [t.value for t in KnowledgeType]
         )
