@@ -6,7 +6,6 @@ lifetime. Tests hand it an engine of their own database; servers let the lifespa
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from api.routes import (
     webhooks,
 )
 from api.temporal import TemporalConnector
+from core.cache import Cache, namespace_for
 from core.db.session import make_async_engine, make_sessionmaker
 from core.ratelimit import Limiter
 from core.settings import Settings
@@ -64,11 +64,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
             if settings.redis_url
             else None
         )
-        # Counts are per database: ids (a key's, an organization's) only mean something there.
-        database = db.url.render_as_string(hide_password=True)
-        app.state.limiter = Limiter(
-            app.state.redis, namespace=hashlib.sha256(database.encode()).hexdigest()[:12]
-        )
+        # Counts and cached values are per database: ids (a key's, an organization's, an
+        # agent's) only mean something there.
+        namespace = namespace_for(db.url.render_as_string(hide_password=True))
+        app.state.limiter = Limiter(app.state.redis, namespace=namespace)
+        app.state.cache = Cache.from_url(settings.redis_url, namespace=namespace)
         app.state.twilio = make_twilio_client(settings)
         app.state.temporal = TemporalConnector(
             settings.temporal_address, settings.temporal_namespace, settings.payload_encryption_keys
@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         finally:
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            await app.state.cache.close()
             if owned:
                 await db.dispose()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, status
+from fastapi import APIRouter, Body, Depends, Request, status
 from sqlalchemy import select
 
 from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
@@ -190,9 +190,12 @@ async def delete_agent(session: SessionDep, key: CurrentKey, agent_id: IdPath) -
 
 
 @router.get("/{agent_id}/prompt", response_model=CompiledPrompt)
-async def get_prompt(session: SessionDep, key: CurrentKey, agent_id: IdPath) -> CompiledPrompt:
+async def get_prompt(
+    session: SessionDep, key: CurrentKey, request: Request, agent_id: IdPath
+) -> CompiledPrompt:
     """The system prompt a call with this agent would start from now."""
-    prompt = await AgentBuilder(session, key.organization_id).compile_system_prompt(agent_id)
+    builder = AgentBuilder(session, key.organization_id, cache=request.app.state.cache)
+    prompt = await builder.compile_system_prompt(agent_id)
     return CompiledPrompt(agent_id=agent_id, prompt=prompt)
 
 

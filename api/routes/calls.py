@@ -77,7 +77,7 @@ async def create_call(
 ) -> CallStarted:
     """Place an outbound call through Twilio and start its workflow. The number must start with
     one of the organization's allowed prefixes, within its calls per hour (toll fraud)."""
-    builder = AgentBuilder(session, key.organization_id)
+    builder = AgentBuilder(session, key.organization_id, cache=request.app.state.cache)
     await builder.load_agent(body.agent_id)  # 404 before anything is dialled
     organization = await session.get(Organization, key.organization_id)
     assert organization is not None

@@ -212,7 +212,7 @@ async def voice(session: SessionDep, request: Request) -> Response:
     call_sid = form.get("CallSid", "")
     if not call_sid:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "CallSid is missing")
-    builder = AgentBuilder(session)
+    builder = AgentBuilder(session, cache=request.app.state.cache)
     agent = await _agent_for(builder, request, form.get("To", ""))
     if agent is None:
         logger.warning("call %s: no agent answers the number called", call_sid)

@@ -25,9 +25,12 @@ class DomainSnapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    id: int | None = None
+    """The domain's id: what a call searches (None in documents built without a database)."""
     name: str
     description: str = ""
     item_titles: list[str] = Field(default_factory=list)
+    """The first titles of its items (at most `MAX_ITEM_TITLES` + 1): what the prompt names."""
 
 
 class AgentSnapshot(BaseModel):

@@ -77,6 +77,9 @@ class Organization(Base):
     """Whether webhook URLs may point at private, loopback or link-local addresses."""
     rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)
     """API requests each of the organization's keys may make per minute."""
+    config_version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    """Moved by PostgreSQL on any change an agent's compiled prompt is made of (migration
+    0009); the compiled-agent cache keys on it."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -215,6 +218,9 @@ class Domain(TimestampMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    knowledge_version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    """Moved by PostgreSQL on any change to the domain's items, new embeddings included
+    (migration 0009); cached retrieval results key on it."""
 
     items: Mapped[list[KnowledgeItem]] = relationship(
         back_populates="domain", cascade="all, delete-orphan", lazy="raise"
