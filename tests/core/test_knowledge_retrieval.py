@@ -1,12 +1,24 @@
-"""Retrieval quality on the sample dental domain and its caller questions
-(`examples/knowledge/dental_clinic.json`, `tests/eval/knowledge/dental_questions.yaml`): how
-often the top 3 items for an answerable question include one that answers it, against real
-PostgreSQL with pgvector and the bundled MiniLM.
+"""Retrieval quality on sample domains and their caller questions: how often the top 3 items
+for an answerable question include one that answers it, against real PostgreSQL with pgvector
+and the bundled MiniLM; and whether `Hit.relevant` tells answerable questions from the ones the
+domain cannot answer.
 
-Issue 11 asks for 95 %. Measured on 2026-11-30 (hybrid RRF, as built): 47 of 54 = 87.0 %;
-meaning alone (MiniLM with titles) reached 92.6 % on the same set, so the keyword list as
-fused today costs more than it adds here. BAR guards what is reached, not the goal: raise it
-as retrieval improves (weighted fusion, rarer-word queries, a reranker), never lower it."""
+Cases: Bright Smile Dental (`dental_questions.yaml`, what retrieval was developed on) and
+Riverside Auto Care (`car_service_questions.yaml`, written by another engineer and held out:
+measured, never tuned to).
+
+Measured on 2026-11-30. Issue 11 asks for 95 %.
+- Before (reciprocal rank fusion of meaning and all the question's words, equal weights):
+  dental 47/54 = 87.0 %, car service 44/52 = 84.6 %.
+- Now (the 40 closest in meaning, re-scored with a bonus of at most 0.1 for shared words, phone
+  filler left out): dental 50/54 = 92.6 %, car service 45/52 = 86.5 %. Meaning alone gives
+  50/54 and 45/52: MiniLM is the ceiling here. The misses need knowledge the model lacks
+  ("coverage" is insurance, "put me out" is sedation, "backed into me" is body work).
+- Relevance (`RELEVANT_SIMILARITY` 0.30): the top hit is relevant for 52/54 answerable dental
+  questions and 51/52 car-service ones; 2 of 4 unanswerable ones fall below it in each set.
+
+BARs guard what is reached, not the goal: raise them as retrieval improves (a reranker),
+never lower them."""
 
 from __future__ import annotations
 
@@ -25,9 +37,14 @@ from core.knowledge import KnowledgeBase, KnowledgeType
 from core.organizations import default_organization
 
 ROOT = Path(__file__).resolve().parents[2]
-QUESTIONS = ROOT / "tests" / "eval" / "knowledge" / "dental_questions.yaml"
+EVAL = ROOT / "tests" / "eval" / "knowledge"
 TOP = 3
-BAR = 0.85  # issue 11's goal: 0.95 (see the module's docstring)
+# (question set, top-3 hit rate bar, share of answerable questions whose top hit is relevant,
+# share of unanswerable ones with no relevant hit); issue 11's goal for the first: 0.95.
+CASES = [
+    pytest.param("dental_questions.yaml", 0.92, 0.95, 0.5, id="dental"),
+    pytest.param("car_service_questions.yaml", 0.86, 0.95, 0.5, id="car-service-held-out"),
+]
 
 pytestmark = pytest.mark.skipif(
     not embeddings.available(), reason="the bundled MiniLM is not installed"
@@ -58,11 +75,21 @@ async def load_domain(engine: AsyncEngine, path: Path) -> tuple[int, dict[int, s
         return domain.id, keys
 
 
-async def test_top_3_hit_rate_on_the_sample_questions(engine: AsyncEngine) -> None:
-    questions = yaml.safe_load(QUESTIONS.read_text())
+@pytest.mark.parametrize(("questions_file", "bar", "answerable_bar", "unanswerable_bar"), CASES)
+async def test_top_3_hit_rate_and_relevance_on_the_sample_questions(
+    engine: AsyncEngine,
+    questions_file: str,
+    bar: float,
+    answerable_bar: float,
+    unanswerable_bar: float,
+) -> None:
+    questions = yaml.safe_load((EVAL / questions_file).read_text())
     domain_id, keys = await load_domain(engine, ROOT / questions["domain"])
     answerable = [q for q in questions["questions"] if q["expected"]]
+    unanswerable = [q for q in questions["questions"] if not q["expected"]]
     missed = []
+    relevant_answerable = 0
+    relevant_unanswerable = []
     async with make_sessionmaker(engine)() as session:
         knowledge = KnowledgeBase(session)
         for question in answerable:
@@ -70,5 +97,13 @@ async def test_top_3_hit_rate_on_the_sample_questions(engine: AsyncEngine) -> No
             found = [keys[h.item_id] for h in hits]
             if not set(found) & set(question["expected"]):
                 missed.append((question["ask"], question["expected"], found))
+            relevant_answerable += bool(hits) and hits[0].relevant
+        for question in unanswerable:
+            hits = await knowledge.search_relevant(question["ask"], [domain_id], k=TOP)
+            if hits and hits[0].relevant:
+                relevant_unanswerable.append((question["ask"], hits[0].title, hits[0].similarity))
     rate = 1 - len(missed) / len(answerable)
-    assert rate >= BAR, f"top-{TOP} hit rate {rate:.1%}; missed: {missed}"
+    assert rate >= bar, f"top-{TOP} hit rate {rate:.1%}; missed: {missed}"
+    assert relevant_answerable / len(answerable) >= answerable_bar
+    rejected = 1 - len(relevant_unanswerable) / len(unanswerable)
+    assert rejected >= unanswerable_bar, f"found relevant: {relevant_unanswerable}"
