@@ -23,6 +23,7 @@ from api.routes import (
     domains,
     goals,
     health,
+    knowledge,
     organization,
     templates,
     twilio,
@@ -90,7 +91,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     )
     app.state.settings = settings
     app.add_middleware(AuditLog)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        path_limits=[knowledge.import_body_limit(settings)],
+    )
     app.add_middleware(codec.CodecCors, origins=settings.codec_origins)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -100,6 +105,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(agents.router)
     app.include_router(goals.router)
     app.include_router(domains.router)
+    app.include_router(knowledge.router)
     app.include_router(calls.router)
     app.include_router(webhooks.router)
     app.include_router(webhook_endpoints.router)

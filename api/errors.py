@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
-from core.errors import ConflictError, InvalidConfigError, NotFoundError
+from core.errors import (
+    ConflictError,
+    InvalidConfigError,
+    InvalidValueError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedTypeError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,23 @@ async def _not_found(_: Request, exc: Exception) -> JSONResponse:
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ConflictError)
     return _field_error(status.HTTP_409_CONFLICT, exc.field, str(exc), "conflict")
+
+
+async def _invalid_value(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidValueError)
+    return _field_error(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.field, str(exc), "invalid_value")
+
+
+async def _too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooLargeError)
+    return _field_error(status.HTTP_413_CONTENT_TOO_LARGE, exc.field, str(exc), "too_large")
+
+
+async def _unsupported_type(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnsupportedTypeError)
+    return _field_error(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, exc.field, str(exc), "unsupported_type"
+    )
 
 
 async def _invalid_config(_: Request, exc: Exception) -> JSONResponse:
@@ -140,6 +164,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(InvalidConfigError, _invalid_config)
+    app.add_exception_handler(InvalidValueError, _invalid_value)
+    app.add_exception_handler(TooLargeError, _too_large)
+    app.add_exception_handler(UnsupportedTypeError, _unsupported_type)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,25 +20,48 @@ logger = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class BodySizeLimit:
-    """Answers 413 to a request whose body exceeds `max_bytes`, by header or as it streams."""
+@dataclass(frozen=True)
+class PathLimit:
+    """A body limit of its own for requests of `method` to paths matching `pattern` (the
+    knowledge import, which takes whole documents)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    method: str
+    pattern: re.Pattern[str]
+    max_bytes: int
+    detail: str = ""
+    """Added to the 413's message: which setting the limit comes from."""
+
+
+class BodySizeLimit:
+    """Answers 413 to a request whose body exceeds `max_bytes` (or its path's own limit), by
+    header or as it streams."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Sequence[PathLimit] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = tuple(path_limits)
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        for limit in self.path_limits:
+            if scope["method"] == limit.method and limit.pattern.fullmatch(scope["path"]):
+                return limit.max_bytes, limit.detail
+        return self.max_bytes, ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, detail = self._limit(scope)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
+                if declared > max_bytes:
+                    await self._reject(send, max_bytes, detail)
                     return
         received = 0
         response_started = False
@@ -45,8 +71,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise _TooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,12 +85,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await self._reject(send)
+                await self._reject(send, max_bytes, detail)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body is larger than {self.max_bytes} bytes"}
-        ).encode()
+    @staticmethod
+    async def _reject(send: Send, max_bytes: int, detail: str) -> None:
+        message = f"request body is larger than {max_bytes} bytes"
+        body = json.dumps({"detail": f"{message}; {detail}" if detail else message}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -3,7 +3,10 @@
 CallwrightError
 ├── NotFoundError        a referenced row does not exist            → 404
 ├── ConflictError        a unique name is taken, a row is in use    → 409
-└── InvalidConfigError   an agent configuration has problems        → 422
+├── InvalidConfigError   an agent configuration has problems        → 422
+├── InvalidValueError    a value cannot be used (an empty file)     → 422
+├── TooLargeError        a value is larger than its limit           → 413
+└── UnsupportedTypeError a value's media type is not accepted       → 415
 """
 
 from __future__ import annotations
@@ -40,3 +43,28 @@ class InvalidConfigError(CallwrightError):
     def __init__(self, problems: Sequence[Any]) -> None:
         super().__init__(f"{len(problems)} problem(s) in the agent configuration")
         self.problems = list(problems)
+
+
+class InvalidValueError(CallwrightError):
+    """One value of the request cannot be used (an empty or unreadable document)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooLargeError(CallwrightError):
+    """A value of the request is larger than its configured limit (`limit`, in bytes)."""
+
+    def __init__(self, message: str, *, limit: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.field = field
+
+
+class UnsupportedTypeError(CallwrightError):
+    """A value of the request is of a media type the route does not take."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     realtime_public_url: str | None = Field(None, alias="REALTIME_PUBLIC_URL")
     max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
+    knowledge_upload_max_bytes: int = Field(5_242_880, ge=1024, alias="KNOWLEDGE_UPLOAD_MAX_BYTES")
+    """The largest document (a file, or a JSON list of items) one knowledge import may send;
+    the import route alone takes bodies this large, every other keeps MAX_REQUEST_BYTES."""
 
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
     twilio_api_base_url: str | None = Field(None, alias="TWILIO_API_BASE_URL")

@@ -1,6 +1,8 @@
-"""The Temporal worker: `CallWorkflow`, `WebhookDeliveryWorkflow` and every activity they use,
-on task queue `calls`. Stops gracefully on SIGTERM/SIGINT: no new tasks, running activities get
-`GRACEFUL_SHUTDOWN` to finish, the rest Temporal hands to another worker."""
+"""The Temporal worker: `CallWorkflow`, `WebhookDeliveryWorkflow`, `RetentionWorkflow`,
+`IndexKnowledgeWorkflow` and every activity they use, on task queue `calls`. Stops gracefully
+on SIGTERM/SIGINT: no new tasks, running activities get `GRACEFUL_SHUTDOWN` to finish, the rest
+Temporal hands to another worker. Indexing knowledge needs the embedding model (the `cpu`
+extra) on the worker; without it the indexer fails at once, saying so, and items stay pending."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from twilio.rest import Client as TwilioClient
 
 from activities.analysis import AnalysisActivities
 from activities.calls import CallRecordActivities
+from activities.knowledge import KnowledgeActivities
 from activities.retention import RetentionActivities
 from activities.spool import SpoolActivities
 from activities.twilio import TwilioActivities
@@ -31,6 +34,7 @@ from core.settings import Settings
 from core.twilio_rest import make_twilio_client
 from core.webhooks.destinations import webhook_client
 from workflows.call import CallWorkflow
+from workflows.knowledge import IndexKnowledgeWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.webhook import WebhookDeliveryWorkflow
 
@@ -65,7 +69,12 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[CallWorkflow, WebhookDeliveryWorkflow, RetentionWorkflow],
+        workflows=[
+            CallWorkflow,
+            WebhookDeliveryWorkflow,
+            RetentionWorkflow,
+            IndexKnowledgeWorkflow,
+        ],
         activities=[
             calls.record_call_started,
             calls.record_turns,
@@ -77,6 +86,7 @@ def build_worker(
             hang_up.hang_up,
             spool.collect_spooled,
             RetentionActivities(sessions, client).purge_expired_calls,
+            KnowledgeActivities(sessions).embed_batch,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

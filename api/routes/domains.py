@@ -1,16 +1,18 @@
-"""`/api/domains`: bodies of domain knowledge, and the items in them."""
+"""`/api/domains`: bodies of domain knowledge, and the items in them (adding knowledge, its
+indexing progress and search are in `api.routes.knowledge`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
+from api.indexing import index_domain
 from api.schemas.domains import (
     DomainCreate,
     DomainPublic,
     DomainUpdate,
-    KnowledgeItemCreate,
     KnowledgeItemPublic,
     KnowledgeItemUpdate,
 )
@@ -109,24 +111,7 @@ async def list_items(
     return list(rows)
 
 
-@router.post(
-    "/{domain_id}/knowledge",
-    response_model=KnowledgeItemPublic,
-    status_code=status.HTTP_201_CREATED,
-)
-async def create_item(
-    session: SessionDep, key: CurrentKey, domain_id: IdPath, body: KnowledgeItemCreate
-) -> KnowledgeItem:
-    """Add an item. Its embedding is computed by the knowledge indexer (`embedded` says when)."""
-    await get_domain_or_404(session, key, domain_id)
-    item = KnowledgeItem(domain_id=domain_id, **body.model_dump())
-    await _ensure_new_content(session, item)
-    session.add(item)
-    await session.commit()
-    return item
-
-
-async def _ensure_new_content(session: SessionDep, item: KnowledgeItem) -> None:
+async def ensure_new_content(session: AsyncSession, item: KnowledgeItem) -> None:
     """The same text is stored once per domain: a second copy is a 409 naming the first."""
     with session.no_autoflush:  # the changed item itself must not be written first
         same = await session.scalar(
@@ -150,23 +135,28 @@ async def get_item(
 
 @router.patch("/{domain_id}/knowledge/{item_id}", response_model=KnowledgeItemPublic)
 async def update_item(
+    request: Request,
     session: SessionDep,
     key: CurrentKey,
     domain_id: IdPath,
     item_id: IdPath,
     body: KnowledgeItemUpdate,
 ) -> KnowledgeItem:
-    """Change the fields given; changed content loses its embedding until re-indexed."""
+    """Change the fields given; changed content or title loses its embedding, and the
+    domain's indexer computes the new one."""
     item = await _get_item(session, key, domain_id, item_id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     for field, value in changes.items():
         setattr(item, field, value)
-    if "content" in changes or "title" in changes:
+    reindex = "content" in changes or "title" in changes
+    if reindex:
         item.embedding = None
     if "content" in changes:
-        await _ensure_new_content(session, item)
+        await ensure_new_content(session, item)
     await session.commit()
     await session.refresh(item)
+    if reindex:
+        await index_domain(request, domain_id)
     return item
 
 
