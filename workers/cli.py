@@ -7,6 +7,7 @@ callwright api              the API server alone (production)
 callwright worker           a Temporal worker for calls and webhooks (production)
 callwright realtime         the media server for Twilio streams (production)
 callwright eval             simulated callers against an agent: goal completion, accuracy
+callwright knowledge import  files of a business's knowledge into a domain, indexed
 callwright migrate          bring the database schema up to date
 callwright apikey create    a new API key (admin unless --scope), printed alone on stdout
 callwright org create       a new organization (a business using this platform)
@@ -33,6 +34,7 @@ from core.settings import Environment, Settings, get_settings
 from workers.caller.command import call
 from workers.demo import DEMO_AGENT_FILE, DemoError, demo_child_env, print_failure, run_demo
 from workers.eval.command import eval_command
+from workers.knowledge import knowledge_app
 from workers.services import PortBusyError, ServiceError, find_free_port
 from workers.stack import (
     DevStack,
@@ -55,6 +57,7 @@ org_app = typer.Typer(
 )
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(org_app, name="org")
+app.add_typer(knowledge_app, name="knowledge")
 
 console = Console(stderr=True)  # humans read stderr; stdout stays for what scripts capture
 logger = logging.getLogger("callwright")
