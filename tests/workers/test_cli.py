@@ -63,6 +63,8 @@ def port_open(port: int) -> bool:
         ["apikey", "revoke"],
         ["worker"],
         ["realtime"],
+        ["knowledge"],
+        ["knowledge", "import"],
     ],
     ids=lambda c: " ".join(c) or "callwright",
 )
