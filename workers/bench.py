@@ -18,6 +18,9 @@ the measurement leaves both cores to the server; they still synthesize their lin
 before ringing.
 
     .venv/bin/python -m workers.bench [--rounds 3] [--concurrency 8] [--markdown FILE] [--logs DIR]
+
+`--only retrieval` instead times knowledge retrieval at 1k and 100k items (no calls; see
+`workers.retrieval_bench`, where the corpus is made): `python -m workers.bench --only retrieval`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from workers.caller.caller import SimulatedCaller
 from workers.caller.records import finished_call
 from workers.caller.report import CallReport
 from workers.caller.script import parse_script
+from workers.retrieval_bench import bench_retrieval, retrieval_markdown
 from workers.services import find_free_port
 from workers.stack import DevStack, StackPorts, local_settings
 
@@ -333,6 +337,16 @@ def render(results: Results) -> None:
         console.print("[yellow]not closed by the agent:[/yellow] " + escape(transcript))
 
 
+def run_retrieval(markdown_path: Path | None) -> None:
+    """The knowledge retrieval bench: its figures to stdout (and `markdown_path`)."""
+    markdown = retrieval_markdown(
+        asyncio.run(bench_retrieval()), "python -m workers.bench --only retrieval"
+    )
+    if markdown_path:
+        markdown_path.write_text(markdown)
+    sys.stdout.write(markdown)
+
+
 def main() -> None:
     """Entry point of `make bench`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -340,9 +354,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
     parser.add_argument("--markdown", type=Path, help="also write the figures here (Markdown)")
     parser.add_argument("--logs", type=Path, help="keep the stack's process logs in this folder")
+    parser.add_argument(
+        "--only",
+        choices=["calls", "retrieval"],
+        default="calls",
+        help="calls (default): response latency by phone calls; retrieval: knowledge search",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
+    if args.only == "retrieval":
+        run_retrieval(args.markdown)
+        console.print(f"bench took {time.perf_counter() - started:.0f} s")
+        return
     results = asyncio.run(bench(args.rounds, args.concurrency, args.logs))
     render(results)
     command = "make bench" + (
