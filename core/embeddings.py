@@ -63,7 +63,13 @@ def embed(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
     return np.asarray(vectors, dtype=np.float32)
 
 
+def embed_query(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The vector of one thing a caller said. Cached: the same words are read for their intent
+    and looked up in the agent's knowledge in the same turn, and embedded once."""
+    return _cached(text)
+
+
 def similarity(text: str, others: Sequence[str]) -> list[float]:
-    """Cosine similarity of `text` to each of `others` (their vectors are cached)."""
-    said = embed([text])[0]
+    """Cosine similarity of `text` to each of `others` (every vector is cached)."""
+    said = embed_query(text)
     return [float(np.dot(said, _cached(other))) for other in others]

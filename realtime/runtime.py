@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import embeddings
+from core.cache import Cache, namespace_for
 from core.calls.types import CallInput
+from core.context import ContextManager, KnowledgeSearch
+from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import BrainName, Settings, TtsEngineName
 from realtime.brains.base import Brain
 from realtime.brains.guided import GuidedBrain
@@ -33,11 +36,12 @@ VAD_SAMPLE_RATE = 8000  # Twilio's own rate: no resampling on the per-frame path
 
 @dataclass(frozen=True)
 class CallParts:
-    """What one call owns: its turn detector, its TTS handle and its brain."""
+    """What one call owns: its turn detector, its TTS handle, its brain and its context."""
 
     detector: TurnDetector
     tts: TTSEngine
     brain: Brain
+    context: ContextManager
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Engines:
     tts_for: Callable[[CallInput], TTSEngine]
     brain_for: Callable[[CallInput], Brain]
     session: SessionSettings
+    knowledge: KnowledgeSearch | None = None
+    """Retrieval from the agents' domains (None without a database: calls go on without it)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engines:
@@ -70,12 +76,26 @@ class Engines:
             tts_for=_tts_factory(settings),
             brain_for=_brain_factory(settings),
             session=session,
+            knowledge=_knowledge_search(settings),
         )
 
     def new_call(self, call: CallInput) -> CallParts:
         """One call's own parts (cheap: models are shared)."""
         detector = TurnDetector(SileroVAD(VAD_SAMPLE_RATE), self.session.turn)
-        return CallParts(detector=detector, tts=self.tts_for(call), brain=self.brain_for(call))
+        context = ContextManager(
+            call.agent,
+            compiled_prompt=call.compiled_prompt,
+            search=self.knowledge,
+            call_sid=call.call_sid,
+        )
+        return CallParts(
+            detector=detector, tts=self.tts_for(call), brain=self.brain_for(call), context=context
+        )
+
+    async def close(self) -> None:
+        """Close the knowledge search's database pool and cache."""
+        if self.knowledge is not None:
+            await self.knowledge.close()
 
     async def warm_up(self, sample: CallInput | None = None) -> None:
         """Run each engine once so the first caller pays no start-up cost."""
@@ -83,6 +103,23 @@ class Engines:
         warm_up_guided_brain()  # on this thread, where the brain runs
         if sample is not None:
             await self.tts_for(sample).warm_up()
+
+
+def _knowledge_search(settings: Settings) -> KnowledgeSearch | None:
+    """Retrieval for calls when there is a database to search and the model to embed with."""
+    if not settings.database_url or not embeddings.available():
+        _LOGGER.info(
+            "no knowledge retrieval on calls: %s",
+            "no DATABASE_URL" if not settings.database_url else "MiniLM not installed",
+        )
+        return None
+    # Each call runs at most one lookup at a time: a small pool serves many calls.
+    database = make_async_engine(settings.database_url, pool_size=5)
+    cache = Cache.from_url(
+        settings.redis_url,
+        namespace=namespace_for(database.url.render_as_string(hide_password=True)),
+    )
+    return KnowledgeSearch(make_sessionmaker(database), cache)
 
 
 def _tts_factory(settings: Settings) -> Callable[[CallInput], TTSEngine]:

@@ -373,6 +373,7 @@ class _Stream:
             settings=server.engines.session,
             resume=resumed,
             node_id=server.node_id,
+            context=parts.context,
         )
         self.session = session
         self.authenticated()

@@ -50,6 +50,7 @@ from core.calls.types import (
     StreamDetached,
     TurnEvent,
 )
+from core.context import ContextManager
 from core.instructions.engine import InstructionEngine
 from realtime.audio import TwilioAudioEncoder, decode_inbound, resample
 from realtime.brains.base import Brain, CallerTurn, Captured, EndCall, FirstToken, Rejected, Say
@@ -163,8 +164,11 @@ class CallSession:
         settings: SessionSettings | None = None,
         resume: CallResume | None = None,
         node_id: str = "",
+        context: ContextManager | None = None,
     ) -> None:
         self.call = call
+        self.context = context or ContextManager(call.agent, compiled_prompt=call.compiled_prompt)
+        """Knowledge lookups (started at the caller's pause) and the goal state."""
         self.resumed = resume
         """The call so far, when this stream picks up one whose previous stream was lost."""
         self.node_id = node_id
@@ -306,6 +310,8 @@ class CallSession:
         speculatively, so the reply is (nearly) ready if the pause turns out to end the turn."""
         self._drop_early()
         early = _Early(audio.size, self._queue_transcription(audio, "early-stt"))
+        # Look the words up as soon as they are known, whether or not the brain speculates.
+        early.transcript.add_done_callback(self._look_up_early)
         idle = self._answer is None or self._answer.done()
         fork = self.brain.fork() if idle else None
         if fork is not None:
@@ -314,6 +320,10 @@ class CallSession:
                 self._speculate(early.transcript, speech_end, early.reply), "speculative-turn"
             )
         self._early = early
+
+    def _look_up_early(self, transcript: asyncio.Task[str]) -> None:
+        if not transcript.cancelled() and transcript.exception() is None:
+            self.context.prefetch(transcript.result())
 
     def _drop_early(self) -> None:
         if self._early is not None:
@@ -403,7 +413,10 @@ class CallSession:
             reply.do(self._mark_idle)
             return
         reply.do(lambda: self._record(Speaker.CALLER, text))
-        await self._respond(CallerTurn(text=text), speech_end, reply)
+        knowledge = await self.context.get_domain_context(text)
+        if self.context.last_ms is not None:
+            reply.stamps["knowledge"] = _ms_since(speech_end)
+        await self._respond(CallerTurn(text=text, knowledge=tuple(knowledge)), speech_end, reply)
 
     async def _flush_dtmf(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -493,6 +506,7 @@ class CallSession:
     def _signal_field(self, event: Captured) -> None:
         # After the caller's turn is recorded, so `_seq` is that turn; the id is unique in the
         # call (seq counts across streams), so a re-sent event is applied once.
+        self.context.update_context({event.name: event.value})
         key = (self._seq, event.name)
         self._field_events[key] = count = self._field_events.get(key, 0) + 1
         event_id = f"{self._seq}:{event.name}:{count}"
@@ -590,6 +604,7 @@ class CallSession:
         if self.end_reason is not None:
             return
         self.end_reason = reason
+        self.context.close()
         self.signals.ended(reason)
         self.finished.set()
 

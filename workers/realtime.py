@@ -90,3 +90,4 @@ async def run_realtime(settings: Settings, *, host: str, port: int) -> None:
         await DrainingServer(config, server, settings.realtime_drain_s).serve()
     finally:
         await server.leave()
+        await engines.close()

@@ -21,16 +21,19 @@ from typing import Final
 from core.calls.types import TurnEvent
 from core.fields.values import FieldScalar
 from core.goals.manager import GoalManager
+from core.knowledge import Hit
 
 CUT_OFF: Final = "Sorry about that, we got cut off."
 
 
 @dataclass(frozen=True)
 class CallerTurn:
-    """One thing the caller did: said `text`, or pressed `digits` on the keypad."""
+    """One thing the caller did: said `text`, or pressed `digits` on the keypad; with the
+    agent's knowledge items most relevant to the words, found while the caller paused."""
 
     text: str = ""
     digits: str = ""
+    knowledge: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ back, takes corrections, and closes when the goals are met.
 Repair, so the caller is never stuck: a second failed try on a field asks again with an example
 (a name is asked to be spelled); after that the field waits and the next one is asked, and the
 brain comes back to it later; a field that still cannot be read after that is left for the team
-to follow up. "Hold on" gets a quiet "take your time"; a question it cannot answer gets an honest
-"I can't answer that"; a goodbye before the goal is met is asked once whether to finish.
+to follow up. "Hold on" gets a quiet "take your time"; a question ("is there parking?") is answered
+from the agent's knowledge in a sentence or two, then the call goes back to its goal (declined
+when an answer would break a don't, and an honest "I don't have that information" when nothing
+answers it); a goodbye before the goal is met is asked once whether to finish.
 
 It runs when no LLM is configured and whenever the LLM brain fails a turn. Deterministic given
 `today`: relative dates resolve against it, never against the wall clock.
@@ -31,6 +33,7 @@ from rapidfuzz import fuzz
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
 from core.calls.types import TurnEvent
+from core.context import asks_for_information, spoken_answer
 from core.fields import DataField, FieldScalar, FieldType
 from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
 from core.fields.entities import entities
@@ -38,6 +41,8 @@ from core.fields.phrasing import acknowledge, label, question, read_back, recap,
 from core.fields.reading import is_name_field, read_value, week_mentioned
 from core.fields.speech import normalise
 from core.goals.manager import GoalManager, NextAction
+from core.instructions.engine import InstructionEngine
+from core.knowledge import Hit
 from realtime.brains.base import (
     CUT_OFF,
     Brain,
@@ -69,6 +74,10 @@ HANDED_OFF: Final = (
 UNCONFIRMED: Final = (
     "I'll note what I have, and someone from the team will confirm the details with you. "
     "Thanks for calling, goodbye!"
+)
+NO_ANSWER: Final = (
+    "I'm sorry, I don't have that information, but I can have someone from the team call you "
+    "back about it."
 )
 READ_BACKS_REFUSED_AT_MOST: Final = 3
 TRIES_BEFORE_MOVING_ON: Final = 2
@@ -124,6 +133,21 @@ def reply_events(answer: BrainReply, *, source: str = "guided") -> list[BrainEve
     return events
 
 
+_DONT: Final = re.compile(r"^\s*(?:don'?t|do not|never|avoid|no)\s+(.+?)[.!]*$", re.IGNORECASE)
+
+
+def decline(dont: str) -> str:
+    """How the agent declines what a don't forbids: "Don't discuss pricing" → "I'm sorry, I
+    can't discuss pricing on the phone, but the team will be happy to help with that." """
+    found = _DONT.match(dont)
+    if found is None or found.group(1).split()[0].lower().endswith("ing"):
+        return "I'm sorry, that's not something I can help with on the phone."
+    return (
+        f"I'm sorry, I can't {found.group(1)} on the phone, but the team will be happy to help "
+        "with that."
+    )
+
+
 def default_similarity() -> SimilarityFunction | None:
     """Sentence similarity from the bundled MiniLM when installed, else None (rules only)."""
     return embeddings.similarity if embeddings.available() else None
@@ -174,6 +198,10 @@ class GuidedBrain(Brain):
         self._read_backs_refused = 0
         self._said_as_written = ""
         """The caller's words as the recogniser wrote them (capitals mark names)."""
+        self._knowledge: tuple[Hit, ...] = ()
+        """The agent's knowledge found for this turn's words."""
+        self.rules = InstructionEngine(agent.instructions)
+        """The agent's don'ts: an answer from knowledge that breaks one is declined instead."""
         self._last_said = ""
         self.reader = UtteranceReader(
             self._fields, today=today, opens_at=opening_hour(agent), similarity=self.similarity
@@ -202,7 +230,11 @@ class GuidedBrain(Brain):
         read on worker threads, eight calls at once crashed the realtime process (heap
         corruption between the native readers and the models), so the brain stays on one
         thread, as it was before the readers came."""
-        answer = self.respond_dtmf(turn.digits) if turn.digits else self.respond(turn.text)
+        answer = (
+            self.respond_dtmf(turn.digits)
+            if turn.digits
+            else self.respond(turn.text, knowledge=turn.knowledge)
+        )
         for event in reply_events(answer):
             yield event
 
@@ -278,9 +310,11 @@ class GuidedBrain(Brain):
 
     # -- turns ------------------------------------------------------------------------------------
 
-    def respond(self, caller_text: str) -> BrainReply:
-        """The agent's reply to one caller utterance (never empty)."""
+    def respond(self, caller_text: str, *, knowledge: Sequence[Hit] = ()) -> BrainReply:
+        """The agent's reply to one caller utterance (never empty). `knowledge`: the agent's
+        items most relevant to the words, which answer a question in them."""
         self._said_as_written = caller_text
+        self._knowledge = tuple(knowledge)
         text = normalise(caller_text)
         answer = self._respond(text)
         # "What do you have next week?" ... "Thursday": the Thursday of the week they named.
@@ -329,8 +363,13 @@ class GuidedBrain(Brain):
             turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"
         else:
             turn = self._read(text, asked=asked, names=names, correcting=correction, rules=rules)
+        answer = self._answer_from_knowledge(text, turn)
+        if answer is not None and intent is Intent.GOODBYE:
+            intent = Intent.QUESTION  # "do you do root canals or would I have to go see ..."
         if intent is Intent.GOODBYE or (self._offered_to_finish and intent is Intent.NO):
             return self._goodbye(turn)
+        if answer is not None and action.kind != "confirm":
+            return self._reply(turn, lead=answer)
         self._offered_to_finish = False
         if intent is Intent.HUMAN and not turn.captured:
             lead = (
@@ -339,19 +378,34 @@ class GuidedBrain(Brain):
             )
             return self._reply(turn, lead=lead)
         if action.kind == "confirm":
-            return self._respond_to_read_back(action, text, intent, turn)
+            return self._respond_to_read_back(action, text, intent, turn, answer)
         if turn.captured:
             return self._reply(turn)
         if opening and intent is not Intent.QUESTION:
             return self._reply(turn, lead="Sure, I can help with that.")
         if intent is Intent.QUESTION:
-            lead = "I'm sorry, I can't answer that one, but the team will be happy to help."
-            return self._reply(turn, lead=lead)
+            return self._reply(turn, lead=NO_ANSWER)
         assert action.field is not None
         return self._try_again(action.field, turn)
 
+    def _answer_from_knowledge(self, text: str, turn: _Turn) -> str | None:
+        """What to say to the questions in `text` from this turn's knowledge: the one or two
+        most relevant sentences; a decline when the best of them breaks a don't ("Don't
+        discuss pricing"); that the answer isn't known when nothing relevant was found and the
+        turn gave nothing else. None when the turn asks for no information ("can I come in
+        Friday?" asks for a booking, which its values answer)."""
+        if not asks_for_information(text) or not (self._knowledge or self.agent.domains):
+            return None
+        sentences = spoken_answer(text, self._knowledge, self.similarity)
+        if not sentences:
+            return None if turn.captured else NO_ANSWER
+        breaches = self.rules.validate_response(sentences[0])
+        if breaches:
+            return decline(breaches[0].instruction.text)
+        return " ".join(s for s in sentences if not self.rules.validate_response(s))
+
     def _respond_to_read_back(
-        self, action: NextAction, text: str, intent: Intent, turn: _Turn
+        self, action: NextAction, text: str, intent: Intent, turn: _Turn, answer: str | None
     ) -> BrainReply:
         if intent in (Intent.NO, Intent.CORRECTION):
             self._read_backs_refused += 1
@@ -383,7 +437,8 @@ class GuidedBrain(Brain):
         if intent is Intent.YES or (intent is Intent.NONE and text in ("that's it", "all good")):
             self._fixing = False
             self.manager.confirm(action.fields)
-            return self._reply(turn)
+            # "Yes, that's right. And what do I bring?": the answer, then the call goes on.
+            return self._reply(turn, lead=answer if answer and answer != NO_ANSWER else "")
         named = [n for n in action.fields if self.reader.names_field(text, n)]
         if (
             named
@@ -400,11 +455,10 @@ class GuidedBrain(Brain):
             return BrainReply(f"No problem. What should I change: the {which}?")
         if intent is Intent.QUESTION and turn.repeated:
             return BrainReply("Yes, that's right. Is everything else correct?")  # "the 10th?"
+        if answer is not None and answer != NO_ANSWER:
+            return BrainReply(f"{answer} {self._prompt(action)}")
         if intent is Intent.QUESTION:
-            return BrainReply(
-                "I'm sorry, I can't answer that one, but the team will be happy to help. "
-                f"{self._prompt(action)}"
-            )
+            return BrainReply(f"{NO_ANSWER} {self._prompt(action)}")
         return BrainReply(f"Sorry, I didn't quite get that. {self._prompt(action)}")
 
     def _first_name_field(self) -> str | None:

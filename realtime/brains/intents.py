@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Final
 
+from core.context import questions_in
 from core.fields.speech import YES_WORDS
 
 
@@ -147,6 +148,11 @@ def _is_answer_with_question_mark(text: str) -> bool:
 _QUESTION_WORDS: Final = frozenset(
     "do does did is are can could will would what which how where when why who".split()
 )
+
+
+def asks_question(text: str) -> bool:
+    """Whether the utterance asks something anywhere in it (see `core.context.questions_in`)."""
+    return bool(questions_in(text))
 
 
 def is_affirmative(text: str) -> bool:

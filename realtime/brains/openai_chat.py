@@ -40,6 +40,7 @@ from openai.types.chat import (
 
 from core.calls.cleaning import clean_reason
 from core.calls.types import CallInput, Speaker, TurnEvent
+from core.context import inject_context
 from core.fields import DataField, normalise_value
 from core.fields.phrasing import question, speak_value
 from core.fields.reading import ReadContext, read_value
@@ -237,8 +238,11 @@ class OpenAIChatBrain(Brain):
         self._last_reply = None
         action = self.manager.get_next_action()
         before = self.manager.captured
+        # The items found for the caller's words go after the unchanging prefix, so a server's
+        # prompt cache still holds the compiled prompt.
+        system = inject_context(self._system_message(action), turn.knowledge)
         messages: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": self._system_message(action)},
+            {"role": "system", "content": system},
             *self._messages,
         ]
         try:

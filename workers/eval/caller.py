@@ -44,6 +44,8 @@ class CallerLine:
     failure: str | None = None
     """Why the call failed, when the caller hangs up because it gave up."""
     scripted: bool = False
+    move: ScriptMove | None = None
+    """The script move this line is (its answer checks apply to the agent's reply)."""
 
 
 class AdaptiveCaller:
@@ -89,7 +91,7 @@ class AdaptiveCaller:
         move = self._move(heard)
         if move is not None:
             self._confusions = 0
-            return CallerLine(move.say, heard, hangup=move.hangup, scripted=True)
+            return CallerLine(move.say, heard, hangup=move.hangup, scripted=True, move=move)
         line = self._answer(heard)
         if line is None:
             self._confusions += 1

@@ -13,6 +13,7 @@ import logging
 from typing import Final
 
 from core.agents.snapshot import AgentSnapshot
+from core.context import ContextManager
 from core.instructions.engine import InstructionEngine
 from realtime.brains.base import Brain, CallerTurn, Captured, EndCall, Rejected, Say
 from realtime.session import CANNOT_SAY
@@ -28,8 +29,14 @@ AGENT_ENDED: Final = "the agent ended the call"
 CALLER_HUNG_UP: Final = "the caller hung up"
 
 
-async def run_text_call(brain: Brain, caller: AdaptiveCaller, agent: AgentSnapshot) -> CallRecord:
-    """Play one call between `caller` and `brain` (speaking for `agent`) to its end."""
+async def run_text_call(
+    brain: Brain,
+    caller: AdaptiveCaller,
+    agent: AgentSnapshot,
+    context: ContextManager | None = None,
+) -> CallRecord:
+    """Play one call between `caller` and `brain` (speaking for `agent`) to its end; with
+    `context`, each caller line is looked up in the agent's knowledge, as on a phone call."""
     record = CallRecord()
     rules = InstructionEngine(agent.instructions)
     agent_text = brain.greeting()
@@ -49,7 +56,12 @@ async def run_text_call(brain: Brain, caller: AdaptiveCaller, agent: AgentSnapsh
             record.failure = line.failure
             break
         try:
-            agent_text, ended = await _agent_turn(brain, caller, line.text, rules, record)
+            knowledge = tuple(await context.get_domain_context(line.text)) if context else ()
+            agent_text, ended = await _agent_turn(
+                brain, caller, CallerTurn(text=line.text, knowledge=knowledge), rules, record
+            )
+            if line.move is not None:
+                record.answer_problems += line.move.check_answer(agent_text)
         except Exception as exc:  # one broken call must not stop the whole run
             logger.exception("the brain failed a turn")
             record.end_reason = record.failure = f"the brain failed: {exc!r}"
@@ -70,14 +82,18 @@ async def run_text_call(brain: Brain, caller: AdaptiveCaller, agent: AgentSnapsh
 
 
 async def _agent_turn(
-    brain: Brain, caller: AdaptiveCaller, text: str, rules: InstructionEngine, record: CallRecord
+    brain: Brain,
+    caller: AdaptiveCaller,
+    turn: CallerTurn,
+    rules: InstructionEngine,
+    record: CallRecord,
 ) -> tuple[str, bool]:
     """The agent's answer to one caller line, as the caller hears it, and whether it ends."""
     said: list[str] = []
     notes: list[str] = []
     ended = False
     # Read to its end, so the brain's generator finishes (and closes) itself.
-    async for event in brain.reply(CallerTurn(text=text)):
+    async for event in brain.reply(turn):
         if isinstance(event, Captured):
             caller.note_captured(event.name, event.value)
             notes.append(f"recorded {event.name}={event.value!r}")

@@ -52,8 +52,13 @@ class ScenarioResult:
 
     @property
     def passed(self) -> bool:
-        """The goals ended as expected, and the call did not fail on the way."""
-        return self.record.completed == self.expected_complete and self.record.failure is None
+        """The goals ended as expected, questions were answered as expected, and the call did
+        not fail on the way."""
+        return (
+            self.record.completed == self.expected_complete
+            and self.record.failure is None
+            and not self.record.answer_problems
+        )
 
     @property
     def why_failed(self) -> str:
@@ -64,6 +69,8 @@ class ScenarioResult:
             return (
                 "goals not met" if self.expected_complete else "goals met, but expected not to be"
             ) + f" ({self.record.end_reason})"
+        if self.record.answer_problems:
+            return "; ".join(self.record.answer_problems)
         return ""
 
 

@@ -55,6 +55,8 @@ class CallRecord:
     """Whether every goal of the agent was met."""
     caller_turns: int = 0
     breaches: list[Breach] = field(default_factory=list)
+    answer_problems: list[str] = field(default_factory=list)
+    """Questions answered without the facts asked for, or with words the agent must not say."""
     unused_moves: list[str] = field(default_factory=list)
     """Script moves whose trigger never came (`on: say`)."""
 

@@ -59,6 +59,39 @@ class ScriptMove(BaseModel):
     """`start`, `next` (the very next caller turn), `readback` or `ask:<field>`."""
     say: Annotated[str, Field(min_length=1)]
     hangup: bool = False
+    answer_has: list[list[str]] = Field(default_factory=list)
+    """Groups of words; the agent's reply to this line holds one of each group (a question
+    answered from knowledge: `[["saturday"], ["9", "nine"]]`)."""
+    answer_lacks: list[str] = Field(default_factory=list)
+    """Words the agent's reply to this line must not hold (a price it must not discuss)."""
+
+    @field_validator("answer_has", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        # A bare word is a group of one; YAML reads `9` as a number.
+        if not isinstance(value, list):
+            return value
+        return [[str(w) for w in _as_list(g)] for g in value]
+
+    @field_validator("answer_lacks", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        return [str(w) for w in value] if isinstance(value, list) else value
+
+    def check_answer(self, reply: str) -> list[str]:
+        """What the agent's `reply` to this line misses or says that it must not."""
+        said = reply.lower()
+        problems = [
+            f"the answer to {self.say!r} has none of {group}"
+            for group in self.answer_has
+            if not any(word.lower() in said for word in group)
+        ]
+        problems += [
+            f"the answer to {self.say!r} says {word!r}"
+            for word in self.answer_lacks
+            if word.lower() in said
+        ]
+        return problems
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +125,8 @@ class Scenario(BaseModel):
     agent: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     today: dt.date = DEFAULT_TODAY
     description: str = ""
+    knowledge: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    """A domain file, `examples/knowledge/<knowledge>.json`, that the agent answers from."""
     facts: dict[str, Any] = Field(default_factory=dict)
     say: dict[str, list[str]] = Field(default_factory=dict)
     topics: dict[str, list[str]] = Field(default_factory=dict)

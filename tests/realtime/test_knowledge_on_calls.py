@@ -1,0 +1,177 @@
+"""Knowledge on the call: a caller's questions answered from the agent's domain, found in real
+PostgreSQL with pgvector, by the guided brain (spoken facts, then back to the goal; pricing
+declined under "Don't discuss pricing") and in the LLM brain's context; a slow database costs
+the turn its context, never its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from openai import AsyncOpenAI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import embeddings
+from core.agents.prompt import compile_system_prompt
+from core.agents.snapshot import AgentSnapshot
+from core.context import ContextManager, KnowledgeSearch, questions_in
+from core.db.session import make_sessionmaker
+from core.knowledge import Hit
+from realtime.brains.base import CallerTurn, Say
+from realtime.brains.guided import NO_ANSWER, GuidedBrain
+from realtime.brains.openai_chat import OpenAIChatBrain
+from tests.fake_llm import FakeLLM, Reply, run_fake_llm
+from workers.eval.agents import agent_path, load_agent
+from workers.eval.knowledge import knowledge_path, load_domain_file, with_domains
+
+pytestmark = pytest.mark.skipif(
+    not embeddings.available(), reason="the bundled MiniLM is not installed"
+)
+
+TODAY = dt.date(2026, 12, 1)  # a Tuesday
+
+
+@pytest.fixture
+async def scheduler(engine: AsyncEngine) -> AgentSnapshot:
+    """The plan's Appointment Scheduler ("Don't discuss pricing") knowing Bright Smile Dental."""
+    loaded = await load_domain_file(make_sessionmaker(engine), knowledge_path("dental_clinic"))
+    return with_domains(load_agent(agent_path("appointment_scheduler")), [loaded.domain])
+
+
+@pytest.fixture
+def search(engine: AsyncEngine) -> KnowledgeSearch:
+    return KnowledgeSearch(make_sessionmaker(engine))
+
+
+async def say(brain: GuidedBrain, context: ContextManager, words: str) -> str:
+    """What the agent answers `words`, looked up as a call does."""
+    knowledge = await context.get_domain_context(words)
+    turn = CallerTurn(text=words, knowledge=tuple(knowledge))
+    return " ".join([e.text async for e in brain.reply(turn) if isinstance(e, Say)])
+
+
+async def test_two_questions_are_answered_from_knowledge_and_the_booking_completes(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    brain = GuidedBrain(scheduler, today=TODAY)
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    brain.greeting()
+
+    saturday = await say(brain, context, "hi, um, are you guys open on saturdays at all?")
+    assert "Saturday" in saturday and "9:00" in saturday and "1:00" in saturday
+    assert saturday.rstrip().endswith("?")  # back to the goal: the next question
+
+    parking = await say(brain, context, "okay and where do I leave my car when I get there?")
+    assert "Elm Street" in parking or "bays" in parking
+
+    await say(brain, context, "great, I need a cleaning this friday at ten in the morning")
+    read_back = await say(brain, context, "that's everything")
+    assert "Friday" in read_back or brain.manager.check_completion()
+    closing = await say(brain, context, "yes that's right")
+    assert brain.manager.check_completion(), closing
+    assert brain.manager.captured["date"] == "2026-12-04"
+    assert brain.manager.captured["time"] == "10:00"
+
+
+async def test_a_price_question_is_declined_although_the_price_is_in_the_knowledge(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    brain = GuidedBrain(scheduler, today=TODAY)
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    brain.greeting()
+    question = "hi, quick question, how much is a cleaning without insurance?"
+    hits = await context.get_domain_context(question)
+    assert any("$" in hit.content for hit in hits)  # the price was found...
+    answer = await say(brain, context, question)
+    assert "$" not in answer and "dollar" not in answer.lower()  # ...and not said
+    assert "can't discuss pricing" in answer
+    assert answer.rstrip().endswith("?")  # and the call goes on
+
+
+async def test_a_question_the_knowledge_does_not_cover_gets_an_honest_answer(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    brain = GuidedBrain(scheduler, today=TODAY)
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    brain.greeting()
+    answer = await say(brain, context, "do you guys do hair transplants?")
+    assert answer.startswith(NO_ANSWER)
+
+
+async def test_a_booking_request_is_not_taken_for_a_question() -> None:
+    assert questions_in("can I get a cleaning on friday?") == ["can i get a cleaning on friday"]
+    brain = GuidedBrain(load_agent(agent_path("appointment_scheduler")), today=TODAY)
+    brain.greeting()
+    answer = brain.respond("can I get a cleaning on friday at three?").text
+    assert answer.startswith("Got it")
+
+
+class SlowSearch(KnowledgeSearch):
+    """A database that answers after the time box."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def search(self, query: str, domain_ids: Sequence[int], *, k: int = 3) -> list[Hit]:
+        await asyncio.sleep(5)
+        return []
+
+
+async def test_a_slow_database_costs_the_turn_its_context_not_its_answer(
+    scheduler: AgentSnapshot, caplog: pytest.LogCaptureFixture
+) -> None:
+    context = ContextManager(scheduler, search=SlowSearch(), timeout_s=0.05)
+    started = asyncio.get_running_loop().time()
+    assert await context.get_domain_context("is there parking?") == []
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert "goes on without it" in caplog.text
+
+
+async def test_the_lookup_started_at_the_pause_is_the_one_the_turn_uses(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    calls: list[str] = []
+
+    class Counting(KnowledgeSearch):
+        async def search(self, query: str, domain_ids: Sequence[int], *, k: int = 3) -> list[Hit]:
+            calls.append(query)
+            return await search.search(query, domain_ids, k=k)
+
+    context = ContextManager(scheduler, search=Counting(search.sessions), timeout_s=5.0)
+    context.prefetch("is there parking")  # the early transcript, at the caller's pause
+    await asyncio.sleep(0.5)
+    hits = await context.get_domain_context("is there parking")
+    assert hits and calls.count("is there parking") == 1
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeLLM]:
+    async with run_fake_llm() as server:
+        yield server
+
+
+async def test_the_llm_brain_gets_the_items_that_answer_the_question_in_its_context(
+    scheduler: AgentSnapshot, search: KnowledgeSearch, fake: FakeLLM
+) -> None:
+    client = AsyncOpenAI(base_url=fake.url, api_key="test-key", max_retries=0, timeout=5.0)
+    brain = OpenAIChatBrain(
+        compile_system_prompt(scheduler),
+        client=client,
+        model="fake-model",
+        fallback=GuidedBrain(scheduler, today=TODAY),
+        first_token_timeout_s=2.0,
+    )
+    fake.script(Reply(text=["We're open 9 to 1 on Saturdays. ", "What day suits you?"]))
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    words = "are you open on saturdays?"
+    knowledge = tuple(await context.get_domain_context(words))
+    try:
+        _ = [e async for e in brain.reply(CallerTurn(text=words, knowledge=knowledge))]
+    finally:
+        await client.close()
+    system = fake.exchanges[0].system
+    assert system.startswith(compile_system_prompt(scheduler).rstrip())  # prefix unchanged
+    assert f"[item {knowledge[0].item_id}]" in system
+    assert "9:00 am to 1:00 pm" in system
