@@ -40,7 +40,7 @@ three to win anyway, and taking candidates from the index alone keeps a search's
 domain grows (full text ranking every match of a common word costs tens of ms at 100k items)."""
 KEYWORD_WEIGHT: Final = 0.1
 """Bonus, in cosine similarity, for sharing all the words that matter (`ts_rank_cd`,
-normalized to 0..1). Fused with equal say (reciprocal rank fusion), words cost 4 of 54 sample
+normalized to 0..1). Fused with equal say (reciprocal rank fusion), words cost 3 of 54 sample
 questions: a caller's "car" or "get" outranked the item they meant. From 0.05 to 0.15 the hit
 rate is flat; it is a tie-breaker, never the lead."""
 HNSW_EF_SEARCH: Final = 100
