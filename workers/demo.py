@@ -15,8 +15,10 @@ Temporal UI.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -42,6 +44,13 @@ __all__ = [
 ]
 
 DEMO_AGENT_FILE: Final = "appointment_scheduler.json"
+# The plan's Appointment Scheduler names its domain "medical_appointments": the demo fills it
+# with the sample dental clinic's facts, processes and policies before the agent is created.
+DEMO_KNOWLEDGE: Final = (
+    Path(__file__).resolve().parents[1] / "examples/knowledge/dental_clinic.json"
+)
+DEMO_DOMAIN: Final = "medical_appointments"
+INDEXING_WAIT_S: Final = 120.0
 # The call goes to the plan's Appointment Scheduler exactly as the plan writes it: its goal lists
 # success criteria and no required data, so the data is inferred from the criteria, in their
 # order (`core.fields.inference`): date, time, service. The guided brain asks for each in turn
@@ -107,6 +116,7 @@ async def run_demo(
         run_webhook_sink(secret=secret) as sink,
         httpx.AsyncClient(base_url=info.api_url, headers=headers, timeout=API_TIMEOUT_S) as api,
     ):
+        await load_sample_knowledge(api, out)
         agent_ids = await _create_agents(api, documents, sink_url=sink.url, out=out)
         await sink.learn_secrets(api)  # each webhook URL has its own signing secret
         agent_id = agent_ids.get(DEMO_AGENT_FILE)
@@ -155,6 +165,35 @@ def _show_webhook(
     if webhook.verified is False:
         return f"the {kind} webhook's signature did not verify"
     return None
+
+
+async def load_sample_knowledge(api: httpx.AsyncClient, out: Console) -> None:
+    """The sample dental domain, imported as the Appointment Scheduler's `medical_appointments`
+    and indexed by the worker (its progress waited for), then one question it answers."""
+    document: dict[str, Any] = json.loads(DEMO_KNOWLEDGE.read_text())  # noqa: ASYNC240 - small
+    domain = await api.post(
+        "/api/domains",
+        json={"name": DEMO_DOMAIN, "description": document["domain"]["description"]},
+    )
+    if domain.status_code != 201:
+        raise DemoError(f"POST /api/domains answered {domain.status_code}: {domain.text}")
+    domain_id = domain.json()["id"]
+    imported = await api.post(
+        f"/api/domains/{domain_id}/knowledge", json={"items": document["items"]}
+    )
+    if imported.status_code not in (201, 202):
+        raise DemoError(f"importing {DEMO_KNOWLEDGE.name} answered {imported.status_code}")
+    deadline = time.monotonic() + INDEXING_WAIT_S
+    while (progress := (await api.get(f"/api/domains/{domain_id}/progress")).json())["pending"]:
+        if time.monotonic() > deadline:
+            raise DemoError(f"{progress['pending']} knowledge items still not indexed")
+        await asyncio.sleep(0.5)
+    question = "are you open on saturdays?"
+    hits = (await api.get(f"/api/domains/{domain_id}/search", params={"q": question})).json()
+    _line(out, f"===== knowledge: {DEMO_DOMAIN} ({progress['indexed']} items indexed) =====")
+    _line(out, f"a caller asks {question!r}; the best match ({hits[0]['why']}):")
+    _line(out, f"  {hits[0]['content']}")
+    _line(out)
 
 
 async def _create_agents(

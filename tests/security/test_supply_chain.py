@@ -269,11 +269,12 @@ def test_secrets_are_compose_secrets_given_only_where_needed() -> None:
         held = set(services[name]["secrets"]) & set(PLATFORM_SECRETS)
         assert held == set(needed), (name, held)
     assert not set(services["migrate"]["secrets"]) & set(PLATFORM_SECRETS)
-    # The schema owner's password reaches the migrations alone; the realtime plane no database.
+    # The schema owner's password reaches the migrations alone; the realtime plane reads the
+    # agents' knowledge as the app role.
     holders = [n for n, s in services.items() if "owner_db_password" in s.get("secrets", [])]
     assert sorted(holders) == ["migrate", "postgres"]
-    assert "app_db_password" not in services["realtime"]["secrets"]
-    assert "callwright_app:" in " ".join(services["api"]["command"])
+    for name in ("api", "worker", "realtime"):
+        assert "callwright_app:" in " ".join(services[name]["command"]), name
     assert "callwright_owner:" in " ".join(services["migrate"]["command"])
 
 

@@ -265,6 +265,9 @@ def test_demo_prints_the_prompts_and_a_whole_booking_call() -> None:
     assert '- date (date): the day that suits them; ask it as "What day works best for you?"' in out
     assert "- decision_maker (text): who makes the buying decision" in out
 
+    # The plan's `medical_appointments` domain holds the sample clinic, indexed and searchable.
+    assert "===== knowledge: medical_appointments (52 items indexed) =====" in out, out[:3000]
+    assert "Saturday: 9:00 am to 1:00 pm" in out
     # The transcript: the caller's first and last lines, and the agent's goodbye once booked.
     assert BOOKING_LINES[0] in out and BOOKING_LINES[-1] in out
     assert "Goodbye" in out or "goodbye" in out, out
