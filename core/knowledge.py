@@ -14,6 +14,7 @@ Each hit says why it matched, and whether it is close enough to answer (`Hit.rel
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -236,7 +237,11 @@ class KnowledgeBase:
             rows = (await self.session.execute(query.order_by(KnowledgeItem.id).limit(batch))).all()
             if not rows:
                 return done
-            vectors = embeddings.embed([passage_text(r.title, r.content) for r in rows])
+            # Seconds for a batch on a busy CPU: off the event loop, so a worker's other
+            # activities (a call's signals) are not held up.
+            vectors = await asyncio.to_thread(
+                embeddings.embed, [passage_text(r.title, r.content) for r in rows]
+            )
             for row, vector in zip(rows, vectors, strict=True):
                 await self.session.execute(
                     update(KnowledgeItem)
