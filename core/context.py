@@ -33,7 +33,7 @@ from core.agents.snapshot import AgentSnapshot
 from core.cache import Cache, digest
 from core.db.models import Domain
 from core.fields.values import FieldScalar
-from core.knowledge import Hit, KnowledgeBase
+from core.knowledge import Hit, KnowledgeBase, sentences
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ NAMED_SIMILARITY: Final = 0.15
 take Humana") matches the item that names it by word, not by meaning."""
 SECOND_SENTENCE_SHARE: Final = 0.8
 """A second sentence is spoken only when it is about as relevant as the first."""
-_SENTENCE: Final = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 # Where a caller's utterance asks something. People wrap a question in other words ("my
 # daughter's three, is she too young for you to see her", "I'm stuck in traffic, is that ok",
@@ -145,10 +144,6 @@ def inject_context(
     )
 
 
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
-
-
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) > 2}
 
@@ -175,7 +170,7 @@ def spoken_answer(
     candidates = [
         (rank, position, sentence)
         for rank, hit in enumerate(relevant)
-        for position, sentence in enumerate(_sentences(hit.content))
+        for position, sentence in enumerate(sentences(hit.content))
     ]
     texts = [sentence for _, _, sentence in candidates]
     asked = (asks_for_information(question) or questions_in(question) or [question])[:2]
@@ -311,13 +306,14 @@ class ContextManager:
         )
 
     async def _look_up(self, topic: str) -> list[Hit]:
-        """A search for each question in the words (at most two: "are you open Saturday and do
-        you take MetLife"), and one for all of them (the question alone may lean on what came
-        before it: "my daughter's three, is she too young"); hits merged in turn, questions
-        first."""
+        """A search for the words, and one for each question in them (at most two: "are you
+        open Saturday and do you take MetLife"); hits merged in turn, the whole words' first.
+        Each finds what the other misses: a question clause loses what came before it ("my
+        daughter's three, is she too young"), the whole words bury a name under the rest ("I
+        was going to book a cleaning, but first, do you take Humana?")."""
         assert self.search is not None
-        questions = asks_for_information(topic)[:2]
-        queries = [*questions, topic] if questions != [topic] else [topic]
+        questions = [q for q in asks_for_information(topic)[:2] if q != topic.lower()]
+        queries = [topic, *questions]
         found = await asyncio.gather(
             *(self.search.search(q, self.domain_ids, k=self.k) for q in queries)
         )

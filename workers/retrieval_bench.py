@@ -37,7 +37,7 @@ from core import embeddings
 from core.db import migrate
 from core.db.models import content_hash
 from core.db.session import make_async_engine, make_sessionmaker
-from core.knowledge import KnowledgeBase, passage_text
+from core.knowledge import KnowledgeBase, passage_text, sentences
 from workers.services import EmbeddedPostgres, find_free_port
 
 SIZES: Final = (1_000, 100_000)
@@ -194,14 +194,38 @@ def vectors(rows: list[tuple[int, int, str, str]]) -> np.ndarray[Any, np.dtype[n
     return out
 
 
+def sentence_vectors(
+    rows: list[tuple[int, int, str, str]],
+) -> list[list[np.ndarray[Any, np.dtype[np.float32]]]]:
+    """Each row's sentence vectors (`knowledge_sentences`, as `embed_pending` writes them): real
+    for the first `EMBEDDED_BUSINESSES` businesses, perturbed copies for the rest, as items'."""
+    real = [r for r in rows if r[0] < EMBEDDED_BUSINESSES]
+    pieces = [((b, t, n), s) for b, t, _, c in real for n, s in enumerate(sentences(c))]
+    embedded = embeddings.embed([s for _, s in pieces])
+    by_key = {key: v for (key, _), v in zip(pieces, embedded, strict=True)}
+    rng = np.random.default_rng(SEED + 1)
+    out = []
+    for b, t, _, content in rows:
+        vecs = []
+        for n in range(len(sentences(content))):
+            base = by_key[(b % EMBEDDED_BUSINESSES, t, n)]
+            if b >= EMBEDDED_BUSINESSES:
+                base = base + rng.normal(0.0, NOISE, base.shape).astype(np.float32)
+            vecs.append(base / np.linalg.norm(base))
+        out.append(vecs)
+    return out
+
+
 def load(url: str) -> dict[int, int]:
     """Both domains stored and indexed: size → domain id."""
     rows = corpus(SIZES[-1] // len(TEMPLATES))
     vecs = vectors(rows)
+    per_sentence = sentence_vectors(rows)
     domains: dict[int, int] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         conn.execute("DROP INDEX knowledge_items_embedding")
+        conn.execute("DROP INDEX knowledge_sentences_embedding")
         org = conn.execute("SELECT id FROM organizations ORDER BY id LIMIT 1").fetchone()
         if org is None:
             org = conn.execute(
@@ -225,12 +249,32 @@ def load(url: str) -> dict[int, int]:
                     copy.write_row(
                         (domains[size], title, content, content_hash(content), "fact", "{}", vec)
                     )
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM knowledge_items WHERE domain_id = %s ORDER BY id",
+                    (domains[size],),
+                )
+            ]
+            with conn.cursor().copy(
+                "COPY knowledge_sentences (item_id, domain_id, position, embedding) "
+                "FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int4", "int4", "int4", "vector"])
+                for item_id, item_sentences in zip(ids, per_sentence[:size], strict=True):
+                    for position, vec in enumerate(item_sentences):
+                        copy.write_row((item_id, domains[size], position, vec))
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute(
             "CREATE INDEX knowledge_items_embedding ON knowledge_items "
             "USING hnsw (embedding vector_cosine_ops)"
         )
+        conn.execute(
+            "CREATE INDEX knowledge_sentences_embedding ON knowledge_sentences "
+            "USING hnsw (embedding vector_cosine_ops)"
+        )
         conn.execute("ANALYZE knowledge_items")
+        conn.execute("ANALYZE knowledge_sentences")
     return domains
 
 

@@ -232,6 +232,31 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+class KnowledgeSentence(Base):
+    """One sentence of a knowledge item with its own embedding: a caller's question is often
+    about one sentence of an item ("what's the latest appointment?" ↔ "The last appointment of
+    the day starts at 5:15 pm."), which the whole item's vector blurs. Written by the indexer
+    with the item's vector; removed with the item."""
+
+    __tablename__ = "knowledge_sentences"
+    __table_args__ = (
+        Index(
+            "knowledge_sentences_embedding",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_items.id", ondelete="CASCADE"), index=True
+    )
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+
+
 class KnowledgeItem(TimestampMixin, Base):
     """One piece of knowledge in a domain, with its embedding for similarity search and a
     full-text column (kept by PostgreSQL) for keyword search; the same text is stored once per

@@ -7,15 +7,18 @@ Cases: Bright Smile Dental (`dental_questions.yaml`, what retrieval was develope
 Riverside Auto Care (`car_service_questions.yaml`, written by another engineer and held out:
 measured, never tuned to).
 
-Measured on 2026-11-30. Issue 11 asks for 95 %.
+Measured on 2026-11-30 and 2026-12-01. Issue 11 asks for 95 %.
 - Before (reciprocal rank fusion of meaning and all the question's words, equal weights):
   dental 47/54 = 87.0 %, car service 44/52 = 84.6 %.
 - Now (the 40 closest in meaning, re-scored with a bonus of at most 0.1 for shared words, phone
   filler left out): dental 50/54 = 92.6 %, car service 45/52 = 86.5 %. Meaning alone gives
   50/54 and 45/52: MiniLM is the ceiling here. The misses need knowledge the model lacks
   ("coverage" is insurance, "put me out" is sedation, "backed into me" is body work).
-- Relevance (`RELEVANT_SIMILARITY` 0.30): the top hit is relevant for 52/54 answerable dental
-  questions and 51/52 car-service ones; 2 of 4 unanswerable ones fall below it in each set.
+- Now, with a vector per sentence as well (an item scores its own similarity plus its closest
+  sentence's, `knowledge_sentences`): dental 50/54 = 92.6 %, car service 47/52 = 90.4 %.
+- Relevance (`Hit.relevant`: the item 0.30 close, or a sentence 0.33 in an item 0.20 close):
+  the top hit is relevant for 54/54 answerable dental questions and 51/52 car-service ones; 2
+  of 4 unanswerable ones fall below it in each set.
 
 BARs guard what is reached, not the goal: raise them as retrieval improves (a reranker),
 never lower them."""
@@ -43,7 +46,7 @@ TOP = 3
 # share of unanswerable ones with no relevant hit); issue 11's goal for the first: 0.95.
 CASES = [
     pytest.param("dental_questions.yaml", 0.92, 0.95, 0.5, id="dental"),
-    pytest.param("car_service_questions.yaml", 0.86, 0.95, 0.5, id="car-service-held-out"),
+    pytest.param("car_service_questions.yaml", 0.90, 0.95, 0.5, id="car-service-held-out"),
 ]
 
 pytestmark = pytest.mark.skipif(
