@@ -53,7 +53,8 @@ SECOND_SENTENCE_SHARE: Final = 0.8
 # "two quick things, are you open Saturday and do you take MetLife"), so the utterance is cut
 # into clauses (at punctuation, and at "and"/"or"/"but" before a question word) and a clause
 # asks when it starts with a question word, inverts a verb and its subject ("can they", "is
-# there"), or announces a question ("I was wondering if").
+# there", and "is their", as a recogniser often writes it), or announces a question ("I was
+# wondering if").
 _LEAD_WORDS: Final = (
     r"(?:and|but|so|um|uh|also|like|then|or|hi|hey|oh|okay|ok|well|yeah|sorry|actually|just|"
     r"roughly|honestly|quickly|first|now|wait|quick question|one more thing|by the way)"
@@ -62,7 +63,7 @@ _QUESTION_WORD: Final = r"(?:what|what's|whats|which|how|how's|where|where's|whe
 _INVERTED: Final = (
     r"(?:is|are|am|was|were|can|could|do|does|did|will|would|should|shall|may|might|have|has|"
     r"isn't|aren't|can't|don't|doesn't|won't)\s+(?:i|you|we|they|he|she|it|there|that|this|"
-    r"somebody|someone|anybody|anyone|y'all|ya|u|my|your|the)"
+    r"somebody|someone|anybody|anyone|y'all|ya|u|my|your|the|their)"
 )
 _ASKING: Final = re.compile(
     rf"^(?:{_LEAD_WORDS}[\s,]+)*{_QUESTION_WORD}\b"

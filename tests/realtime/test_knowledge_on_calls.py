@@ -100,6 +100,18 @@ async def test_a_question_the_knowledge_does_not_cover_gets_an_honest_answer(
     assert answer.startswith(NO_ANSWER)
 
 
+def test_questions_are_found_inside_what_callers_say() -> None:
+    assert questions_in("my daughter's three, is she too young for you to see her") == [
+        "is she too young for you to see her"
+    ]
+    assert questions_in("Is their parking?") == ["is their parking"]  # as Whisper writes it
+    assert questions_in("are you open saturday mornings and do you take metlife, cause") == [
+        "are you open saturday mornings",
+        "do you take metlife",
+    ]
+    assert questions_in("next tuesday at three, please") == []
+
+
 async def test_a_booking_request_is_not_taken_for_a_question() -> None:
     assert questions_in("can I get a cleaning on friday?") == ["can i get a cleaning on friday"]
     brain = GuidedBrain(load_agent(agent_path("appointment_scheduler")), today=TODAY)
