@@ -21,6 +21,8 @@ before ringing.
 
 `--only retrieval` instead times knowledge retrieval at 1k and 100k items (no calls; see
 `workers.retrieval_bench`, where the corpus is made): `python -m workers.bench --only retrieval`.
+`--only questions` instead compares booking calls with and without questions answered from
+knowledge (`workers.question_bench`): `python -m workers.bench --only questions [--pairs 5]`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from workers.stack import DevStack, StackPorts, local_settings
 
 console = Console(stderr=True)
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dental_clinic.json"
+QUESTION_PAIRS = 5
 
 # One line answers each of the agent's questions, in its order (name, phone, day, time,
 # service), then the read-back is confirmed. The service is said in words Whisper hears
@@ -347,6 +350,20 @@ def run_retrieval(markdown_path: Path | None) -> None:
     sys.stdout.write(markdown)
 
 
+def run_questions(pairs: int, markdown_path: Path | None, logs: Path | None) -> None:
+    """The knowledge questions bench: its figures to stdout (and `markdown_path`)."""
+    # Imported here: that module builds on this one's helpers.
+    from workers.question_bench import bench_questions, questions_markdown
+
+    command = "python -m workers.bench --only questions" + (
+        f" --pairs {pairs}" if pairs != QUESTION_PAIRS else ""
+    )
+    markdown = questions_markdown(asyncio.run(bench_questions(pairs, logs)), command)
+    if markdown_path:
+        markdown_path.write_text(markdown)
+    sys.stdout.write(markdown)
+
+
 def main() -> None:
     """Entry point of `make bench`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -356,15 +373,26 @@ def main() -> None:
     parser.add_argument("--logs", type=Path, help="keep the stack's process logs in this folder")
     parser.add_argument(
         "--only",
-        choices=["calls", "retrieval"],
+        choices=["calls", "retrieval", "questions"],
         default="calls",
-        help="calls (default): response latency by phone calls; retrieval: knowledge search",
+        help="calls (default): response latency by phone calls; retrieval: knowledge search; "
+        "questions: calls with and without questions answered from knowledge",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=QUESTION_PAIRS,
+        help=f"--only questions: calls of each agent (default {QUESTION_PAIRS})",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     if args.only == "retrieval":
         run_retrieval(args.markdown)
+        console.print(f"bench took {time.perf_counter() - started:.0f} s")
+        return
+    if args.only == "questions":
+        run_questions(args.pairs, args.markdown, args.logs)
         console.print(f"bench took {time.perf_counter() - started:.0f} s")
         return
     results = asyncio.run(bench(args.rounds, args.concurrency, args.logs))
