@@ -27,8 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.documents import EXTENSIONS_WITH_PDF
-from core.settings import Settings
-from workers.stack import DEV_KEY_FILE, local_settings, read_stack_info
+from workers.stack import dev_key, local_settings, stack_api_url
 
 __all__ = ["knowledge_app"]
 
@@ -100,8 +99,8 @@ def import_command(
             _check_kind(path)
         documents = [_read_json(path) if _is_json(path) else None for path in files]
         folder = data_dir or settings.data_dir
-        base = api_url or _stack_api_url(settings, folder)
-        key = api_key or _dev_key(folder)
+        base = api_url or stack_api_url(settings, folder)
+        key = api_key or dev_key(folder)
         if key is None:
             raise _UsageError(
                 "no API key: pass --api-key or set CALLWRIGHT_API_KEY "
@@ -135,18 +134,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise _UsageError(f'{path}: expected {{"domain": {{…}}, "items": [...]}}')
     return document
-
-
-def _stack_api_url(settings: Settings, data_dir: Path) -> str:
-    info = read_stack_info(data_dir)
-    return info.api_url if info is not None else f"http://{settings.api_host}:{settings.api_port}"
-
-
-def _dev_key(data_dir: Path) -> str | None:
-    try:
-        return (data_dir / DEV_KEY_FILE).read_text().strip() or None
-    except OSError:
-        return None
 
 
 async def _import(

@@ -103,6 +103,20 @@ def read_stack_info(data_dir: Path) -> StackInfo | None:
     return info
 
 
+def stack_api_url(settings: Settings, data_dir: Path) -> str:
+    """The running dev stack's API address, else the configured API host and port."""
+    info = read_stack_info(data_dir)
+    return info.api_url if info is not None else f"http://{settings.api_host}:{settings.api_port}"
+
+
+def dev_key(data_dir: Path) -> str | None:
+    """The development API key `callwright dev` wrote, if there is one."""
+    try:
+        return (data_dir / DEV_KEY_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 def local_settings() -> Settings:
     """Settings for the tools that run or talk to a local stack (`callwright dev`, `demo`,
     `call`, `eval`, `make bench`, `make chaos`): CALLWRIGHT_ENV left unset means `development`

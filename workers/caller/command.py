@@ -106,8 +106,10 @@ def call(
         if agent is None and agent_id is None and to is None:
             raise _UsageError("say whom to call: --agent NAME, --agent-id ID or --to NUMBER")
         folder = data_dir or settings.data_dir
-        base = api_url or _stack_api_url(settings, folder)
-        key = api_key or _dev_key(folder)
+        from workers.stack import dev_key, stack_api_url
+
+        base = api_url or stack_api_url(settings, folder)
+        key = api_key or dev_key(folder)
         code = asyncio.run(
             _call(
                 settings,
@@ -140,22 +142,6 @@ def _steps(say: list[str] | None, script: Path | None) -> list[ScriptStep]:
         return load_script(script) if script is not None else script_from_lines(say or [])
     except ScriptError as exc:
         raise _UsageError(str(exc)) from exc
-
-
-def _stack_api_url(settings: Settings, data_dir: Path) -> str:
-    from workers.stack import read_stack_info
-
-    info = read_stack_info(data_dir)
-    return info.api_url if info is not None else f"http://{settings.api_host}:{settings.api_port}"
-
-
-def _dev_key(data_dir: Path) -> str | None:
-    from workers.stack import DEV_KEY_FILE
-
-    try:
-        return (data_dir / DEV_KEY_FILE).read_text().strip() or None
-    except OSError:
-        return None
 
 
 async def _call(
