@@ -9,8 +9,10 @@ Scenarios are YAML files, `tests/eval/scenarios/<agent>/<id>.yaml`:
     facts: {service: cleaning, date: "2026-12-04", time: "15:00"}   # the truth, by field
     say: {date: ["this friday"], time: ["three in the afternoon", "three pm"]}
     topics: {service: ["treatment"]}    # optional: more words that point at a field
+    knowledge: dental_clinic            # optional: examples/knowledge/<name>.json, looked up
     script:                             # optional moves, each used once, in order
       - {on: start, say: "Hi, a cleaning this Friday at three.", hangup: false}
+      - {on: next, say: "Are you open Saturdays?", answer_has: [["9", "nine"]], answer_lacks: ["$"]}
     expect: {complete: true}
 
 `load_scenario` checks the shape; `Scenario.truths` checks every field name and fact against the
