@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workers.eval.cases import load_cases
-from workers.eval.scenario import ScenarioError, find_scenarios, load_scenario
+from workers.eval.scenario import ScenarioError, ScriptMove, find_scenarios, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 AGENT = Path(__file__).resolve().parents[2] / "examples" / "restaurant_reservations.json"
@@ -100,3 +100,18 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     path.write_text("- just a list\n")
     with pytest.raises(ScenarioError, match="a scenario is a YAML mapping"):
         load_scenario(path)
+
+
+def test_a_script_move_checks_the_answer_to_it() -> None:
+    move = ScriptMove.model_validate(
+        {
+            "on": "start",
+            "say": "are you open saturdays?",
+            "answer_has": [["saturday"], [9, "nine"]],
+            "answer_lacks": ["$"],
+        }
+    )
+    assert move.answer_has == [["saturday"], ["9", "nine"]]  # YAML's numbers are words here
+    assert move.check_answer("Saturday: 9:00 am to 1:00 pm. What day works best?") == []
+    problems = move.check_answer("A cleaning is $120. What day works best for you?")
+    assert len(problems) == 3  # no Saturday, no hour, and a price
