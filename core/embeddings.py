@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Final
@@ -137,25 +138,41 @@ def load() -> None:
     _model()
 
 
-@lru_cache(maxsize=PHRASE_CACHE_SIZE)
-def _cached(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
-    vector: np.ndarray[Any, np.dtype[np.float32]] = embed([text])[0]
-    return vector
+_phrases_lock = threading.Lock()
+_phrases: OrderedDict[str, Vectors] = OrderedDict()
+"""Recently used phrase vectors, least recently used first (at most `PHRASE_CACHE_SIZE`)."""
 
 
-def embed(texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+def _vectors(texts: Sequence[str]) -> list[Vectors]:
+    """The vector of each of `texts`, from the cache or embedded, the missing ones in one batch
+    (ten sentences of a knowledge item cost about one embedding, not ten)."""
+    with _phrases_lock:
+        missing = list(dict.fromkeys(t for t in texts if t not in _phrases))
+        if missing:
+            for text, vector in zip(missing, embed(missing), strict=True):
+                _phrases[text] = vector
+        found = []
+        for text in texts:
+            _phrases.move_to_end(text)
+            found.append(_phrases[text])
+        while len(_phrases) > PHRASE_CACHE_SIZE:
+            _phrases.popitem(last=False)
+        return found
+
+
+def embed(texts: Sequence[str]) -> Vectors:
     """Unit-length vectors for `texts`, one row each."""
     with _lock:
         return _model().encode(list(texts))
 
 
-def embed_query(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
+def embed_query(text: str) -> Vectors:
     """The vector of one thing a caller said. Cached: the same words are read for their intent
     and looked up in the agent's knowledge in the same turn, and embedded once."""
-    return _cached(text)
+    return _vectors([text])[0]
 
 
 def similarity(text: str, others: Sequence[str]) -> list[float]:
     """Cosine similarity of `text` to each of `others` (every vector is cached)."""
-    said = embed_query(text)
-    return [float(np.dot(said, _cached(other))) for other in others]
+    said, *vectors = _vectors([text, *others])
+    return [float(np.dot(said, vector)) for vector in vectors]

@@ -79,6 +79,10 @@ NO_ANSWER: Final = (
     "I'm sorry, I don't have that information, but I can have someone from the team call you "
     "back about it."
 )
+# Said before an answer from knowledge: a short first piece is synthesized (and heard) at once,
+# while the answer's own sentence, often long and full of numbers, is synthesized behind it.
+# Neutral about the answer ("Sure." would sound like a yes to "do you take Humana?").
+ANSWER_LEADS: Final = ("Good question.", "Glad you asked.", "Happy to help with that.")
 READ_BACKS_REFUSED_AT_MOST: Final = 3
 TRIES_BEFORE_MOVING_ON: Final = 2
 FREE_TEXT_CORRECTION_WORDS: Final = 6
@@ -200,6 +204,8 @@ class GuidedBrain(Brain):
         """The caller's words as the recogniser wrote them (capitals mark names)."""
         self._knowledge: tuple[Hit, ...] = ()
         """The agent's knowledge found for this turn's words."""
+        self._answers = 0
+        """Questions answered from knowledge so far (the lead-ins take turns)."""
         self.rules = InstructionEngine(agent.instructions)
         """The agent's don'ts: an answer from knowledge that breaks one is declined instead."""
         self._last_said = ""
@@ -402,7 +408,9 @@ class GuidedBrain(Brain):
         breaches = self.rules.validate_response(sentences[0])
         if breaches:
             return decline(breaches[0].instruction.text)
-        return " ".join(s for s in sentences if not self.rules.validate_response(s))
+        lead = ANSWER_LEADS[self._answers % len(ANSWER_LEADS)]
+        self._answers += 1
+        return " ".join([lead, *(s for s in sentences if not self.rules.validate_response(s))])
 
     def _respond_to_read_back(
         self, action: NextAction, text: str, intent: Intent, turn: _Turn, answer: str | None
