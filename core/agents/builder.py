@@ -402,7 +402,11 @@ class AgentBuilder:
             await self.session.execute(
                 select(
                     Organization.config_version,
-                    select(func.string_agg(cast(Domain.knowledge_version, String), "."))
+                    select(
+                        func.array_agg(
+                            cast(Domain.id, String) + "@" + cast(Domain.knowledge_version, String)
+                        )
+                    )
                     .join(AgentDomain, AgentDomain.domain_id == Domain.id)
                     .where(AgentDomain.agent_id == AgentConfig.id)
                     .scalar_subquery(),
@@ -413,7 +417,7 @@ class AgentBuilder:
         ).one_or_none()
         if row is None:
             raise NotFoundError("agent", agent_id)
-        return f"{row[0]}-{row[1] or ''}"
+        return f"{row[0]}-{'.'.join(sorted(row[1] or []))}"
 
     async def count_agents_using_template(self, template_id: int) -> int:
         """How many agents are built on a template (a template in use cannot be deleted)."""
