@@ -9,8 +9,9 @@ items of the first `EMBEDDED_BUSINESSES` businesses are embedded (their real vec
 other item takes the vector of the item of the same template at business `b %
 EMBEDDED_BUSINESSES`, with Gaussian noise added (`NOISE` per dimension, about 0.96 cosine to
 the original) and normalized again. Texts stay distinct, so full text sees 100k different
-documents. The 1k domain is 25 businesses with real vectors only. Both domains share one table,
-as organizations do, and the HNSW index is built after the load (as STACK.md advises).
+documents. Sentence vectors (`knowledge_sentences`) are made the same way, per template and
+sentence. The 1k domain is 25 businesses with real vectors only. Both domains share one table,
+as organizations do, and the HNSW indexes are built after the load (as STACK.md advises).
 
 Each question of `QUESTIONS` (caller phrasing, with and without phone filler: 200 in all) is
 timed end to end (MiniLM embedding + the SQL round trip, through an AsyncSession as calls use
