@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import pytest
 from openai import AsyncOpenAI
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core import embeddings
 from core.agents.prompt import compile_system_prompt
 from core.agents.snapshot import AgentSnapshot
+from core.cache import Cache
 from core.context import ContextManager, KnowledgeSearch, questions_in
 from core.db.session import make_sessionmaker
 from core.knowledge import Hit
@@ -25,6 +28,8 @@ from realtime.brains.openai_chat import OpenAIChatBrain
 from tests.fake_llm import FakeLLM, Reply, run_fake_llm
 from workers.eval.agents import agent_path, load_agent
 from workers.eval.knowledge import knowledge_path, load_domain_file, with_domains
+from workers.services.base import find_free_port
+from workers.services.redis import EmbeddedRedis
 
 pytestmark = pytest.mark.skipif(
     not embeddings.available(), reason="the bundled MiniLM is not installed"
@@ -187,3 +192,29 @@ async def test_the_llm_brain_gets_the_items_that_answer_the_question_in_its_cont
     assert system.startswith(compile_system_prompt(scheduler).rstrip())  # prefix unchanged
     assert f"[item {knowledge[0].item_id}]" in system
     assert "9:00 am to 1:00 pm" in system
+
+
+async def test_with_redis_stopped_lookups_go_on_and_say_once_that_the_cache_is_off(
+    scheduler: AgentSnapshot,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    redis = EmbeddedRedis(tmp_path / "redis", find_free_port())
+    redis.start()
+    cache = Cache.from_url(redis.url, namespace="knowledge-test")
+    search = KnowledgeSearch(make_sessionmaker(engine), cache)
+    domain_ids = [d.id for d in scheduler.domains if d.id is not None]
+    try:
+        first = await search.search("are you open on saturdays?", domain_ids)
+        assert await search.search("are you open on saturdays?", domain_ids) == first
+        assert cache.hits >= 1  # the second lookup came from Redis
+        redis.stop()
+        with caplog.at_level(logging.INFO, logger="core.cache"):
+            for question in ("is there parking?", "do you take delta?", "are you open sunday?"):
+                assert await search.search(question, domain_ids)
+        off = [r for r in caplog.records if "cache off" in r.getMessage()]
+        assert len(off) == 1
+    finally:
+        redis.stop()
+        await cache.close()
