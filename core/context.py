@@ -84,6 +84,17 @@ _REQUEST: Final = re.compile(
 )
 
 
+# Words that only say when: a "question" made of nothing else ("what's do next Tuesday?", as
+# a recogniser wrote "let's do next Tuesday") gives a day or time, it asks for nothing.
+_WHEN_OR_FILLER: Final = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight morning "
+    "afternoon evening night noon midnight next this last week weekend am pm o'clock half past "
+    "quarter one two three four five six seven eight nine ten eleven twelve at on in the a an "
+    "or and of do does did is are can could would will should what what's whats how about it "
+    "that i you we then maybe around ish".split()
+)
+
+
 def questions_in(text: str) -> list[str]:
     """The clauses of `text` that ask something, in order ([] when it asks nothing)."""
     clauses = (c.strip() for c in _CLAUSE_BREAK.split(text.lower().replace("’", "'")))
@@ -91,8 +102,13 @@ def questions_in(text: str) -> list[str]:
 
 
 def asks_for_information(text: str) -> list[str]:
-    """The questions in `text` that ask for information, not for a booking."""
-    return [q for q in questions_in(text) if not _REQUEST.search(q)]
+    """The questions in `text` that ask for information, not for a booking ("can I get a
+    cleaning Friday?", "does Thursday work?", "what's do next Tuesday?")."""
+    return [
+        q
+        for q in questions_in(text)
+        if not _REQUEST.search(q) and not set(re.findall(r"[a-z0-9']+", q)) <= _WHEN_OR_FILLER
+    ]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from core import embeddings
 from core.agents.prompt import compile_system_prompt
 from core.agents.snapshot import AgentSnapshot
 from core.cache import Cache
-from core.context import ContextManager, KnowledgeSearch, questions_in
+from core.context import ContextManager, KnowledgeSearch, asks_for_information, questions_in
 from core.db.session import make_sessionmaker
 from core.knowledge import Hit
 from realtime.brains.base import CallerTurn, Say
@@ -115,6 +115,11 @@ def test_questions_are_found_inside_what_callers_say() -> None:
         "do you take metlife",
     ]
     assert questions_in("next tuesday at three, please") == []
+    # A day said as a question asks for nothing ("let's do next Tuesday", as Whisper heard it).
+    assert asks_for_information("What's do next Tuesday?") == []
+    assert asks_for_information("what time do you close on tuesday?") == [
+        "what time do you close on tuesday"
+    ]
 
 
 async def test_a_booking_request_is_not_taken_for_a_question() -> None:
