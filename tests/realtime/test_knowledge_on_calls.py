@@ -223,3 +223,19 @@ async def test_with_redis_stopped_lookups_go_on_and_say_once_that_the_cache_is_o
     finally:
         redis.stop()
         await cache.close()
+
+
+async def test_the_context_a_brain_sees_holds_the_prompt_goal_state_and_cited_items(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    prompt = compile_system_prompt(scheduler)
+    context = ContextManager(scheduler, compiled_prompt=prompt, search=search, timeout_s=5.0)
+    context.update_context({"date": "2026-12-04"})
+    items = await context.get_domain_context("is there parking?")
+    seen = context.build_context(["caller: hi", "agent: hello"], items)
+    assert seen.goal_state == {"date": "2026-12-04"}
+    rendered = seen.render(budget_tokens=60)
+    assert rendered.startswith(prompt.rstrip())
+    assert rendered.count("[item ") == 1  # the budget holds one item, cut at a word
+    assert f"[item {items[0].item_id}]" in rendered
+    assert seen.render(budget_tokens=2000).count("[item ") >= 2
