@@ -77,7 +77,8 @@ _CLAUSE_BREAK: Final = re.compile(
 # A question that is the caller's own request, which the values in it answer: "can I get a
 # cleaning Friday?", "do you have anything Monday?", "does Thursday work?".
 _REQUEST: Final = re.compile(
-    r"\b(?:can|could|may) (?:i|we) (?:get|book|make|schedule|have|set|grab|reserve|do)\b"
+    r"\b(?:can|could|may) (?:i|we) (?:get|book|make|schedule|have|set|grab|reserve|do|come|"
+    r"drop|bring|stop)\b"
     r"|\b(?:do|would) you (?:guys )?have (?:anything|any (?:time|openings?|slots?|availability)|"
     r"availability|a slot|an opening|room)\b|\bany chance (?:i|we) could\b"
     r"|\b(?:does|would|will|can) (?:that|it|this|\w+day|the \w+) work\b|\bcan we (?:do|make|move)\b"
@@ -95,6 +96,9 @@ _WHEN_OR_FILLER: Final = frozenset(
 )
 
 
+_NUMBER: Final = re.compile(r"^\d+(?::\d+)?(?:st|nd|rd|th|am|pm|ish)?$")
+
+
 def questions_in(text: str) -> list[str]:
     """The clauses of `text` that ask something, in order ([] when it asks nothing)."""
     clauses = (c.strip() for c in _CLAUSE_BREAK.split(text.lower().replace("’", "'")))
@@ -107,7 +111,10 @@ def asks_for_information(text: str) -> list[str]:
     return [
         q
         for q in questions_in(text)
-        if not _REQUEST.search(q) and not set(re.findall(r"[a-z0-9']+", q)) <= _WHEN_OR_FILLER
+        if not _REQUEST.search(q)
+        and not all(
+            word in _WHEN_OR_FILLER or _NUMBER.match(word) for word in re.findall(r"[a-z0-9':]+", q)
+        )
     ]
 
 

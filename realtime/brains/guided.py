@@ -152,6 +152,14 @@ def decline(dont: str) -> str:
     )
 
 
+def _without_questions(text: str) -> str:
+    """`text` with the questions that ask for information blanked out (their words are not
+    answers to the agent's question)."""
+    for asked in asks_for_information(text):
+        text = text.replace(asked, " ")
+    return " ".join(text.split())
+
+
 def default_similarity() -> SimilarityFunction | None:
     """Sentence similarity from the bundled MiniLM when installed, else None (rules only)."""
     return embeddings.similarity if embeddings.available() else None
@@ -368,7 +376,10 @@ class GuidedBrain(Brain):
         if action.kind == "confirm" and intent is Intent.YES and not SELF_CORRECTION.search(text):
             turn = _Turn()  # "yes" agrees with the read-back; it sets no option to "yes"
         else:
-            turn = self._read(text, asked=asked, names=names, correcting=correction, rules=rules)
+            # "Are you open on Saturday?" asks about Saturday; it does not book it. Values are
+            # read from the rest of the words (at a read-back, "is that the 10th?" checks one).
+            said = text if action.kind == "confirm" else _without_questions(text)
+            turn = self._read(said, asked=asked, names=names, correcting=correction, rules=rules)
         answer = self._answer_from_knowledge(text, turn)
         if answer is not None and intent is Intent.GOODBYE:
             intent = Intent.QUESTION  # "do you do root canals or would I have to go see ..."

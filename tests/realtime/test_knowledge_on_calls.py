@@ -80,6 +80,22 @@ async def test_two_questions_are_answered_from_knowledge_and_the_booking_complet
     assert brain.manager.captured["time"] == "10:00"
 
 
+async def test_asking_about_a_day_does_not_book_it(
+    scheduler: AgentSnapshot, search: KnowledgeSearch
+) -> None:
+    brain = GuidedBrain(scheduler, today=TODAY)
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    brain.greeting()
+    answer = await say(brain, context, "Are you open on Saturday?")
+    assert "9:00 am to 1:00 pm" in answer
+    assert "date" not in brain.manager.captured  # a question about Saturday books nothing
+    assert answer.endswith("What day works best for you?")
+    # "What's do next Tuesday?" is how Whisper wrote "Let's do next Tuesday.": the day.
+    taken = await say(brain, context, "What's do next Tuesday?")
+    assert brain.manager.captured["date"] == "2026-12-08", taken
+    assert "9:00" not in taken  # no answer from knowledge to a day
+
+
 async def test_a_price_question_is_declined_although_the_price_is_in_the_knowledge(
     scheduler: AgentSnapshot, search: KnowledgeSearch
 ) -> None:
