@@ -79,8 +79,9 @@ _CLAUSE_BREAK: Final = re.compile(
 _REQUEST: Final = re.compile(
     r"\b(?:can|could|may) (?:i|we) (?:get|book|make|schedule|have|set|grab|reserve|do|come|"
     r"drop|bring|stop)\b"
-    r"|\b(?:do|would) you (?:guys )?have (?:anything|any (?:time|openings?|slots?|availability)|"
-    r"availability|a slot|an opening|room)\b|\bany chance (?:i|we) could\b"
+    r"|\b(?:do|would) you (?:guys )?have (?:anything|any (?:time|openings?|slots?|availability|"
+    r"tables?|appointments?|spots?)|availability|a (?:slot|table|spot|time)|an (?:opening|"
+    r"appointment)|room|space)\b|\bany chance (?:i|we) could\b"
     r"|\b(?:does|would|will|can) (?:that|it|this|\w+day|the \w+) work\b|\bcan we (?:do|make|move)\b"
 )
 

@@ -378,7 +378,10 @@ class GuidedBrain(Brain):
         else:
             # "Are you open on Saturday?" asks about Saturday; it does not book it. Values are
             # read from the rest of the words (at a read-back, "is that the 10th?" checks one).
-            said = text if action.kind == "confirm" else _without_questions(text)
+            answers_questions = bool(self._knowledge or self.agent.domains)
+            said = (
+                _without_questions(text) if answers_questions and action.kind != "confirm" else text
+            )
             turn = self._read(said, asked=asked, names=names, correcting=correction, rules=rules)
         answer = self._answer_from_knowledge(text, turn)
         if answer is not None and intent is Intent.GOODBYE:
