@@ -378,7 +378,7 @@ class GuidedBrain(Brain):
         else:
             # "Are you open on Saturday?" asks about Saturday; it does not book it. Values are
             # read from the rest of the words (at a read-back, "is that the 10th?" checks one).
-            answers_questions = bool(self._knowledge or self.agent.domains)
+            answers_questions = self._answers_questions()
             said = (
                 _without_questions(text) if answers_questions and action.kind != "confirm" else text
             )
@@ -408,13 +408,18 @@ class GuidedBrain(Brain):
         assert action.field is not None
         return self._try_again(action.field, turn)
 
+    def _answers_questions(self) -> bool:
+        """Whether this agent answers questions from knowledge: it has a domain a call can
+        search (a domain named in a document, with no database behind it, cannot)."""
+        return bool(self._knowledge) or any(d.id is not None for d in self.agent.domains)
+
     def _answer_from_knowledge(self, text: str, turn: _Turn) -> str | None:
         """What to say to the questions in `text` from this turn's knowledge: the one or two
         most relevant sentences; a decline when the best of them breaks a don't ("Don't
         discuss pricing"); that the answer isn't known when nothing relevant was found and the
         turn gave nothing else. None when the turn asks for no information ("can I come in
         Friday?" asks for a booking, which its values answer)."""
-        if not asks_for_information(text) or not (self._knowledge or self.agent.domains):
+        if not asks_for_information(text) or not self._answers_questions():
             return None
         sentences = spoken_answer(text, self._knowledge, self.similarity)
         if not sentences:
