@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import console
 from api.errors import install_error_handlers
 from api.middleware import AuditLog, BodySizeLimit
 from api.routes import (
@@ -111,4 +112,5 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(webhook_endpoints.router)
     app.include_router(organization.router)
     app.include_router(twilio.router)
+    app.include_router(console.router)
     return app

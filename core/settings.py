@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, alias="API_PORT")
     public_base_url: str | None = Field(None, alias="PUBLIC_BASE_URL")
     realtime_public_url: str | None = Field(None, alias="REALTIME_PUBLIC_URL")
+    console_dir: str | None = Field(None, alias="CONSOLE_DIR")
+    """The built web console; unset, `console/dist` beside the source (api/console.py)."""
     max_request_bytes: int = Field(1_048_576, ge=1024, alias="MAX_REQUEST_BYTES")
     knowledge_upload_max_bytes: int = Field(5_242_880, ge=1024, alias="KNOWLEDGE_UPLOAD_MAX_BYTES")
     """The largest document (a file, or a JSON list of items) one knowledge import may send;

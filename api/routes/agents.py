@@ -13,16 +13,24 @@ from sqlalchemy import select
 
 from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.agents import AgentCreate, AgentPublic, AgentSummary, AgentUpdate, CompiledPrompt
-from api.schemas.common import ProblemPublic, ValidationResult
+from api.schemas.common import (
+    BreachPublic,
+    ProblemPublic,
+    ReplyCheck,
+    ReplyVerdict,
+    ValidationResult,
+)
 from api.schemas.domains import DomainLink, DomainPublic
 from api.schemas.goals import GoalCreate, GoalPublic, GoalRef
 from api.schemas.instructions import InstructionCreate, InstructionPublic, InstructionUpdate
 from api.webhook_urls import WebhookGuard, document_webhook_urls
-from core.agents.builder import AgentBuilder, goal_spec
+from core.agents.builder import AgentBuilder, goal_spec, instruction_snapshots
 from core.agents.spec import InstructionKind
+from core.agents.validation import Problem
 from core.auth import Scope
 from core.db.models import AgentConfig, AgentDomain, AgentGoal, AgentInstruction, Domain
 from core.errors import ConflictError, InvalidConfigError, NotFoundError
+from core.instructions.engine import InstructionEngine
 
 router = APIRouter(
     prefix="/api/agents", tags=["agents"], dependencies=[Depends(authorize(Scope.AGENTS_WRITE))]
@@ -122,10 +130,36 @@ async def validate_agent(
     config: Annotated[dict[str, Any], Body(examples=[{"name": "Front desk", "template_id": 1}])],
 ) -> ValidationResult:
     """Every problem in an agent document, each with the path of its field; nothing is stored."""
-    problems = await AgentBuilder(session, key.organization_id).validate_agent_config(config)
+    builder = AgentBuilder(session, key.organization_id)
+    problems = await builder.validate_agent_config(config)
+    prompt = None
+    if not problems:
+        try:
+            prompt = await builder.preview_prompt(config)
+        except ConflictError as exc:  # a name or number already taken: creating would fail
+            problems = [Problem(path=exc.field or "", message=str(exc))]
     return ValidationResult(
         valid=not problems,
         problems=[ProblemPublic(path=p.path, message=p.message) for p in problems],
+        compiled_prompt=prompt,
+    )
+
+
+@router.post("/check-reply", response_model=ReplyVerdict)
+async def check_reply(_key: CurrentKey, body: ReplyCheck) -> ReplyVerdict:
+    """Would an agent with these instructions be allowed to say `text`? The same check every
+    reply passes on a call (`InstructionEngine`), so an admin can try a don't before saving."""
+    instructions = [
+        *instruction_snapshots(body.instructions.dos, InstructionKind.DO),
+        *instruction_snapshots(body.instructions.donts, InstructionKind.DONT),
+    ]
+    breaches = InstructionEngine(instructions).validate_response(body.text)
+    return ReplyVerdict(
+        allowed=not breaches,
+        breaches=[
+            BreachPublic(instruction=b.instruction.text, reason=b.reason, evidence=b.evidence)
+            for b in breaches
+        ],
     )
 
 

@@ -142,6 +142,12 @@ class AgentBuilder:
     ) -> AgentConfig:
         """Validate and store a new agent built on `template_id`, creating the goals and the
         domain it names. Raises InvalidConfigError (every problem) or ConflictError."""
+        agent = await self._add_agent(template_id, customizations)
+        await self.session.commit()
+        return agent
+
+    async def _add_agent(self, template_id: int, customizations: Mapping[str, Any]) -> AgentConfig:
+        """`create_agent` up to its commit: the rows are flushed, not committed."""
         config = {**customizations, "template_id": template_id}
         problems = await self.validate_agent_config(config)
         if problems:
@@ -193,7 +199,7 @@ class AgentBuilder:
                 domain_ids.append(domain.id)
         for domain_id in domain_ids:
             self.session.add(AgentDomain(agent_id=agent.id, domain_id=domain_id))
-        await self.session.commit()
+        await self.session.flush()
         return agent
 
     def _add_instructions(self, agent_id: int, texts: list[str], kind: InstructionKind) -> None:
@@ -368,6 +374,17 @@ class AgentBuilder:
             webhook_retry=webhook_retry or WebhookRetry(),
         )
 
+    async def preview_prompt(self, config: Mapping[str, Any]) -> str:
+        """The system prompt an agent made from `config` would have, with nothing stored: the
+        agent is added in the session's transaction, compiled, and rolled back. So the preview
+        is the real thing (templates, shared goals, domains and their item titles), not a
+        second compiler. Raises what `create_agent` raises."""
+        try:
+            agent = await self._add_agent(config["template_id"], config)
+            return compile_system_prompt(await self.snapshot(agent.id))
+        finally:
+            await self.session.rollback()
+
     async def compile_system_prompt(self, agent_id: int) -> str:
         """The agent's system prompt as it would be compiled for a call now."""
         return (await self.compiled(agent_id)).prompt
@@ -427,3 +444,12 @@ class AgentBuilder:
             .where(AgentConfig.template_id == template_id)
         )
         return int(count or 0)
+
+
+def instruction_snapshots(texts: list[str], kind: InstructionKind) -> list[InstructionSnapshot]:
+    """A do or don't list as an agent holds it: the first item gets the highest priority (as
+    `AgentBuilder` stores them)."""
+    return [
+        InstructionSnapshot(kind=kind, text=text, priority=len(texts) - index)
+        for index, text in enumerate(texts)
+    ]

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.agents.snapshot import AgentSnapshot, DomainSnapshot, InstructionSnapshot
+from core.agents.builder import instruction_snapshots
+from core.agents.snapshot import AgentSnapshot, DomainSnapshot
 from core.agents.spec import AgentSpec, GoalSpec, InstructionKind, VoiceSpec
 from core.agents.templates import STARTER_TEMPLATES
 
@@ -74,17 +75,9 @@ def snapshot_from_document(document: Mapping[str, Any]) -> AgentSnapshot:
         greeting=spec.greeting,
         goals=goals,
         instructions=[
-            *_instructions(spec.instructions.dos, InstructionKind.DO),
-            *_instructions(spec.instructions.donts, InstructionKind.DONT),
+            *instruction_snapshots(spec.instructions.dos, InstructionKind.DO),
+            *instruction_snapshots(spec.instructions.donts, InstructionKind.DONT),
         ],
         domains=[DomainSnapshot(name=spec.domain)] if spec.domain else [],
         voice=voice,
     )
-
-
-def _instructions(texts: list[str], kind: InstructionKind) -> list[InstructionSnapshot]:
-    # As `AgentBuilder` stores them: the first item of a list gets the highest priority.
-    return [
-        InstructionSnapshot(kind=kind, text=text, priority=len(texts) - index)
-        for index, text in enumerate(texts)
-    ]

@@ -1,0 +1,4 @@
+// Placeholder while the page is being built.
+export function CallPage() {
+  return <h1>CallPage</h1>;
+}

@@ -1,0 +1,4 @@
+// Placeholder while the page is being built.
+export function SettingsPage() {
+  return <h1>SettingsPage</h1>;
+}
