@@ -5,6 +5,17 @@
 #     --build-arg TORCH_SPEC="torch==2.13.0 torchaudio==2.13.0 \
 #       --index-url https://download.pytorch.org/whl/cu128" \
 #     -t callwright:gpu .                                         (realtime, Chatterbox on CUDA)
+
+# The web console: built to static files by Node, served by the API (api/console.py). The agent
+# builder imports the plan's example documents, so examples/ comes along.
+FROM node:20-slim AS console
+WORKDIR /src/console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY examples /src/examples
+COPY console ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 # PyPI's Linux torch wheels are CUDA builds: the CPU one comes from PyTorch's own index.
@@ -14,7 +25,8 @@ ARG EXTRAS=""
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CALLWRIGHT_ENV=production
+    CALLWRIGHT_ENV=production \
+    CONSOLE_DIR=/app/console
 
 WORKDIR /app
 # The locks come first: the dependency layer is rebuilt only when they change.
@@ -35,6 +47,7 @@ COPY activities ./activities
 COPY realtime ./realtime
 COPY api ./api
 COPY workers ./workers
+COPY --from=console /src/console/dist ./console
 RUN pip install --no-deps . \
     && case ",$EXTRAS," in *,gpu,*) \
       pip install ".[gpu]" && pip install --no-deps "chatterbox-tts==0.1.7" ;; esac

@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 LOCK ?= requirements-dev.lock
 LOCKS := requirements.lock requirements-cpu.lock requirements-dev.lock
 
-.PHONY: install demo dev test lint typecheck unit audit lock fuzz bench chaos chaos-short clean
+.PHONY: install console console-test browser demo dev test lint typecheck unit audit lock fuzz bench chaos chaos-short clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,30 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(STAMP)
+# The web console (console/: React + TypeScript, Vite): `npm ci` from its lock, then the static
+# build the API serves at /console/ (api/console.py).
+CONSOLE_DEPS := console/node_modules/.package-lock.json
+CONSOLE_BUILD := console/dist/index.html
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html \
+	console/vite.config.ts console/tsconfig.json
+
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_BUILD): $(CONSOLE_DEPS) $(CONSOLE_SOURCES)
+	cd console && npm run build --silent
+
+console: $(CONSOLE_BUILD)
+
+install: $(STAMP) $(CONSOLE_BUILD)
+
+# Debian's Chromium, for the console's end-to-end tests (Playwright drives it; it downloads no
+# browser of its own). Needs root or sudo; CI runs it before `make test`.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	test -x $(CHROMIUM) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # Resolve pyproject.toml again, newest releases first, into the three locks (Linux x86_64,
 # Python 3.11: CI and the images). torch is resolved as the CPU build, so that no CUDA wheels
@@ -68,7 +91,12 @@ unit: install
 audit: install
 	$(BIN)/python -m workers.audit $(LOCKS)
 
-test: lint typecheck audit unit
+# The console's type check and component tests (Vitest); its end-to-end tests are in `unit`
+# (tests/console/, Playwright in Debian's Chromium).
+console-test: install
+	cd console && npx tsc -b && npx vitest run
+
+test: lint typecheck audit console-test unit
 
 # A longer schemathesis run than the one in `make test`.
 fuzz: install
@@ -95,4 +123,4 @@ chaos-short: install
 		--scenario $(CHAOS_SHORT_SCENARIO) $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache console/node_modules console/dist
