@@ -11,6 +11,8 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: "dist", sourcemap: true },
   server: {
+    // The builder imports the plan's examples and the eval's scenarios from the repository.
+    fs: { allow: [".."] },
     proxy: {
       "/api": { target: api, ws: true },
       "/healthz": api,

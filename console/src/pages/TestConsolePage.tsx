@@ -1,4 +1,240 @@
-// Placeholder while the page is being built.
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router";
+import { ApiError, get } from "../api";
+import { useAuth } from "../auth";
+import { CallView, type CallDetail, type Delivery } from "../components/console/CallView";
+import { EvalRunner } from "../components/console/EvalRunner";
+import {
+  TestCall,
+  WebAudioSpeaker,
+  consoleSocketUrl,
+  type CallInfo,
+} from "../components/console/testCall";
+
+interface Agent {
+  id: number;
+  name: string;
+}
+
+type Phase = "idle" | "connecting" | "live" | "ended";
+
+const POLL_MS = 1000;
+// After the call ends the workflow still analyses it and delivers webhooks: keep watching.
+const AFTER_END_MS = 30_000;
+
+/** Talk to an agent from the browser, by typing or by microphone, through the real call path,
+ * and watch the call as ops would: transcript, goals, latency, webhooks, Temporal. */
 export function TestConsolePage() {
-  return <h1>TestConsolePage</h1>;
+  const { agentId } = useParams();
+  const id = Number(agentId);
+  const { key } = useAuth();
+  const [agent, setAgent] = useState<Agent | null>(null);
+  const [loadError, setLoadError] = useState<ApiError | null>(null);
+  const [phase, setPhase] = useState<Phase>("idle");
+  const [info, setInfo] = useState<CallInfo | null>(null);
+  const [endReason, setEndReason] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [heard, setHeard] = useState(0);
+  const [micOn, setMicOn] = useState(false);
+  const [line, setLine] = useState("");
+  const [detail, setDetail] = useState<CallDetail | null>(null);
+  const [deliveries, setDeliveries] = useState<Delivery[]>([]);
+  const call = useRef<TestCall | null>(null);
+  const endedAt = useRef<number | null>(null);
+
+  useEffect(() => {
+    get<Agent>(`/api/agents/${id}`)
+      .then(setAgent)
+      .catch((caught: ApiError) => setLoadError(caught));
+  }, [id]);
+
+  // Close the call when the page goes away.
+  useEffect(() => () => call.current?.close(), []);
+
+  // Watch the call through the API while it runs, and a while after.
+  useEffect(() => {
+    if (!info) return;
+    let stopped = false;
+    const poll = async () => {
+      try {
+        setDetail(await get<CallDetail>(`/api/calls/${info.call_sid}`));
+        setDeliveries(await get<Delivery[]>("/api/webhooks", { call: info.call_sid }));
+      } catch {
+        // The call's record appears a moment after it starts; try again next tick.
+      }
+    };
+    const timer = window.setInterval(() => {
+      if (endedAt.current !== null && Date.now() - endedAt.current > AFTER_END_MS) {
+        window.clearInterval(timer);
+        return;
+      }
+      if (!stopped) void poll();
+    }, POLL_MS);
+    void poll();
+    return () => {
+      stopped = true;
+      window.clearInterval(timer);
+    };
+  }, [info]);
+
+  const start = useCallback(
+    async (withMicrophone: boolean) => {
+      if (!key) return;
+      setError(null);
+      setEndReason(null);
+      setDetail(null);
+      setDeliveries([]);
+      setInfo(null);
+      setHeard(0);
+      endedAt.current = null;
+      setPhase("connecting");
+      const test = new TestCall(
+        consoleSocketUrl(),
+        key,
+        id,
+        {
+          onCall: (started) => {
+            setInfo(started);
+            setPhase("live");
+          },
+          onEnded: (reason) => {
+            endedAt.current = Date.now();
+            setEndReason(reason);
+            setMicOn(false);
+            setPhase("ended");
+          },
+          onError: (message) => setError(message),
+          onAgentAudio: setHeard,
+        },
+        new WebAudioSpeaker(),
+      );
+      call.current?.close();
+      call.current = test;
+      if (withMicrophone) {
+        try {
+          await test.startMicrophone();
+          setMicOn(true);
+        } catch (caught) {
+          setError(`the microphone could not be opened: ${String(caught)}`);
+        }
+      }
+    },
+    [id, key],
+  );
+
+  async function toggleMicrophone() {
+    const test = call.current;
+    if (!test) return;
+    if (test.microphoneOn) {
+      test.stopMicrophone();
+      setMicOn(false);
+      return;
+    }
+    try {
+      await test.startMicrophone();
+      setMicOn(true);
+    } catch (caught) {
+      setError(`the microphone could not be opened: ${String(caught)}`);
+    }
+  }
+
+  function send(event: FormEvent) {
+    event.preventDefault();
+    const text = line.trim();
+    if (!text || !call.current) return;
+    call.current.say(text);
+    setLine("");
+  }
+
+  if (loadError) {
+    return (
+      <p role="alert" className="form-error">
+        {loadError.message}
+      </p>
+    );
+  }
+  const live = phase === "live";
+  return (
+    <>
+      <hgroup>
+        <h1>Test {agent ? agent.name : "agent"}</h1>
+        <p>
+          A real call through the platform: speech detection, recognition, the agent's brain,
+          its voice and the call's workflow, as a phone call gets them.
+        </p>
+      </hgroup>
+      <section aria-label="Call controls">
+        <div role="group">
+          <button type="button" onClick={() => void start(false)} disabled={live || phase === "connecting"}>
+            Start test call
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void start(true)}
+            disabled={live || phase === "connecting"}
+          >
+            Start with microphone
+          </button>
+          <button type="button" className="secondary outline" onClick={() => void toggleMicrophone()} disabled={!live}>
+            {micOn ? "Microphone off" : "Microphone on"}
+          </button>
+          <button type="button" className="contrast" onClick={() => call.current?.hangup()} disabled={!live}>
+            Hang up
+          </button>
+        </div>
+        <p aria-live="polite" data-testid="call-status" data-phase={phase}>
+          {phase === "idle" && "No call yet."}
+          {phase === "connecting" && "Calling…"}
+          {live && `On the call${micOn ? ", microphone on" : ""}.`}
+          {phase === "ended" && `Call ended (${endReason}).`}{" "}
+          <span data-testid="agent-audio" data-seconds={heard.toFixed(2)}>
+            {heard > 0 && `Agent audio heard: ${heard.toFixed(1)} s.`}
+          </span>
+        </p>
+        {error && (
+          <p role="alert" className="form-error">
+            {error}
+          </p>
+        )}
+        <form onSubmit={send}>
+          <fieldset role="group">
+            <label htmlFor="caller-line" className="visually-hidden">
+              Say as the caller
+            </label>
+            <input
+              id="caller-line"
+              name="line"
+              placeholder="Type what the caller says…"
+              value={line}
+              onChange={(e) => setLine(e.target.value)}
+              disabled={!live}
+              maxLength={1000}
+              autoComplete="off"
+            />
+            <button type="submit" disabled={!live || !line.trim()}>
+              Say
+            </button>
+          </fieldset>
+        </form>
+        {info && (
+          <p>
+            Call <code>{info.call_sid}</code>
+            {info.temporal_ui_url ? (
+              <>
+                {" · "}
+                <a href={info.temporal_ui_url} target="_blank" rel="noreferrer">
+                  Open in the Temporal UI
+                </a>
+              </>
+            ) : null}
+            {" · "}
+            <Link to={`/calls/${info.call_sid}`}>Call record</Link>
+          </p>
+        )}
+      </section>
+      <CallView detail={detail} deliveries={deliveries} />
+      <EvalRunner agentId={id} />
+    </>
+  );
 }
