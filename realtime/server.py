@@ -12,6 +12,8 @@ A malformed frame (bad JSON or base64, an unknown event, an oversize payload, `m
 `start`, audio faster than real time) is counted in `callwright_bad_frames_total` under a fixed
 reason, logged (rate-limited) and dropped: the call goes on, and since every stream has its own
 session and task, no other call notices; after MEDIA_MAX_BAD_FRAMES the socket is closed.
+A typed caller turn (`text`, Callwright's own event) is taken only from a stream whose call
+token says it is the web console's test call; from any other it is such a bad frame.
 
 With REDIS_URL the process is a node of a fleet (`join`): it registers its media URL and
 capacity in Redis and heartbeats, so the API connects calls only to nodes with room; events not
@@ -68,6 +70,7 @@ from realtime.twilio_protocol import (
     ProtocolError,
     Start,
     Stop,
+    Text,
     parse_message,
 )
 
@@ -231,6 +234,8 @@ class _Stream:
         self.websocket = websocket
         self.session: CallSession | None = None
         self.stream_sid = ""
+        self.console = False
+        """The call token says this is the web console's test call (typed turns allowed)."""
         self.outcome = "no_start"
         self.bad_frames = 0
         self.budget = RealTimeBudget()
@@ -297,6 +302,11 @@ class _Stream:
             session.on_mark(message.name)
         elif isinstance(message, Dtmf):
             session.on_dtmf(message.digit)
+        elif isinstance(message, Text):
+            if not self.console:
+                # Twilio never types: on a phone call's stream this is no event of its own.
+                return await self._bad_frame(BadFrame.UNKNOWN_EVENT, "text on a phone stream")
+            session.on_text(message.text)
         elif isinstance(message, Stop):
             # Twilio sends `stop` when the call itself ends (the caller hung up).
             self.outcome = "caller_hung_up" if session.end_reason is None else session.end_reason
@@ -361,6 +371,7 @@ class _Stream:
 
         parts = server.engines.new_call(call)
         self.stream_sid = start.stream_sid
+        self.console = claims.console
         session = CallSession(
             call=call,
             stream_sid=start.stream_sid,

@@ -17,6 +17,10 @@ What happens when:
 - **Silence**: after `reprompt_after_s` of quiet the agent nudges (the brain's reprompt); after as
   long again, it says goodbye and ends the call.
 - **Keypad**: digits are collected until a pause (or `#`) and go to the brain as one turn.
+- **A typed turn** (the web console's test calls only): a caller turn without VAD or STT; it
+  interrupts the agent as speech would and is answered as a spoken turn is. Its latency stamps
+  start when the text arrives (no end-of-turn or STT stage) and stay out of the phone latency
+  metrics.
 - **A resumed call** (its previous stream was lost to a crash or a deploy): the session starts
   from the workflow's record — turn numbers go on from the last one, the brain takes the fields
   already captured — and says the brain's re-entry line instead of the greeting.
@@ -97,6 +101,8 @@ class _Reply:
     committed: asyncio.Event
     stamps: dict[str, float] = field(default_factory=dict)
     held: list[Callable[[], None]] = field(default_factory=list)
+    typed: bool = False
+    """An answer to a typed turn: its stamps are not a phone call's, so no metric takes them."""
 
     @classmethod
     def now(cls, brain: Brain) -> _Reply:
@@ -303,6 +309,25 @@ class CallSession:
         delay = 0.0 if digit == "#" else self.settings.dtmf_gap_s
         self._dtmf_timer = self._spawn(self._flush_dtmf(delay), "dtmf")
 
+    def on_text(self, text: str) -> None:
+        """A typed caller turn (the web console's test call): interrupts the agent, as speech
+        would, and is answered as a spoken turn is, minus VAD and STT."""
+        text = text.strip()
+        if self.end_reason is not None or not text:
+            return
+        self._drop_early()
+        answer, self._answer = self._answer, None
+        self._idle_since = None
+        self._answer = self._spawn(self._typed_turn(answer, text), "typed-turn")
+
+    async def _typed_turn(self, interrupted: asyncio.Task[Any] | None, text: str) -> None:
+        # In this task, not one of its own (as a barge-in is): the reply below must not start
+        # playing before the interrupted one's audio is cleared.
+        await self._interrupt(interrupted, onset=time.monotonic())
+        reply = _Reply.now(self.brain)
+        reply.typed = True
+        await self._answer_text(text, time.monotonic(), reply)
+
     # -- turns ------------------------------------------------------------------------------------
 
     def _start_early(self, audio: Audio, speech_end: float) -> None:
@@ -496,7 +521,8 @@ class CallSession:
         stamps = reply.stamps
         if speech_end is not None and self.playout.first_frame_at is not None:
             stamps["first_frame"] = (self.playout.first_frame_at - speech_end) * 1000
-            observe_turn(stamps)
+            if not reply.typed:
+                observe_turn(stamps)
         self._record(Speaker.AGENT, text, latency=stamps, breaches=breaches)
         reply.brain.heard(text, interrupted=False)
         self._mark_idle()

@@ -11,6 +11,11 @@ carry on with the call) is the session's decision, never the codec's.
 Twilio sends numbers such as `sequenceNumber`, `chunk` and `timestamp` as decimal strings; both
 strings and JSON integers are accepted. Reference: Twilio's "Media Streams - WebSocket
 Messages".
+
+One inbound event is ours, not Twilio's: `text` (`{"event": "text", "streamSid": …, "text": …}`),
+a caller turn typed in the web console's test call, which stands in for Twilio there. The codec
+parses it like any other; whether a stream may send it (only one whose call token says it comes
+from the console) is the server's decision.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ __all__ = [
     "EXPECTED_ENCODING",
     "EXPECTED_SAMPLE_RATE",
     "MAX_MEDIA_PAYLOAD_BYTES",
+    "MAX_TEXT_CHARS",
     "MAX_TEXT_FRAME_BYTES",
     "Connected",
     "Dtmf",
@@ -37,6 +43,7 @@ __all__ = [
     "ProtocolError",
     "Start",
     "Stop",
+    "Text",
     "clear_message",
     "mark_message",
     "media_message",
@@ -50,6 +57,8 @@ MAX_MEDIA_PAYLOAD_BYTES: Final = 8 * 1024
 # parameters. Checked before JSON parsing so a huge frame costs nothing to refuse (in bytes for
 # a binary frame, in characters for a text frame that has already been decoded).
 MAX_TEXT_FRAME_BYTES: Final = 64 * 1024
+# A typed caller turn (`text`, ours): a few sentences, as long as anyone says in one turn.
+MAX_TEXT_CHARS: Final = 1000
 # The media format the whole audio path is built for (see realtime/audio.py).
 EXPECTED_ENCODING: Final = "audio/x-mulaw"
 EXPECTED_SAMPLE_RATE: Final = 8000
@@ -164,7 +173,16 @@ class Stop:
     sequence_number: int | None = None
 
 
-InboundMessage: TypeAlias = Connected | Start | Media | Mark | Dtmf | Stop
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A caller turn typed, not spoken: Callwright's own event, sent by the web console's test
+    calls (never by Twilio); at most MAX_TEXT_CHARS characters."""
+
+    stream_sid: str
+    text: str
+
+
+InboundMessage: TypeAlias = Connected | Start | Media | Mark | Dtmf | Stop | Text
 
 _Json: TypeAlias = dict[str, object]
 
@@ -294,6 +312,15 @@ def _parse_stop(data: _Json, event: str) -> Stop:
     )
 
 
+def _parse_text(data: _Json, event: str) -> Text:
+    text = _str(data, "text", event, "text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ProtocolError(
+            f"text longer than {MAX_TEXT_CHARS} characters", event, BadFrame.TOO_LARGE
+        )
+    return Text(stream_sid=_str(data, "streamSid", event, "streamSid"), text=text)
+
+
 _PARSERS: Final[Mapping[str, Callable[[_Json, str], InboundMessage]]] = {
     "connected": _parse_connected,
     "start": _parse_start,
@@ -301,6 +328,7 @@ _PARSERS: Final[Mapping[str, Callable[[_Json, str], InboundMessage]]] = {
     "mark": _parse_mark,
     "dtmf": _parse_dtmf,
     "stop": _parse_stop,
+    "text": _parse_text,
 }
 
 

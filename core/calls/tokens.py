@@ -3,6 +3,10 @@
 `POST /twilio/voice` puts it in the TwiML as a `<Parameter>`; Twilio hands it to the realtime
 server in the stream's `start` message; the realtime server refuses a stream without a valid one.
 A JWT (HS256, PyJWT) signed with CALL_TOKEN_SECRET, carrying the call, the agent and an expiry.
+
+The web console's test calls (`api/routes/console.py`) stand in for Twilio; their tokens say so
+(`console`), and only such streams may send typed caller turns (a `text` event), which Twilio
+never sends.
 """
 
 from __future__ import annotations
@@ -28,14 +32,22 @@ class CallClaims:
 
     call_sid: str
     agent_id: int
+    console: bool = False
+    """The stream comes from the web console's test call, not from Twilio."""
 
 
 def issue_call_token(
-    secret: str, *, call_sid: str, agent_id: int, now: datetime | None = None
+    secret: str,
+    *,
+    call_sid: str,
+    agent_id: int,
+    console: bool = False,
+    now: datetime | None = None,
 ) -> str:
-    """A token for `call_sid`'s media stream, valid for TOKEN_LIFETIME."""
+    """A token for `call_sid`'s media stream, valid for TOKEN_LIFETIME; `console` for a test
+    call from the web console."""
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, object] = {
         "sub": call_sid,
         "agent": agent_id,
         "aud": _AUDIENCE,
@@ -45,6 +57,8 @@ def issue_call_token(
         # each token start one stream only (`core.calls.token_uses`).
         "jti": uuid.uuid4().hex,
     }
+    if console:
+        claims["console"] = True  # absent otherwise: a phone call's token is as it always was
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
@@ -58,6 +72,10 @@ def verify_call_token(secret: str, token: str) -> CallClaims:
             audience=_AUDIENCE,
             options={"require": ["exp", "sub", "aud"]},
         )
-        return CallClaims(call_sid=str(claims["sub"]), agent_id=int(claims["agent"]))
+        return CallClaims(
+            call_sid=str(claims["sub"]),
+            agent_id=int(claims["agent"]),
+            console=claims.get("console") is True,
+        )
     except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise InvalidCallToken(str(exc)) from exc
