@@ -228,6 +228,7 @@ def dev(
         assert stack.info is not None
         console.print(
             "[bold green]Callwright is running[/bold green]\n"
+            f"  Console      {stack.info.api_url}/console/  (sign in with the API key below)\n"
             f"  API          {stack.info.api_url}  (docs at {stack.info.api_url}/docs)\n"
             f"  Realtime     {stack.info.realtime_url}  (Twilio media at /twilio/media)\n"
             f"  Temporal     {stack.info.temporal_address}"
