@@ -31,6 +31,7 @@ from api.routes import (
     webhook_endpoints,
     webhooks,
 )
+from api.routes import console as console_calls
 from api.temporal import TemporalConnector
 from core.cache import Cache, namespace_for
 from core.db.session import make_async_engine, make_sessionmaker
@@ -112,5 +113,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(webhook_endpoints.router)
     app.include_router(organization.router)
     app.include_router(twilio.router)
+    app.include_router(console_calls.router)  # the console's test-call socket
     app.include_router(console.router)
     return app

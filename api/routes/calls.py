@@ -44,8 +44,10 @@ async def start_call_workflow(
     *,
     task_queue: str,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    caller: str | None = None,
 ) -> str:
-    """Start `CallWorkflow` for a call (by name: the API does not import workflows)."""
+    """Start `CallWorkflow` for a call (by name: the API does not import workflows); `caller`
+    names the caller in the Temporal UI's memo when there is no number (a console test call)."""
     handle = await client.start_workflow(
         "CallWorkflow",
         call,
@@ -53,9 +55,21 @@ async def start_call_workflow(
         id_reuse_policy=id_reuse_policy,
         task_queue=task_queue,
         search_attributes=call_start_attributes(call.agent.id, call.agent.name, call.direction),
-        memo={"caller": call.from_number, "callee": call.to_number, "agent": call.agent.name},
+        memo={
+            "caller": caller or call.from_number,
+            "callee": call.to_number,
+            "agent": call.agent.name,
+        },
     )
     return handle.id
+
+
+def temporal_ui_url(settings: Settings, workflow_id: str) -> str | None:
+    """The workflow's page in the Temporal UI, when TEMPORAL_UI_URL is set."""
+    ui = settings.temporal_ui_url
+    if not ui:
+        return None
+    return f"{ui.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
 
 
 async def _get_call(session: SessionDep, api_key: CurrentKey, key: str) -> Call:
@@ -193,7 +207,6 @@ async def get_call(
         except (RPCError, TimeoutError, OSError):
             progress = None  # the record still answers when Temporal does not
     settings: Settings = request.app.state.settings
-    ui = settings.temporal_ui_url
     return CallDetail.model_validate(
         {
             **CallPublic.model_validate(call).model_dump(),
@@ -202,12 +215,7 @@ async def get_call(
             "analysis": call.analysis,
             "transcript": [TurnPublic.model_validate(t) for t in turns],
             "progress": progress,
-            "temporal_ui_url": (
-                f"{ui.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/"
-                f"{call.workflow_id}"
-                if ui
-                else None
-            ),
+            "temporal_ui_url": temporal_ui_url(settings, call.workflow_id),
         }
     )
 

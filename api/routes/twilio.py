@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -71,9 +72,9 @@ def public_url(settings: Settings, request: Request) -> str:
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
-def media_stream_url(settings: Settings, request: Request) -> str:
+def media_stream_url(settings: Settings, connection: HTTPConnection) -> str:
     """The one realtime node's media WebSocket when nodes are not registered (no REDIS_URL)."""
-    base = settings.realtime_public_url or settings.public_base_url or str(request.base_url)
+    base = settings.realtime_public_url or settings.public_base_url or str(connection.base_url)
     return media_url(base)
 
 
@@ -117,9 +118,7 @@ def _hang_up() -> Response:
     return twiml(answer)
 
 
-async def _call_state(
-    client: Client, redis: Redis | None, call_sid: str
-) -> tuple[bool, str | None]:
+async def call_state(client: Client, redis: Redis | None, call_sid: str) -> tuple[bool, str | None]:
     """Whether the call's workflow still holds a live call, and why it ended if not. A node that
     ended the call says so in Redis first; a workflow whose worker does not answer the query in
     time is taken as live while it runs: a caller is never hung up on because the worker is
@@ -149,7 +148,8 @@ async def _call_state(
     return bool(resume.live), resume.end_reason
 
 
-async def _end_call(client: Client, call_sid: str, reason: str) -> None:
+async def end_call(client: Client, call_sid: str, reason: str) -> None:
+    """Tell a call's workflow the call is over (a failure is logged: it may be over already)."""
     try:
         await client.get_workflow_handle(call_workflow_id(call_sid)).signal(
             "call_ended", CallEnded(reason=reason, source=EndSource.API)
@@ -158,16 +158,17 @@ async def _end_call(client: Client, call_sid: str, reason: str) -> None:
         logger.info("call %s: could not signal %s: %s", call_sid, reason, exc)
 
 
-async def _choose_node(
-    request: Request, call_sid: str, exclude: Collection[str]
+async def choose_node(
+    connection: HTTPConnection, call_sid: str, exclude: Collection[str]
 ) -> NodeInfo | None:
-    """A realtime node with a slot reserved for this call, or None when all are full."""
-    settings: Settings = request.app.state.settings
-    redis = request.app.state.redis
+    """A realtime node with a slot reserved for this call, or None when all are full. Used
+    for phone calls and the web console's test calls alike (`api/routes/console.py`)."""
+    settings: Settings = connection.app.state.settings
+    redis = connection.app.state.redis
     if redis is None:
         return NodeInfo(
             node_id="",
-            media_url=media_stream_url(settings, request),
+            media_url=media_stream_url(settings, connection),
             capacity=settings.max_concurrent_calls,
             calls=0,
             draining=False,
@@ -182,10 +183,10 @@ async def _connect(
     `/twilio/continue` when that stream closes; the busy message when no node has room."""
     settings: Settings = request.app.state.settings
     client: Client = await request.app.state.temporal.get()
-    node = await _choose_node(request, call_sid, exclude)
+    node = await choose_node(request, call_sid, exclude)
     if node is None:
         logger.warning("call %s: every realtime node is full; the caller hears busy", call_sid)
-        await _end_call(client, call_sid, NO_CAPACITY if attempt == 0 else "stream_lost")
+        await end_call(client, call_sid, NO_CAPACITY if attempt == 0 else "stream_lost")
         return _said(BUSY_MESSAGE if attempt == 0 else LOST_MESSAGE)
     token = issue_call_token(
         settings.call_token_secret.get_secret_value(), call_sid=call_sid, agent_id=agent_id
@@ -239,7 +240,7 @@ async def voice(session: SessionDep, request: Request) -> Response:
         # An outbound call's workflow was started when it was placed, and Twilio retries a
         # webhook it did not see answered. A call that is over stays over: a replayed webhook
         # must not start a second run that overwrites its record and its webhooks.
-        live, _ = await _call_state(client, request.app.state.redis, call_sid)
+        live, _ = await call_state(client, request.app.state.redis, call_sid)
         if not live:
             logger.warning("call %s: voice webhook for a finished call; hanging up", call_sid)
             return _hang_up()
@@ -261,13 +262,13 @@ async def continue_call(request: Request) -> Response:
             status.HTTP_400_BAD_REQUEST, "agent and attempt must be numbers"
         ) from None
     client: Client = await request.app.state.temporal.get()
-    live, end_reason = await _call_state(client, request.app.state.redis, call_sid)
+    live, end_reason = await call_state(client, request.app.state.redis, call_sid)
     if not live:
         # A node at capacity refused the call's first stream (no fleet registry to ask).
         return _said(BUSY_MESSAGE) if end_reason == NO_CAPACITY else _hang_up()
     if attempt > MAX_RESUMES:
         logger.error("call %s: its stream closed %s times; giving up", call_sid, attempt)
-        await _end_call(client, call_sid, "stream_lost")
+        await end_call(client, call_sid, "stream_lost")
         return _said(LOST_MESSAGE)
     lost = request.query_params.get("node", "")
     logger.warning("call %s: its stream on node %s closed; resuming", call_sid, lost or "-")

@@ -1,6 +1,7 @@
 """`/api/webhooks/deliveries`: every webhook sent, its attempts, and replay of dead letters.
 
-A delivery belongs to the organization of the call it tells about."""
+A delivery belongs to the organization of the call it tells about. `?call=` (a CallSid or the
+call's id) lists one call's deliveries: the web console shows what its test call sent."""
 
 from __future__ import annotations
 
@@ -51,8 +52,11 @@ async def list_deliveries(
     delivery_status: Annotated[
         str | None, Query(alias="status", pattern="^(pending|delivered|failed)$")
     ] = None,
+    call: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="call id or CallSid")
+    ] = None,
 ) -> list[WebhookDelivery]:
-    """Deliveries, newest first; `?status=failed` lists the dead letters."""
+    """Deliveries, newest first; `?status=failed` lists the dead letters, `?call=` one call's."""
     query = (
         select(WebhookDelivery)
         .where(_owned_by(key))
@@ -62,6 +66,13 @@ async def list_deliveries(
     )
     if delivery_status is not None:
         query = query.where(WebhookDelivery.status == delivery_status)
+    if call is not None:
+        try:
+            named = Call.id == uuid.UUID(call)
+        except ValueError:
+            named = Call.call_sid == call
+        # Still within the key's organization (`_owned_by`): another's call lists nothing.
+        query = query.where(WebhookDelivery.call_id.in_(select(Call.id).where(named)))
     return list(await session.scalars(query))
 
 
