@@ -61,9 +61,7 @@ export function AgentsPage() {
     <>
       <h1>Agents</h1>
       <p>
-        <Link to="/agents/new" role="button">
-          New agent
-        </Link>
+        <Link to="/agents/new">New agent</Link>
       </p>
       {error && (
         <p className="form-error" role="alert">

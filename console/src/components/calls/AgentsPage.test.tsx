@@ -29,7 +29,7 @@ describe("AgentsPage", () => {
     await waitFor(() => expect(within(row).getByRole("cell", { name: "2" })).toBeInTheDocument());
     expect(within(row).getByRole("link", { name: "Test" })).toHaveAttribute("href", "/agents/3/test");
     expect(within(row).getByRole("link", { name: "Calls" })).toHaveAttribute("href", "/calls?agent=3");
-    expect(screen.getByRole("button", { name: "New agent" })).toHaveAttribute("href", "/agents/new");
+    expect(screen.getByRole("link", { name: "New agent" })).toHaveAttribute("href", "/agents/new");
     await expectAccessible(container);
   });
 

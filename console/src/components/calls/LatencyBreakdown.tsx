@@ -29,7 +29,7 @@ export function LatencyBreakdown({ latency }: { latency: Record<string, unknown>
   const keys = latencyKeys(latency);
   if (keys.length === 0) return null;
   return (
-    <dl className="latency" aria-label="Latency">
+    <dl className="latency">
       {keys.map((key) => (
         <div key={key}>
           <dt>{humanize(key)}</dt>
