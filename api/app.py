@@ -22,6 +22,7 @@ from api.routes import (
     calls,
     codec,
     domains,
+    evals,
     goals,
     health,
     knowledge,
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     # Templates first: `/api/agents/templates` must not be read as `/api/agents/{agent_id}`.
     app.include_router(templates.router)
     app.include_router(agents.router)
+    app.include_router(evals.router)  # POST /api/agents/{id}/eval
     app.include_router(goals.router)
     app.include_router(domains.router)
     app.include_router(knowledge.router)

@@ -1,8 +1,10 @@
 """The Temporal worker: `CallWorkflow`, `WebhookDeliveryWorkflow`, `RetentionWorkflow`,
-`IndexKnowledgeWorkflow` and every activity they use, on task queue `calls`. Stops gracefully
-on SIGTERM/SIGINT: no new tasks, running activities get `GRACEFUL_SHUTDOWN` to finish, the rest
-Temporal hands to another worker. Indexing knowledge needs the embedding model (the `cpu`
-extra) on the worker; without it the indexer fails at once, saying so, and items stay pending."""
+`IndexKnowledgeWorkflow`, `AgentEvalWorkflow` and every activity they use, on task queue
+`calls`. Stops gracefully on SIGTERM/SIGINT: no new tasks, running activities get
+`GRACEFUL_SHUTDOWN` to finish, the rest Temporal hands to another worker. Indexing knowledge
+needs the embedding model (the `cpu` extra) on the worker; without it the indexer fails at
+once, saying so, and items stay pending. Running eval scenarios for the API
+(`AgentEvalWorkflow`) reads YAML: PyYAML must be installed on the worker."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from core.db.session import make_async_engine, make_sessionmaker
 from core.settings import Settings
 from core.twilio_rest import make_twilio_client
 from core.webhooks.destinations import webhook_client
+from workers.eval.activity import AgentEvalActivities
+from workflows.agent_eval import AgentEvalWorkflow
 from workflows.call import CallWorkflow
 from workflows.knowledge import IndexKnowledgeWorkflow
 from workflows.retention import RetentionWorkflow
@@ -74,6 +78,7 @@ def build_worker(
             WebhookDeliveryWorkflow,
             RetentionWorkflow,
             IndexKnowledgeWorkflow,
+            AgentEvalWorkflow,
         ],
         activities=[
             calls.record_call_started,
@@ -87,6 +92,7 @@ def build_worker(
             spool.collect_spooled,
             RetentionActivities(sessions, client).purge_expired_calls,
             KnowledgeActivities(sessions).embed_batch,
+            AgentEvalActivities(settings, sessions).run_agent_eval,
         ],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
