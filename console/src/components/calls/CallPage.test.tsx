@@ -26,7 +26,9 @@ describe("CallPage", () => {
   it("shows the transcript, latency, verdicts, summary and this call's deliveries", async () => {
     const sent = mockApi({
       [`GET /api/calls/${CALL_SID}`]: { body: callDetail() },
-      "GET /api/webhooks/deliveries": { body: [delivery(), otherCallsDelivery] },
+      "GET /api/webhooks/deliveries": {
+        body: [delivery(), otherCallsDelivery, delivery({ id: 8, status: "delivered", payload: {} })],
+      },
     });
     const { container } = renderCall();
 
@@ -58,6 +60,8 @@ describe("CallPage", () => {
     expect(hooks.querySelector("pre")?.textContent).toContain('"call_sid": "CA0001"');
     // A delivery of another call is left out even when the API sends it.
     expect(screen.queryByRole("article", { name: /#9/ })).not.toBeInTheDocument();
+    // One whose payload retention erased is the API's word to take.
+    expect(screen.getByRole("article", { name: "Webhook call.completed #8" })).toBeInTheDocument();
     expect(sentTo(sent, "GET /api/webhooks/deliveries")[0].query.get("call")).toBe(CALL_SID);
 
     expect(screen.queryByRole("heading", { name: "Live progress" })).not.toBeInTheDocument();

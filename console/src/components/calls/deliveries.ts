@@ -15,11 +15,15 @@ export function deliveryCallSid(delivery: Delivery): string | undefined {
   return typeof payload.call_sid === "string" ? payload.call_sid : undefined;
 }
 
-/** The webhook deliveries of one call, newest first. Asks the API with `?call=` and filters
- * here too, so the answer is right whether or not the API applies that filter. */
+/** The webhook deliveries of one call, newest first. The API filters by `?call=`; a delivery
+ * whose payload names another call is dropped here too (an API without that filter answers
+ * every delivery), while one whose payload was erased by retention (`{}`) is kept. */
 export async function loadCallDeliveries(callSid: string): Promise<Delivery[]> {
   const all = await get<Delivery[]>(DELIVERIES_PATH, { call: callSid });
-  return all.filter((delivery) => deliveryCallSid(delivery) === callSid);
+  return all.filter((delivery) => {
+    const named = deliveryCallSid(delivery);
+    return named === undefined || named === callSid;
+  });
 }
 
 /** Send a failed delivery again (same `webhook-id`); the API answers with the delivery. */
