@@ -25,7 +25,8 @@ export function useValidation(document: unknown, enabled: boolean, delayMs = 400
   const [answered, setAnswered] = useState<string | null>(null);
 
   useEffect(() => {
-    if (!enabled) return;
+    // A document the admin has changed since is not sent: its answer would be stale at once.
+    if (!enabled || settled !== json) return;
     let current = true;
     post<ValidationResult>("/api/agents/validate", JSON.parse(settled) as unknown)
       .then((answer) => {
@@ -44,7 +45,7 @@ export function useValidation(document: unknown, enabled: boolean, delayMs = 400
     return () => {
       current = false;
     };
-  }, [settled, enabled]);
+  }, [settled, json, enabled]);
 
   return { result, lastPrompt, error, checking: enabled && (json !== settled || answered !== settled) };
 }
