@@ -7,14 +7,17 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
-/** Seconds between two timestamps as "1 min 05 s" (or until now while the call runs). */
+/** The time between two timestamps as "42 s", "1 min 05 s" or "2 h 03 min" (until now while
+ * the call runs). */
 export function formatDuration(startIso: string, endIso: string | null, now: number = Date.now()): string {
   const start = new Date(startIso).getTime();
   const end = endIso ? new Date(endIso).getTime() : now;
   if (Number.isNaN(start) || Number.isNaN(end)) return "—";
   const total = Math.max(0, Math.round((end - start) / 1000));
-  const minutes = Math.floor(total / 60);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
   const seconds = total % 60;
+  if (hours) return `${hours} h ${String(minutes).padStart(2, "0")} min`;
   return minutes ? `${minutes} min ${String(seconds).padStart(2, "0")} s` : `${seconds} s`;
 }
 

@@ -219,7 +219,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: KeyCreated) => void }) 
               checked={scopes.includes(scope)}
               onChange={(e) => toggle(scope, e.target.checked)}
             />
-            {scope} <small>({SCOPE_HINTS[scope]})</small>
+            {scope} <span className="scope-hint">({SCOPE_HINTS[scope]})</span>
           </label>
         ))}
       </fieldset>
