@@ -58,6 +58,8 @@ KNOWLEDGE_TIMEOUT_S: Final = 5.0
 busy worker does not turn a question into an unanswered one."""
 STORED_AGENT: Final = Path("<stored agent>")
 """`EvalCase.agent_file` for a stored agent (only audio runs read that file)."""
+POSTED: Final = "scenario"
+"""Where a posted scenario's errors say it came from (a file's would name the file)."""
 
 
 class AgentEvalActivities:
@@ -173,9 +175,9 @@ def parse_scenario(text: str) -> Scenario:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError("", "", f"not valid YAML: {exc}") from None
+        raise ScenarioError(POSTED, "", f"not valid YAML: {exc}") from None
     if not isinstance(document, dict):
-        raise ScenarioError("", "", "a scenario is a YAML mapping")
+        raise ScenarioError(POSTED, "", "a scenario is a YAML mapping")
     document.pop("source", None)  # where a file was read from: not the sender's to say
     try:
         return Scenario.model_validate(document)
@@ -184,7 +186,7 @@ def parse_scenario(text: str) -> Scenario:
         key = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
         ).lstrip(".")
-        raise ScenarioError("", key, error["msg"]) from None
+        raise ScenarioError(POSTED, key, error["msg"]) from None
 
 
 def outcome(result: ScenarioResult) -> ScenarioOutcome:
