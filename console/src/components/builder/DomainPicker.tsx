@@ -220,7 +220,7 @@ function KnowledgeImporter({ domainId, pollMs }: { domainId: number; pollMs: num
 
   const total = progress ? progress.pending + progress.indexed : 0;
   return (
-    <div role="group" aria-labelledby="knowledge-import-heading">
+    <section aria-labelledby="knowledge-import-heading">
       <h3 id="knowledge-import-heading">Import knowledge</h3>
       <label htmlFor="knowledge-file">Knowledge file</label>
       <input
@@ -264,7 +264,7 @@ function KnowledgeImporter({ domainId, pollMs }: { domainId: number; pollMs: num
         )}
         {progressError && <p className="status-bad">Progress unknown: {progressError.message}</p>}
       </div>
-    </div>
+    </section>
   );
 }
 
@@ -291,7 +291,7 @@ function KnowledgeSearch({ domainId }: { domainId: number }) {
   }
 
   return (
-    <div role="group" aria-labelledby="knowledge-search-heading">
+    <section aria-labelledby="knowledge-search-heading">
       <h3 id="knowledge-search-heading">What would a caller's question retrieve?</h3>
       <label htmlFor="knowledge-question">Caller's question</label>
       <input
@@ -322,6 +322,6 @@ function KnowledgeSearch({ domainId }: { domainId: number }) {
           ))}
         </ol>
       )}
-    </div>
+    </section>
   );
 }

@@ -84,7 +84,7 @@ function InstructionList({ kind, title, singular, items, error, onChange }: Inst
   }
 
   return (
-    <div role="group" aria-labelledby={headingId} className="builder-instructions">
+    <section aria-labelledby={headingId} className="builder-instructions">
       <h3 id={headingId}>{title}</h3>
       <FieldError error={error} path={`instructions.${kind}`} />
       {items.length > 0 && (
@@ -150,7 +150,7 @@ function InstructionList({ kind, title, singular, items, error, onChange }: Inst
           Add {singular}
         </button>
       </div>
-    </div>
+    </section>
   );
 }
 
