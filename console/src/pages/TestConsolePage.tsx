@@ -2,7 +2,14 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from "react"
 import { Link, useParams } from "react-router";
 import { ApiError, get } from "../api";
 import { useAuth } from "../auth";
-import { CallView, type CallDetail, type Delivery } from "../components/console/CallView";
+import {
+  Deliveries,
+  GoalProgress,
+  GoalVerdicts,
+  LatencyTable,
+  Transcript,
+  useCallDetail,
+} from "../components/calls";
 import { EvalRunner } from "../components/console/EvalRunner";
 import {
   TestCall,
@@ -18,9 +25,9 @@ interface Agent {
 
 type Phase = "idle" | "connecting" | "live" | "ended";
 
-const POLL_MS = 1000;
-// After the call ends the workflow still analyses it and delivers webhooks: keep watching.
-const AFTER_END_MS = 30_000;
+// Webhooks keep coming after the call ends (goal.completed, then call.completed after the
+// analysis): the list is read again this often while the page is open.
+const DELIVERIES_POLL_MS = 2000;
 
 /** Talk to an agent from the browser, by typing or by microphone, through the real call path,
  * and watch the call as ops would: transcript, goals, latency, webhooks, Temporal. */
@@ -37,10 +44,10 @@ export function TestConsolePage() {
   const [heard, setHeard] = useState(0);
   const [micOn, setMicOn] = useState(false);
   const [line, setLine] = useState("");
-  const [detail, setDetail] = useState<CallDetail | null>(null);
-  const [deliveries, setDeliveries] = useState<Delivery[]>([]);
   const call = useRef<TestCall | null>(null);
-  const endedAt = useRef<number | null>(null);
+  // The call as the API shows it, read again while it runs (its record appears a moment after
+  // the call starts).
+  const { call: detail } = useCallDetail(info?.call_sid, undefined, { appearing: true });
 
   useEffect(() => {
     get<Agent>(`/api/agents/${id}`)
@@ -51,42 +58,13 @@ export function TestConsolePage() {
   // Close the call when the page goes away.
   useEffect(() => () => call.current?.close(), []);
 
-  // Watch the call through the API while it runs, and a while after.
-  useEffect(() => {
-    if (!info) return;
-    let stopped = false;
-    const poll = async () => {
-      try {
-        setDetail(await get<CallDetail>(`/api/calls/${info.call_sid}`));
-        setDeliveries(await get<Delivery[]>("/api/webhooks", { call: info.call_sid }));
-      } catch {
-        // The call's record appears a moment after it starts; try again next tick.
-      }
-    };
-    const timer = window.setInterval(() => {
-      if (endedAt.current !== null && Date.now() - endedAt.current > AFTER_END_MS) {
-        window.clearInterval(timer);
-        return;
-      }
-      if (!stopped) void poll();
-    }, POLL_MS);
-    void poll();
-    return () => {
-      stopped = true;
-      window.clearInterval(timer);
-    };
-  }, [info]);
-
   const start = useCallback(
     async (withMicrophone: boolean) => {
       if (!key) return;
       setError(null);
       setEndReason(null);
-      setDetail(null);
-      setDeliveries([]);
       setInfo(null);
       setHeard(0);
-      endedAt.current = null;
       setPhase("connecting");
       const test = new TestCall(
         consoleSocketUrl(),
@@ -98,7 +76,6 @@ export function TestConsolePage() {
             setPhase("live");
           },
           onEnded: (reason) => {
-            endedAt.current = Date.now();
             setEndReason(reason);
             setMicOn(false);
             setPhase("ended");
@@ -233,7 +210,27 @@ export function TestConsolePage() {
           </p>
         )}
       </section>
-      <CallView detail={detail} deliveries={deliveries} />
+      {info && (
+        <div className="console-grid">
+          <section aria-labelledby="transcript-heading">
+            <h2 id="transcript-heading">Transcript</h2>
+            <Transcript turns={detail?.transcript ?? []} emptyText="The agent is about to answer…" />
+            {detail && detail.transcript.length > 0 && <LatencyTable turns={detail.transcript} />}
+          </section>
+          <section aria-labelledby="goals-heading">
+            <h2 id="goals-heading">Goals</h2>
+            {detail?.progress ? (
+              <GoalProgress progress={detail.progress} />
+            ) : detail?.analysis?.goals ? (
+              <GoalVerdicts goals={detail.analysis.goals} />
+            ) : (
+              <p aria-busy="true">Waiting for the call's workflow…</p>
+            )}
+            <h2>Webhooks</h2>
+            <Deliveries callSid={info.call_sid} pollMs={DELIVERIES_POLL_MS} />
+          </section>
+        </div>
+      )}
       <EvalRunner agentId={id} />
     </>
   );

@@ -9,11 +9,13 @@ export const LIVE_POLL_MS = 1000;
 /**
  * `GET /api/calls/{key}`, read again every `pollMs` while the call is not completed, so its
  * transcript and goal progress stay live. A failed read of a call already shown keeps the
- * call and tries again; a first read that fails (404, 403) stops and reports the error.
+ * call and tries again; a first read that fails (404, 403) stops and reports the error, except
+ * a 404 with `appearing` (a call that has just started: its record is written a moment later).
  */
 export function useCallDetail(
   callKey: string | undefined,
   pollMs: number = LIVE_POLL_MS,
+  { appearing = false }: { appearing?: boolean } = {},
 ): { call: CallDetail | null; error: ApiError | null; reload: () => Promise<void> } {
   const [call, setCall] = useState<CallDetail | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -38,8 +40,8 @@ export function useCallDetail(
     void reload();
   }, [reload]);
 
-  const live = call !== null && isLive(call.status);
-  const stopped = error !== null && !shown.current;
+  const live = call === null ? appearing && Boolean(callKey) : isLive(call.status);
+  const stopped = error !== null && !shown.current && !(appearing && error.status === 404);
   useEffect(() => {
     if (!live || stopped) return undefined;
     // One read at a time: the next is scheduled when this one has answered.
