@@ -52,7 +52,7 @@ describe("DomainPicker", () => {
     const user = userEvent.setup();
     render(<Harness />);
     await user.type(screen.getByLabelText("New domain name"), "Bright Smile Dental");
-    await user.click(screen.getByRole("button", { name: "Create domain now" }));
+    await user.click(screen.getByRole("button", { name: "Create domain" }));
     expect(await screen.findByRole("checkbox", { name: "Bright Smile Dental" })).toBeChecked();
     expect(shown()).toEqual({ domainIds: [7], domainName: "" });
     expect(api.to("POST", "/api/domains")[0].body).toEqual({ name: "Bright Smile Dental", description: "" });

@@ -125,7 +125,7 @@ export function DomainPicker({ domainIds, domainName, onChange, error, pollMs = 
       />
       <FieldError error={nameError} path="domain" />
       <small>
-        A name here is created, empty, when the agent is saved. To fill it first, create it now.
+        A name here is created, empty, when the agent is saved. To fill it first, create it now with “Create domain”.
       </small>
       <label htmlFor="domain-new-description">New domain description (optional)</label>
       <input
@@ -135,7 +135,7 @@ export function DomainPicker({ domainIds, domainName, onChange, error, pollMs = 
         onKeyDown={onEnter(createDomain)}
       />
       <button type="button" className="secondary" onClick={createDomain} aria-busy={creating} disabled={creating}>
-        Create domain now
+        Create domain
       </button>
 
       {knowledgeDomain === null ? (
