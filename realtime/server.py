@@ -27,6 +27,7 @@ ending the call; Twilio's next verb reconnects it elsewhere): a deploy drops no 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -58,7 +59,7 @@ from core.calls.types import (
 from core.settings import Settings
 from realtime.metrics import ACTIVE_CALLS, BAD_FRAMES_TOTAL, CALLS_TOTAL, REGISTRY
 from realtime.runtime import Engines
-from realtime.session import CallSession
+from realtime.session import CallSession, SessionSettings
 from realtime.signals import WorkflowSignals, resend_spooled
 from realtime.stream_guard import LogLimiter, RealTimeBudget, signed_upgrade
 from realtime.twilio_protocol import (
@@ -370,6 +371,7 @@ class _Stream:
             return False
 
         parts = server.engines.new_call(call)
+        timing = server.engines.session
         self.stream_sid = start.stream_sid
         self.console = claims.console
         session = CallSession(
@@ -381,7 +383,7 @@ class _Stream:
             stt=server.engines.stt,
             tts=parts.tts,
             signals=WorkflowSignals.for_call(server.temporal, workflow_id, spool),
-            settings=server.engines.session,
+            settings=_console_timing(timing) if claims.console else timing,
             resume=resumed,
             node_id=server.node_id,
             context=parts.context,
@@ -466,6 +468,17 @@ class _Stream:
                 await _quietly(self.server.registry.release(session.call.call_sid), "release")
         CALLS_TOTAL.labels(outcome=self.outcome).inc()
         await self._close_socket(1000, "bye")
+
+
+# A person typing the caller's lines in the console takes longer than a caller takes to speak:
+# the agent nudges after this much quiet there, not after the phone's few seconds.
+CONSOLE_REPROMPT_S: Final = 45.0
+
+
+def _console_timing(session: SessionSettings) -> SessionSettings:
+    return dataclasses.replace(
+        session, reprompt_after_s=max(session.reprompt_after_s, CONSOLE_REPROMPT_S)
+    )
 
 
 async def _quietly(operation: Any, what: str) -> None:

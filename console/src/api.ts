@@ -44,7 +44,7 @@ export class ApiError extends Error {
     this.problems = problems;
   }
 
-  /** The message for one field, or for any field below it ("goals.0" finds "goals.0.name"). */
+  /** The message for exactly this field path. */
   forField(path: string): string | undefined {
     return this.problems.find((p) => p.path === path)?.message;
   }

@@ -20,6 +20,7 @@ from core.auth import Scope, create_api_key
 from core.db.session import make_sessionmaker
 from core.organizations import ensure_organization
 from core.settings import Settings
+from realtime.server import CONSOLE_REPROMPT_S
 from tests.local_server import serve
 from tests.scenarios import conftest as scenarios
 from tests.scenarios.conftest import Platform, PlatformFactory, finished_call
@@ -141,6 +142,9 @@ async def test_a_typed_booking_completes_the_goal_and_its_webhooks_show(
     assert call["workflow_id"] == f"call-{call_sid}"
     assert "temporal_ui_url" in call
     assert browser.audio_frames > 0  # the greeting, as binary μ-law frames
+    # A person types slower than a caller speaks: the agent waits longer before nudging.
+    [session] = [s for s in world.server.sessions.values() if s.call.call_sid == call_sid]
+    assert session.settings.reprompt_after_s >= CONSOLE_REPROMPT_S > 8.0
 
     for step in BOOKING[:-1]:
         await browser.say(step["say"])
