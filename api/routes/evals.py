@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from datetime import timedelta
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
@@ -40,6 +44,7 @@ router = APIRouter(
 )
 
 EVAL_WAIT_S: Final = EVAL_TIMEOUT.total_seconds()
+RPC_TIMEOUT: Final = timedelta(seconds=5)
 TIMED_OUT: Final = (
     f"the scenarios did not finish within {EVAL_TIMEOUT.total_seconds():.0f} s: send fewer at "
     "a time, and check that a worker is running (`callwright worker`, or `callwright dev`)"
@@ -52,7 +57,10 @@ TIMED_OUT: Final = (
     responses={
         404: {"description": "No such agent"},
         422: {"description": "A scenario cannot be read or run (`loc`: its index)"},
-        503: {"description": "Temporal cannot be reached, or the worker cannot read scenarios"},
+        503: {
+            "description": "Temporal cannot be reached, no worker is running, or the worker "
+            "cannot read scenarios"
+        },
         504: {"description": "The scenarios did not finish within 120 s"},
     },
 )
@@ -102,6 +110,19 @@ async def _run(request: Request, agent_id: int, job: AgentEvalRequest) -> AgentE
     temporal: TemporalConnector = request.app.state.temporal
     try:
         client = await temporal.get()
+        listening = await _worker_listening(client, settings.temporal_task_queue)
+    except Exception as exc:
+        logger.warning("agent %s: cannot start an eval (%s: %s)", agent_id, type(exc).__name__, exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal cannot be reached; try again shortly"
+        ) from None
+    if not listening:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"no worker is running on task queue {settings.temporal_task_queue!r}: start one "
+            "(`callwright worker`, or `callwright dev`) to run scenarios",
+        )
+    try:
         handle: WorkflowHandle[Any, AgentEvalResult] = await client.start_workflow(
             AGENT_EVAL_WORKFLOW,
             job,
@@ -109,7 +130,7 @@ async def _run(request: Request, agent_id: int, job: AgentEvalRequest) -> AgentE
             task_queue=settings.temporal_task_queue,
             execution_timeout=EVAL_TIMEOUT,
             result_type=AgentEvalResult,
-            rpc_timeout=EVAL_TIMEOUT,
+            rpc_timeout=RPC_TIMEOUT,
         )
     except Exception as exc:
         logger.warning("agent %s: cannot start an eval (%s: %s)", agent_id, type(exc).__name__, exc)
@@ -125,10 +146,24 @@ async def _run(request: Request, agent_id: int, job: AgentEvalRequest) -> AgentE
         raise _failed(agent_id, exc) from None
 
 
+async def _worker_listening(client: Client, task_queue: str) -> bool:
+    """Whether a worker has polled `task_queue` for activities lately (Temporal remembers
+    pollers for a few minutes): without one, the eval would only wait out its 120 s."""
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        ),
+        timeout=RPC_TIMEOUT,
+    )
+    return len(described.pollers) > 0
+
+
 async def _give_up(handle: WorkflowHandle[Any, Any]) -> None:
     """End a run nobody waits for any more (its workflow would time out on its own anyway)."""
     try:
-        await handle.terminate("the API stopped waiting", rpc_timeout=EVAL_TIMEOUT / 24)
+        await handle.terminate("the API stopped waiting", rpc_timeout=RPC_TIMEOUT)
     except Exception as exc:
         logger.info("eval %s not terminated (%s)", handle.id, exc)
 

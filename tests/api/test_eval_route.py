@@ -3,7 +3,9 @@ real Temporal dev server, with the same verdicts `callwright eval --agent` gives
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,18 +14,22 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from api.routes import evals as eval_route
 from core.auth import Scope, create_api_key
 from core.calls.temporal import connect_temporal
 from core.db.session import make_sessionmaker
+from core.evals import RUN_AGENT_EVAL_ACTIVITY, AgentEvalRequest, AgentEvalResult
 from core.settings import BrainName, Settings
 from tests.conftest import EXAMPLES_DIR, PAYLOAD_KEYS, app_client
 from tests.workflows.calls import running_worker
 from workers.eval.cases import load_cases
 from workers.eval.suite import run_text_eval
 from workers.services import EmbeddedTemporal
+from workflows.agent_eval import AgentEvalWorkflow
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "eval" / "scenarios" / "appointment_scheduler"
 FIRST = SCENARIOS / "appt-three-facts-at-once.yaml"
@@ -171,16 +177,49 @@ async def test_a_read_only_key_may_not_run_evals(
     assert "agents:write" in response.json()["detail"]
 
 
+@activity.defn(name=RUN_AGENT_EVAL_ACTIVITY)
+async def never_done(request: AgentEvalRequest) -> AgentEvalResult:
+    """A worker that takes the eval and does not finish in time."""
+    await asyncio.sleep(60)
+    return AgentEvalResult()
+
+
 async def test_no_answer_in_time_is_a_504(
-    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    api: httpx.AsyncClient,
+    temporal_client: Client,
+    eval_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     agent_id = await create_scheduler(api)
-    monkeypatch.setattr(eval_route, "EVAL_WAIT_S", 1.0)  # and no worker on the queue
+    queue = eval_settings.temporal_task_queue
+    monkeypatch.setattr(eval_route, "EVAL_WAIT_S", 1.0)
+    slow = Worker(
+        temporal_client,
+        task_queue=queue,
+        workflows=[AgentEvalWorkflow],
+        activities=[never_done],
+    )
+    async with slow:
+        for _ in range(50):  # until Temporal has seen it poll
+            if await eval_route._worker_listening(temporal_client, queue):
+                break
+            await asyncio.sleep(0.1)
+        response = await api.post(
+            f"/api/agents/{agent_id}/eval", json={"scenarios": [FIRST.read_text()]}
+        )
+    assert response.status_code == 504
+    assert "did not finish within 120 s" in response.json()["detail"]
+
+
+async def test_with_no_worker_running_the_eval_is_a_503_at_once(api: httpx.AsyncClient) -> None:
+    agent_id = await create_scheduler(api)
+    started = time.monotonic()
     response = await api.post(
         f"/api/agents/{agent_id}/eval", json={"scenarios": [FIRST.read_text()]}
     )
-    assert response.status_code == 504
-    assert "did not finish within 120 s" in response.json()["detail"]
+    assert response.status_code == 503
+    assert "no worker is running" in response.json()["detail"]
+    assert time.monotonic() - started < 10
 
 
 async def test_without_temporal_the_eval_is_a_503(
