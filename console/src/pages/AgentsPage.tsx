@@ -78,7 +78,7 @@ export function AgentsPage() {
         </p>
       )}
       {agents !== null && agents.length > 0 && (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
           <table>
             <caption>
               {agents.length} agent{agents.length === 1 ? "" : "s"}

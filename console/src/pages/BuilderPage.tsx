@@ -153,7 +153,11 @@ export function BuilderPage({ validateDelayMs = 400 }: BuilderPageProps = {}) {
               {...fieldProps(fieldError, "webhook_urls")}
             />
             <FieldError error={fieldError} path="webhook_urls" />
-            <small>One URL a line. The agent's call events, goal.completed among them, are posted there.</small>
+            <small>
+              One URL a line. <code>call.completed</code> is posted there when a call ends, with
+              its transcript and analysis; a goal's <code>goal.completed</code> goes to its completion
+              webhook.
+            </small>
           </section>
           <button type="submit" aria-busy={saving} disabled={saving}>
             Create agent

@@ -166,7 +166,7 @@ export function CallsPage() {
         <p>{filtered ? "No call matches these filters." : "No calls yet."}</p>
       )}
       {shown.length > 0 && (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
           <table>
             <caption>
               {shown.length} call{shown.length === 1 ? "" : "s"}, newest first

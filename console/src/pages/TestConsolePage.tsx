@@ -196,7 +196,7 @@ export function TestConsolePage() {
         </form>
         {info && (
           <p>
-            Call <code>{info.call_sid}</code>
+            Call <code data-testid="call-sid">{info.call_sid}</code>
             {info.temporal_ui_url ? (
               <>
                 {" · "}

@@ -25,6 +25,7 @@ const goalWithField = (type: string): GoalDraft[] => [
     description: "",
     criteria: [{ key: "c", name: "has_seating", value: "true" }],
     fields: [{ key: "f", name: "seating", type: type as GoalDraft["fields"][0]["type"], description: "", options: "", ask: "" }],
+    completionWebhook: "",
   },
 ];
 

@@ -91,6 +91,21 @@ function GoalEditor({ index: g, goal, error, onChange, onRemove }: GoalEditorPro
       />
       <FieldError error={error} path={`${base}.description`} />
 
+      <label htmlFor={`${id}-webhook`}>Completion webhook</label>
+      <input
+        id={`${id}-webhook`}
+        type="url"
+        value={goal.completionWebhook}
+        onChange={(e) => onChange({ ...goal, completionWebhook: e.target.value })}
+        placeholder="https://example.com/callwright/goal-completed"
+        aria-describedby={`${id}-webhook-help`}
+        {...fieldProps(error, `${base}.completion_webhook`)}
+      />
+      <small id={`${id}-webhook-help`}>
+        Optional: <code>goal.completed</code> is posted here, signed, the moment the goal is met.
+      </small>
+      <FieldError error={error} path={`${base}.completion_webhook`} />
+
       <fieldset>
         <legend>Success criteria</legend>
         <small>

@@ -52,6 +52,7 @@ function goalDocument(goal: GoalDraft): Json {
   );
   // Left out when empty: the API infers the fields from the criteria.
   if (goal.fields.length) document.required_data = goal.fields.map(fieldDocument);
+  if (goal.completionWebhook.trim()) document.completion_webhook = goal.completionWebhook.trim();
   return document;
 }
 
@@ -157,7 +158,14 @@ function goalFrom(value: unknown): GoalDraft | null {
   const fields = Array.isArray(goal.required_data)
     ? goal.required_data.map(fieldFrom).filter((f): f is FieldDraft => f !== null)
     : [];
-  return { key: newKey(), name: text(goal.name), description: text(goal.description), criteria, fields };
+  return {
+    key: newKey(),
+    name: text(goal.name),
+    description: text(goal.description),
+    criteria,
+    fields,
+    completionWebhook: text(goal.completion_webhook),
+  };
 }
 
 /** A configuration document (one of the plan's examples) as a draft. `templatePrompt` looks up

@@ -54,6 +54,8 @@ export interface GoalDraft {
   criteria: CriterionDraft[];
   /** Empty: the API infers one field per criterion (core/fields/inference.py). */
   fields: FieldDraft[];
+  /** Where `goal.completed` is posted the moment the goal is met (empty: nowhere). */
+  completionWebhook: string;
 }
 
 export interface VoiceDraft {
@@ -156,7 +158,14 @@ export function blankCriterion(): CriterionDraft {
 }
 
 export function blankGoal(): GoalDraft {
-  return { key: newKey(), name: "", description: "", criteria: [blankCriterion()], fields: [] };
+  return {
+    key: newKey(),
+    name: "",
+    description: "",
+    criteria: [blankCriterion()],
+    fields: [],
+    completionWebhook: "",
+  };
 }
 
 export function blankDraft(): AgentDraft {

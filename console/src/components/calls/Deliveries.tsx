@@ -116,7 +116,7 @@ function DeliveryItem({
       {delivery.attempts.length === 0 ? (
         <p>No attempt yet.</p>
       ) : (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
           <table>
             <caption>Attempts of delivery #{delivery.id}</caption>
             <thead>

@@ -52,7 +52,7 @@ export function LatencyTable({ turns, caption = "Latency per turn" }: { turns: T
   for (const turn of timed) Object.assign(merged, turn.latency);
   const columns = latencyKeys(merged);
   return (
-    <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
       <table>
         <caption>{caption}</caption>
         <thead>

@@ -57,7 +57,7 @@ export function ApiKeys() {
       <RequestError error={revokeError} what="revoke keys" />
       {keys === null && !listError && <p aria-busy="true">Loading keys…</p>}
       {keys !== null && (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0}>
           <table>
             <caption>API keys of this organization</caption>
             <thead>
