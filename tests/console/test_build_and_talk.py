@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DENTAL_KNOWLEDGE = ROOT / "examples" / "knowledge" / "dental_clinic.json"
+SCENARIOS = ROOT / "tests" / "eval" / "scenarios" / "appointment_scheduler"
 # Time for one spoken or typed turn to be heard, answered and shown (2 CPU cores, Whisper).
 TURN_S = 60
 
@@ -116,7 +117,20 @@ async def test_build_the_plans_scheduler_and_book_by_typing(
     await expect_booked(page)
     heard = float(await page.get_by_test_id("agent-audio").get_attribute("data-seconds") or 0)
     assert heard > 1.0  # the agent's voice reached the page
+    call_webhook = page.get_by_role("article", name=re.compile(r"^Webhook call\.completed"))
+    await expect(call_webhook).to_contain_text("delivered", timeout=TURN_S * 1000)
     await look(page, "test-console-booked")
+
+    # The agent's eval scenarios, run from the page against the agent as saved.
+    scenario = (SCENARIOS / "appt-three-facts-at-once.yaml").read_text()
+    await page.get_by_label("Or write scenarios (YAML, separated by ---)").fill(scenario)
+    await page.get_by_role("button", name="Run scenarios").click()
+    summary = page.get_by_test_id("eval-summary")
+    await expect(summary).to_contain_text("1 passed, 0 failed", timeout=TURN_S * 1000)
+    await expect(
+        page.get_by_role("cell", name=re.compile("appt-three-facts-at-once"))
+    ).to_be_visible()
+    await look(page, "test-console-scenarios")
 
     # The call is in the calls list and its page.
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").click()
