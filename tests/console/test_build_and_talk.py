@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from realtime.audio import resample, ulaw_decode
-from tests.console.conftest import Launch, look
+from tests.console.conftest import SCREENSHOTS, Launch, look
 from tests.scenarios.conftest import Platform, PlatformFactory
 from workers.caller.voice import CallerVoice
 
@@ -61,6 +61,8 @@ async def build_the_appointment_scheduler(page: Page, world: Platform, *, name: 
     await expect(prompt).to_contain_text("Don't discuss pricing")
     await expect(page.get_by_text("Valid: ready to create.")).to_be_visible()
     await look(page, "builder")
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(SCREENSHOTS / "builder-top.png"))  # as a person first sees it
     await page.get_by_role("button", name="Create agent").click()
     await page.wait_for_url(re.compile(r"/console/agents/\d+/test$"))
     match = re.search(r"/agents/(\d+)/test", page.url)
