@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $@
 
 # The web console (console/: React + TypeScript, Vite): `npm ci` from its lock, then the static
-# build the API serves at /console/ (api/console.py).
+# build the API serves at /console/ (api/console.py). Vite is held at 8.3 (package.json): 8.4
+# adds an optional Windows-only dependency the registry here does not serve, and `npm ci`
+# refuses a lock without it.
 CONSOLE_DEPS := console/node_modules/.package-lock.json
 CONSOLE_BUILD := console/dist/index.html
 CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html \
