@@ -15,7 +15,8 @@ Messages".
 One inbound event is ours, not Twilio's: `text` (`{"event": "text", "streamSid": …, "text": …}`),
 a caller turn typed in the web console's test call, which stands in for Twilio there. The codec
 parses it like any other; whether a stream may send it (only one whose call token says it comes
-from the console) is the server's decision.
+from the console) is the server's decision. Its length limit, and the builders of every message
+Twilio sends, live with Twilio's side of the protocol in `core.calls.twilio_peer`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
+
+from core.calls.twilio_peer import MAX_TEXT_CHARS
 
 __all__ = [
     "EXPECTED_ENCODING",
@@ -57,8 +60,6 @@ MAX_MEDIA_PAYLOAD_BYTES: Final = 8 * 1024
 # parameters. Checked before JSON parsing so a huge frame costs nothing to refuse (in bytes for
 # a binary frame, in characters for a text frame that has already been decoded).
 MAX_TEXT_FRAME_BYTES: Final = 64 * 1024
-# A typed caller turn (`text`, ours): a few sentences, as long as anyone says in one turn.
-MAX_TEXT_CHARS: Final = 1000
 # The media format the whole audio path is built for (see realtime/audio.py).
 EXPECTED_ENCODING: Final = "audio/x-mulaw"
 EXPECTED_SAMPLE_RATE: Final = 8000

@@ -3,8 +3,9 @@
 The browser talks to an agent by microphone or by typing. The API stands in for Twilio: it
 starts the call's workflow as `POST /twilio/voice` does, reserves a slot on a realtime node,
 opens the node's media WebSocket with a console call token and speaks Twilio Media Streams to
-it, relaying both ways. So the call runs the same `CallSession` (VAD, STT, brain, TTS,
-barge-in, workflow signals) as any phone call.
+it (Twilio's side, `core.calls.twilio_peer`, as the simulated caller speaks it), relaying both
+ways. So the call runs the same `CallSession` (VAD, STT, brain, TTS, barge-in, workflow
+signals) as any phone call.
 
 Browser → API. First, within START_TIMEOUT_S, a text frame
 `{"type": "start", "key": "<API key>", "agent_id": <int>}` (the key never goes in the URL).
@@ -33,11 +34,8 @@ gives a phone call).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
-import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
@@ -61,6 +59,21 @@ from core.agents.spec import ROW_ID_MAX
 from core.auth import Scope, allows, authenticate
 from core.calls.nodes import NO_CAPACITY
 from core.calls.tokens import issue_call_token
+from core.calls.twilio_peer import (
+    MAX_TEXT_CHARS,
+    ServerMark,
+    ServerMedia,
+    ServerProtocolError,
+    connected_message,
+    dtmf_message,
+    inbound_media_message,
+    mark_echo_message,
+    new_sid,
+    parse_server_message,
+    start_message,
+    stop_message,
+    text_message,
+)
 from core.calls.types import CallInput, Direction
 from core.errors import NotFoundError
 from core.settings import Settings
@@ -72,10 +85,9 @@ PATH: Final = "/api/console/call"
 START_TIMEOUT_S: Final = 10.0
 FRAME_BYTES: Final = 160
 """20 ms of μ-law at 8 kHz: the unit of caller audio, as Twilio sends it."""
+FRAME_MS: Final = 20
 MAX_AUDIO_BYTES: Final = 100 * FRAME_BYTES
 """Two seconds in one binary frame: the realtime node drops audio further ahead of the clock."""
-MAX_SAY_CHARS: Final = 1000
-"""As realtime.twilio_protocol.MAX_TEXT_CHARS (the API does not import realtime)."""
 MAX_CONTROL_BYTES: Final = 4096
 OPEN_TIMEOUT_S: Final = 10.0
 FIRST_MESSAGE_WAIT_S: Final = 10.0
@@ -86,8 +98,6 @@ CLOSE_WAIT_S: Final = 5.0
 CONSOLE_CALLER: Final = "console"
 ACCOUNT_SID: Final = "ACconsole"
 """Twilio's account id in `start` and `stop`; a console call has none, and the field is required."""
-INBOUND_TRACK: Final = "inbound"
-DTMF_TRACK: Final = "inbound_track"
 
 BAD_REQUEST: Final = 4400
 BAD_KEY: Final = 4401
@@ -119,7 +129,7 @@ class ConsoleSay(BaseModel):
     """A typed caller turn."""
 
     type: Literal["say"]
-    text: str = Field(min_length=1, max_length=MAX_SAY_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class ConsoleDtmf(BaseModel):
@@ -215,7 +225,7 @@ async def _place_call(websocket: WebSocket, start: ConsoleStart) -> _PlacedCall:
     does for a phone call."""
     state = websocket.app.state
     settings: Settings = state.settings
-    call_sid = f"CA{uuid.uuid4().hex}"
+    call_sid = new_sid("CA")
     try:
         async with state.sessions() as session:
             key = await authenticate(session, start.key)
@@ -299,7 +309,7 @@ class _ConsoleCall:
         self.realtime = realtime
         self.placed = placed
         self.call_sid = placed.call.call_sid
-        self.stream_sid = f"MZ{uuid.uuid4().hex}"
+        self.stream_sid = new_sid("MZ")
         self._sequence = 0
         self._chunk = 0
         self._send_lock = asyncio.Lock()  # two tasks write to the browser
@@ -355,22 +365,18 @@ class _ConsoleCall:
     async def _start_stream(self) -> str | bytes | None:
         """Send `connected` and `start`; the node's first message ("" if it has said nothing
         yet), or None when it refused the stream (the browser has been told)."""
-        await self._to_node_raw({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._to_node(connected_message())
         await self._to_node(
-            "start",
-            {
-                "start": {
-                    "accountSid": ACCOUNT_SID,
-                    "streamSid": self.stream_sid,
-                    "callSid": self.call_sid,
-                    "tracks": [INBOUND_TRACK],
-                    "customParameters": {
-                        "token": self.placed.token,
-                        "agent_id": str(self.placed.call.agent.id),
-                    },
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                }
-            },
+            start_message(
+                sequence_number=self._next_sequence(),
+                stream_sid=self.stream_sid,
+                call_sid=self.call_sid,
+                account_sid=ACCOUNT_SID,
+                custom_parameters={
+                    "token": self.placed.token,
+                    "agent_id": str(self.placed.call.agent.id),
+                },
+            )
         )
         try:
             async with asyncio.timeout(FIRST_MESSAGE_WAIT_S):
@@ -423,17 +429,14 @@ class _ConsoleCall:
             return
         for offset in range(0, len(audio), FRAME_BYTES):
             self._chunk += 1
-            payload = base64.b64encode(audio[offset : offset + FRAME_BYTES]).decode("ascii")
             await self._to_node(
-                "media",
-                {
-                    "media": {
-                        "track": INBOUND_TRACK,
-                        "chunk": str(self._chunk),
-                        "timestamp": str((self._chunk - 1) * 20),
-                        "payload": payload,
-                    }
-                },
+                inbound_media_message(
+                    sequence_number=self._next_sequence(),
+                    stream_sid=self.stream_sid,
+                    chunk=self._chunk,
+                    timestamp_ms=(self._chunk - 1) * FRAME_MS,
+                    payload=audio[offset : offset + FRAME_BYTES],
+                )
             )
 
     async def _control(self, text: str) -> bool:
@@ -445,20 +448,38 @@ class _ConsoleCall:
         except (ValidationError, ValueError) as exc:
             say = '"say"' in text[:MAX_CONTROL_BYTES]
             if say and isinstance(exc, ValidationError):
-                error = f"text must be 1 to {MAX_SAY_CHARS} characters"
+                error = f"text must be 1 to {MAX_TEXT_CHARS} characters"
                 await self._error("text", error)
             else:
                 await self._error(None, "expected a say, dtmf, mark or hangup message")
             return True
         if isinstance(message, ConsoleSay):
             if not message.text.strip():
-                await self._error("text", f"text must be 1 to {MAX_SAY_CHARS} characters")
+                await self._error("text", f"text must be 1 to {MAX_TEXT_CHARS} characters")
                 return True
-            await self._to_node("text", {"text": message.text})
+            await self._to_node(
+                text_message(
+                    sequence_number=self._next_sequence(),
+                    stream_sid=self.stream_sid,
+                    text=message.text,
+                )
+            )
         elif isinstance(message, ConsoleDtmf):
-            await self._to_node("dtmf", {"dtmf": {"track": DTMF_TRACK, "digit": message.digit}})
+            await self._to_node(
+                dtmf_message(
+                    sequence_number=self._next_sequence(),
+                    stream_sid=self.stream_sid,
+                    digit=message.digit,
+                )
+            )
         elif isinstance(message, ConsoleMark):
-            await self._to_node("mark", {"mark": {"name": message.name}})
+            await self._to_node(
+                mark_echo_message(
+                    sequence_number=self._next_sequence(),
+                    stream_sid=self.stream_sid,
+                    name=message.name,
+                )
+            )
         else:
             logger.info("console call %s: the caller hung up", self.call_sid)
             return False
@@ -473,41 +494,43 @@ class _ConsoleCall:
             pass
 
     async def _from_node(self, raw: str | bytes) -> None:
+        """One message from the node, read as Twilio reads it, passed on to the browser."""
         try:
-            message = json.loads(raw)
-            event = message["event"]
-            if event == "media":
-                audio = base64.b64decode(message["media"]["payload"], validate=True)
-                await self._to_browser_bytes(audio)
-            elif event == "mark":
-                await self._to_browser({"type": "mark", "name": str(message["mark"]["name"])})
-            elif event == "clear":
-                await self._to_browser({"type": "clear"})
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            message = parse_server_message(raw)
+        except ServerProtocolError as exc:
             # Our own node sent it: a bug to log, not a reason to drop the call.
             logger.error(
                 "console call %s: unreadable message from the node: %s", self.call_sid, exc
             )
+            return
+        if isinstance(message, ServerMedia):
+            await self._to_browser_bytes(message.payload)
+        elif isinstance(message, ServerMark):
+            await self._to_browser({"type": "mark", "name": message.name})
+        else:
+            await self._to_browser({"type": "clear"})
 
-    async def _to_node(self, event: str, body: dict[str, object]) -> None:
+    def _next_sequence(self) -> int:
+        """The next message's `sequenceNumber` (`connected` carries none)."""
         self._sequence += 1
-        message = {
-            "event": event,
-            "sequenceNumber": str(self._sequence),
-            "streamSid": self.stream_sid,
-            **body,
-        }
-        await self._to_node_raw(message)
+        return self._sequence
 
-    async def _to_node_raw(self, message: dict[str, object]) -> None:
+    async def _to_node(self, message: str) -> None:
         try:
-            await self.realtime.send(_dump(message))
+            await self.realtime.send(message)
         except ConnectionClosed:
             pass  # the node closed the stream; its relay sees it and ends the call
 
     async def _stop(self) -> None:
         self._hung_up = True
-        await self._to_node("stop", {"stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid}})
+        await self._to_node(
+            stop_message(
+                sequence_number=self._next_sequence(),
+                stream_sid=self.stream_sid,
+                account_sid=ACCOUNT_SID,
+                call_sid=self.call_sid,
+            )
+        )
 
     async def _ended(self) -> None:
         """Tell the browser why the call ended; a call the stream left live is ended here."""

@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from core.calls.tokens import issue_call_token, verify_call_token
+from core.calls.twilio_peer import connected_message, new_sid
 from realtime.twilio_protocol import (
     MAX_TEXT_CHARS,
     BadFrame,
@@ -21,7 +22,6 @@ from realtime.twilio_protocol import (
 from tests.scenarios import conftest as scenarios
 from tests.scenarios.conftest import PlatformFactory
 from tests.scenarios.test_media_stream import bad_frames, ring, signed, start
-from workers.caller.protocol import connected_message, new_sid
 
 engines = scenarios.engines
 platform = scenarios.platform

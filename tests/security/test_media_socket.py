@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from core.calls.media import media_stream_url
+from core.calls.twilio_peer import connected_message, dtmf_message, inbound_media_message, new_sid
 from core.settings import Settings
 from realtime.metrics import BAD_FRAMES_TOTAL, CALLS_TOTAL, REGISTRY
 from realtime.server import MediaServer
@@ -23,7 +24,6 @@ from tests.scenarios import conftest as scenarios
 from tests.scenarios.conftest import PlatformFactory
 from tests.scenarios.test_media_stream import close_code, ring, signed, start
 from workers.caller.answer import twilio_signature
-from workers.caller.protocol import connected_message, dtmf_message, inbound_media_message, new_sid
 
 # The whole platform, for the tests whose calls get as far as a session.
 engines = scenarios.engines

@@ -34,6 +34,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
+from core.calls.twilio_peer import new_sid
 from workers.caller.answer import (
     VOICE_PATH,
     HangupVerb,
@@ -51,7 +52,6 @@ from workers.caller.answer import (
 from workers.caller.conversation import AgentTurn
 from workers.caller.errors import MediaStreamError
 from workers.caller.line import FRAME_S, PhoneLine
-from workers.caller.protocol import new_sid
 from workers.caller.report import CallerTurnKind, CallReport, EndedBy, Reconnection
 from workers.caller.script import DtmfStep, HangupStep, SayStep, ScriptStep, SilenceStep
 from workers.caller.voice import (

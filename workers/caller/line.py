@@ -24,10 +24,7 @@ from typing import Final
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from realtime.audio import FRAME_BYTES, ULAW_SILENCE
-from workers.caller.conversation import AgentTurn, CallerTurn, Conversation
-from workers.caller.playback import PlaybackBuffer
-from workers.caller.protocol import (
+from core.calls.twilio_peer import (
     ServerClear,
     ServerMark,
     ServerMedia,
@@ -40,6 +37,9 @@ from workers.caller.protocol import (
     start_message,
     stop_message,
 )
+from realtime.audio import FRAME_BYTES, ULAW_SILENCE
+from workers.caller.conversation import AgentTurn, CallerTurn, Conversation
+from workers.caller.playback import PlaybackBuffer
 from workers.caller.report import MarkRecord
 from workers.caller.voice import CallerUtterance
 

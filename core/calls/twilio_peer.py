@@ -1,10 +1,12 @@
-"""Twilio Media Streams from the caller's side: what Twilio sends and how it reads our answers.
+"""Twilio Media Streams from Twilio's side: what Twilio sends and how it reads our answers.
 
 `realtime/twilio_protocol.py` is the server's codec (it parses `connected`/`start`/`media`/
-`dtmf`/`stop` and builds `media`/`mark`/`clear`). This module is its mirror image for the
-simulated caller: builders for the messages Twilio sends, shaped exactly as Twilio shapes them
-(numbers such as `sequenceNumber`, `chunk` and `timestamp` as decimal strings, DTMF on the
-`inbound_track`), and a parser for the three messages a server sends back.
+`dtmf`/`stop` and builds `media`/`mark`/`clear`). This module is its mirror image for whatever
+stands in for Twilio towards a realtime node: the simulated caller (`workers/caller/`) and the
+web console's test call (`api/routes/console.py`). Builders for the messages Twilio sends,
+shaped exactly as Twilio shapes them (numbers such as `sequenceNumber`, `chunk` and `timestamp`
+as decimal strings, DTMF on the `inbound_track`), one for our own typed caller turn (`text`,
+which only the console sends), and a parser for the three messages a server sends back.
 
 Pure: no I/O. Reference: Twilio's "Media Streams - WebSocket Messages".
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "ServerClear",
     "ServerMark",
     "ServerMedia",
@@ -32,6 +35,7 @@ __all__ = [
     "parse_server_message",
     "start_message",
     "stop_message",
+    "text_message",
 ]
 
 MEDIA_ENCODING: Final = "audio/x-mulaw"
@@ -41,6 +45,9 @@ MEDIA_SAMPLE_RATE: Final = 8000
 INBOUND_TRACK: Final = "inbound"
 DTMF_TRACK: Final = "inbound_track"
 DTMF_KEYS: Final = frozenset("0123456789*#ABCD")
+# A typed caller turn (`text`, ours): a few sentences, as long as anyone says in one turn. The
+# console refuses longer ones and the realtime codec drops them.
+MAX_TEXT_CHARS: Final = 1000
 
 
 def new_sid(prefix: str) -> str:
@@ -141,6 +148,21 @@ def stop_message(*, sequence_number: int, stream_sid: str, account_sid: str, cal
             "sequenceNumber": str(sequence_number),
             "streamSid": stream_sid,
             "stop": {"accountSid": account_sid, "callSid": call_sid},
+        }
+    )
+
+
+def text_message(*, sequence_number: int, stream_sid: str, text: str) -> str:
+    """`text`: a caller turn typed, not spoken (Callwright's own event, never Twilio's; a
+    realtime node takes it only on a stream whose call token says it is the console's)."""
+    if not text or len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"a typed turn is 1 to {MAX_TEXT_CHARS} characters")
+    return _dump(
+        {
+            "event": "text",
+            "sequenceNumber": str(sequence_number),
+            "streamSid": stream_sid,
+            "text": text,
         }
     )
 
