@@ -48,7 +48,6 @@ from starlette.websockets import WebSocketState
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
-from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -77,6 +76,7 @@ from core.calls.twilio_peer import (
 from core.calls.types import CallInput, Direction
 from core.errors import NotFoundError
 from core.settings import Settings
+from core.twilio_signature import twilio_signature
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["console"])
@@ -280,8 +280,8 @@ async def _open_stream(websocket: WebSocket, placed: _PlacedCall) -> ClientConne
     """The node's media socket, signed as Twilio signs its upgrades; ends the call if the node
     cannot be reached."""
     settings: Settings = websocket.app.state.settings
-    signature = RequestValidator(settings.twilio_auth_token.get_secret_value()).compute_signature(
-        placed.media_url, {}
+    signature = twilio_signature(
+        settings.twilio_auth_token.get_secret_value(), placed.media_url, {}
     )
     try:
         return await connect(

@@ -13,9 +13,10 @@ from websockets.exceptions import ConnectionClosed
 
 from core.calls.tokens import issue_call_token
 from core.calls.twilio_peer import connected_message, new_sid, start_message
+from core.twilio_signature import twilio_signature
 from realtime.metrics import BAD_FRAMES_TOTAL
 from tests.scenarios.conftest import Platform, PlatformFactory
-from workers.caller.answer import StreamAnswer, answer_call, twilio_signature, voice_form
+from workers.caller.answer import StreamAnswer, answer_call, voice_form
 
 SILENCE = bytes([0xFF]) * 160
 

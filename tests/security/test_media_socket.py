@@ -17,13 +17,13 @@ from websockets.exceptions import InvalidStatus
 from core.calls.media import media_stream_url
 from core.calls.twilio_peer import connected_message, dtmf_message, inbound_media_message, new_sid
 from core.settings import Settings
+from core.twilio_signature import twilio_signature
 from realtime.metrics import BAD_FRAMES_TOTAL, CALLS_TOTAL, REGISTRY
 from realtime.server import MediaServer
 from tests.local_server import serve
 from tests.scenarios import conftest as scenarios
 from tests.scenarios.conftest import PlatformFactory
 from tests.scenarios.test_media_stream import close_code, ring, signed, start
-from workers.caller.answer import twilio_signature
 
 # The whole platform, for the tests whose calls get as far as a session.
 engines = scenarios.engines

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import httpx
-from twilio.request_validator import RequestValidator
 
+from core.twilio_signature import twilio_signature
 from workers.caller.errors import CallRejected, VoiceWebhookError
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "parse_twiml",
     "parse_verbs",
     "post_twiml",
-    "twilio_signature",
     "voice_form",
 ]
 
@@ -137,12 +136,6 @@ def voice_form(
         "From": from_number,
         "To": to_number,
     }
-
-
-def twilio_signature(auth_token: str, url: str, form: dict[str, str]) -> str:
-    """`X-Twilio-Signature` for a POST of `form` to `url`, computed by Twilio's own library."""
-    signature: str = RequestValidator(auth_token).compute_signature(url, form)
-    return signature
 
 
 def parse_twiml(twiml: str) -> StreamAnswer:

@@ -35,6 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from core.calls.twilio_peer import new_sid
+from core.twilio_signature import twilio_signature
 from workers.caller.answer import (
     VOICE_PATH,
     HangupVerb,
@@ -46,7 +47,6 @@ from workers.caller.answer import (
     parse_twiml,
     parse_verbs,
     post_twiml,
-    twilio_signature,
     voice_form,
 )
 from workers.caller.conversation import AgentTurn
