@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from workers.eval.cases import load_cases
-from workers.eval.scenario import ScenarioError, ScriptMove, find_scenarios, load_scenario
+from workers.eval.scenario import (
+    ScenarioError,
+    ScriptMove,
+    find_scenarios,
+    load_scenario,
+    parse_scenario,
+)
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 AGENT = Path(__file__).resolve().parents[2] / "examples" / "restaurant_reservations.json"
@@ -100,6 +106,18 @@ def test_yaml_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     path.write_text("- just a list\n")
     with pytest.raises(ScenarioError, match="a scenario is a YAML mapping"):
         load_scenario(path)
+
+
+def test_a_scenario_sent_as_text_reads_as_its_file_does(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    sent = parse_scenario(path.read_text().replace("rest-plain", "any-id") + "source: /etc\n")
+    assert sent.source is None  # where it came from is not the sender's to say
+    assert sent.model_copy(update={"id": "rest-plain", "source": path}) == load_scenario(path)
+    with pytest.raises(ScenarioError, match="^scenario: not valid YAML: "):
+        parse_scenario("facts: {date: [unclosed\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, "facts: {date: [unclosed\n", "broken"))
+    assert str(caught.value).startswith(f"{tmp_path / 'broken.yaml'}: while parsing")
 
 
 def test_a_script_move_checks_the_answer_to_it() -> None:

@@ -16,13 +16,13 @@ the call workflows it serves. One eval runs at a time per worker.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -48,7 +48,7 @@ from workers.eval.cases import EvalCase
 from workers.eval.conversation import run_text_call
 from workers.eval.outcome import ScenarioResult, judge
 from workers.eval.report import EvalReport
-from workers.eval.scenario import Scenario, ScenarioError
+from workers.eval.scenario import ScenarioError, parse_scenario
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ KNOWLEDGE_TIMEOUT_S: Final = 5.0
 busy worker does not turn a question into an unanswered one."""
 STORED_AGENT: Final = Path("<stored agent>")
 """`EvalCase.agent_file` for a stored agent (only audio runs read that file)."""
-POSTED: Final = "scenario"
-"""Where a posted scenario's errors say it came from (a file's would name the file)."""
 
 
 class AgentEvalActivities:
@@ -147,6 +145,7 @@ def read_cases(
 ) -> tuple[list[EvalCase], list[InvalidScenario]]:
     """The scenarios in `texts` made ready to run against `agent`, and every one that cannot
     be (its index, the key at fault and why)."""
+    _require_yaml()
     cases: list[EvalCase] = []
     invalid: list[InvalidScenario] = []
     seen: dict[str, int] = {}
@@ -166,27 +165,6 @@ def read_cases(
             continue
         cases.append(EvalCase(scenario, agent, STORED_AGENT, fields, truths))
     return cases, invalid
-
-
-def parse_scenario(text: str) -> Scenario:
-    """The scenario in YAML `text` (as `load_scenario` reads a file, less the file-name rule);
-    ScenarioError naming the key at fault."""
-    yaml = _yaml()
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(POSTED, "", f"not valid YAML: {exc}") from None
-    if not isinstance(document, dict):
-        raise ScenarioError(POSTED, "", "a scenario is a YAML mapping")
-    document.pop("source", None)  # where a file was read from: not the sender's to say
-    try:
-        return Scenario.model_validate(document)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
-        ).lstrip(".")
-        raise ScenarioError(POSTED, key, error["msg"]) from None
 
 
 def outcome(result: ScenarioResult) -> ScenarioOutcome:
@@ -223,16 +201,15 @@ def _message(exc: ScenarioError) -> str:
     return text.removeprefix(f"{exc.key}: ") if exc.key else text
 
 
-def _yaml() -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:  # a dev dependency: the platform itself never reads YAML
+def _require_yaml() -> None:
+    """A worker without PyYAML fails the eval as such (retrying cannot help), rather than
+    calling every scenario invalid."""
+    if importlib.util.find_spec("yaml") is None:  # a dev dependency: the platform never reads YAML
         raise ApplicationError(
             "reading scenarios needs PyYAML on the worker: pip install pyyaml",
             type=SCENARIOS_UNREADABLE,
             non_retryable=True,
-        ) from None
-    return yaml
+        )
 
 
 def _rounded(value: float | None) -> float | None:

@@ -15,8 +15,9 @@ Scenarios are YAML files, `tests/eval/scenarios/<agent>/<id>.yaml`:
       - {on: next, say: "Are you open Saturdays?", answer_has: [["9", "nine"]], answer_lacks: ["$"]}
     expect: {complete: true}
 
-`load_scenario` checks the shape; `Scenario.truths` checks every field name and fact against the
-agent the scenario runs with, each error naming the file and the key.
+`load_scenario` reads a file and `parse_scenario` YAML text (a scenario posted to the API, or
+a file's contents); both check the shape. `Scenario.truths` checks every field name and fact
+against the agent the scenario runs with, each error naming the file and the key.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import (
     BaseModel,
@@ -39,6 +40,8 @@ from core.fields import DataField
 from workers.eval.truth import Truth, TruthError, parse_truth
 
 DEFAULT_TODAY = dt.date(2026, 12, 1)
+POSTED: Final = "scenario"
+"""Where the errors of a scenario sent as text say it came from (a file's name the file)."""
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 TRIGGER_PATTERN = r"^(start|next|readback|ask:[a-z][a-z0-9_]*)$"
 
@@ -179,25 +182,41 @@ class Scenario(BaseModel):
 
 
 def load_scenario(path: Path) -> Scenario:
-    """The scenario in the YAML file at `path`; ScenarioError if it is malformed."""
+    """The scenario in the YAML file at `path`, whose id is the file's stem; ScenarioError if
+    it is malformed."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(path, "", str(exc)) from exc
+    scenario = parse_scenario(text, path)
+    if scenario.id != path.stem:
+        raise ScenarioError(path, "id", f"{scenario.id!r} is not the file's stem {path.stem!r}")
+    return scenario
+
+
+def parse_scenario(text: str, path: Path | None = None) -> Scenario:
+    """The scenario in YAML `text`, read from the file at `path` (None: sent as text, as to the
+    API); ScenarioError naming the file (or POSTED) and the key at fault."""
+    where: Path | str = POSTED if path is None else path
     yaml = _yaml()
     try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(path, "", str(exc)) from exc
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        # A file's error shows its name and PyYAML's position; text sent to the API is told
+        # what kind of error it has.
+        message = str(exc) if path is not None else f"not valid YAML: {exc}"
+        raise ScenarioError(where, "", message) from None
     if not isinstance(document, dict):
-        raise ScenarioError(path, "", "a scenario is a YAML mapping")
+        raise ScenarioError(where, "", "a scenario is a YAML mapping")
+    document.pop("source", None)  # where a scenario was read from: not its author's to say
     try:
-        scenario = Scenario.model_validate({**document, "source": path})
+        return Scenario.model_validate({**document, "source": path})
     except ValidationError as exc:
         error = exc.errors()[0]
         key = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
         ).lstrip(".")
-        raise ScenarioError(path, key, error["msg"]) from None
-    if scenario.id != path.stem:
-        raise ScenarioError(path, "id", f"{scenario.id!r} is not the file's stem {path.stem!r}")
-    return scenario
+        raise ScenarioError(where, key, error["msg"]) from None
 
 
 def find_scenarios(paths: Iterable[Path]) -> list[Path]:
