@@ -22,6 +22,10 @@ a call another node lost: the spool it left is re-sent, the call so far is read 
 workflow, and the session goes on from there. On SIGTERM (`drain`) the node stops taking
 streams, lets its calls finish for a while, then hands the rest over (the stream closes without
 ending the call; Twilio's next verb reconnects it elsewhere): a deploy drops no call.
+
+`POST /voice/preview` speaks an admin's test phrase in an agent's voice for the builder
+(`realtime.preview`): only with the API's preview token, one at a time, never while draining
+or full of calls.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from temporalio.client import Client
 
+from core.agents.voice_preview import PREVIEW_PATH
 from core.calls.nodes import NO_CAPACITY, NodeRegistry, mark_call_over
 from core.calls.spool import SignalSpool
 from core.calls.token_uses import TokenUses
@@ -58,6 +63,7 @@ from core.calls.types import (
 )
 from core.settings import Settings
 from realtime.metrics import ACTIVE_CALLS, BAD_FRAMES_TOTAL, CALLS_TOTAL, REGISTRY
+from realtime.preview import VoicePreview
 from realtime.runtime import Engines
 from realtime.session import CallSession, SessionSettings
 from realtime.signals import WorkflowSignals, resend_spooled
@@ -126,6 +132,7 @@ class MediaServer:
     pending: int = 0
     """Sockets accepted whose `start` has not been checked yet."""
     _heartbeat: asyncio.Task[None] | None = None
+    _preview: VoicePreview | None = None
 
     async def join(self, redis_url: str | None, media_url: str) -> None:
         """Register this node (its media URL, capacity) in Redis and keep it alive; without a
@@ -184,6 +191,7 @@ class MediaServer:
                 WebSocketRoute("/twilio/media", self.media_stream),
                 Route("/metrics", self.metrics),
                 Route("/health", self.health),
+                Route(PREVIEW_PATH, self.voice_preview, methods=["POST"]),
             ]
         )
 
@@ -200,6 +208,25 @@ class MediaServer:
     async def metrics(self, _request: Request) -> Response:
         """Prometheus exposition of the realtime metrics."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    async def voice_preview(self, request: Request) -> Response:
+        """A test phrase in a voice, as a caller would hear it (`realtime.preview`); only with
+        the API's preview token, and never while the node drains or is full of calls."""
+        if self._preview is None:
+            self._preview = VoicePreview(
+                secret=self.settings.call_token_secret.get_secret_value(),
+                tts_for=lambda call: self.engines.tts_for(call),
+                token_uses=self.token_uses,
+                refusal=self._preview_refusal,
+            )
+        return await self._preview.handle(request)
+
+    def _preview_refusal(self) -> str | None:
+        if self.draining:
+            return "draining"
+        if len(self.sessions) >= self._capacity:
+            return "at capacity"
+        return None
 
     @property
     def _capacity(self) -> int:
