@@ -29,6 +29,7 @@ from api.routes import (
     organization,
     templates,
     twilio,
+    voice,
     webhook_endpoints,
     webhooks,
 )
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(codec.router)
     # Templates first: `/api/agents/templates` must not be read as `/api/agents/{agent_id}`.
     app.include_router(templates.router)
+    app.include_router(voice.router)  # POST /api/agents/voice-preview
     app.include_router(agents.router)
     app.include_router(evals.router)  # POST /api/agents/{id}/eval
     app.include_router(goals.router)
