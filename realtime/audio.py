@@ -14,10 +14,15 @@ Pure functions and small stateful encoders; no I/O.
 from __future__ import annotations
 
 import functools
-from typing import Final, TypeVar
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from core.agents.spec import VoiceSpec
+    from realtime.engines.base import AudioChunk, TTSEngine
 
 try:
     # soxr ships no type information; its few calls below are wrapped in typed arrays.
@@ -37,6 +42,7 @@ __all__ = [
     "decode_inbound",
     "normalise_level",
     "optimize_for_twilio",
+    "phone_speech",
     "resample",
     "telephone_band",
     "ulaw_decode",
@@ -402,3 +408,26 @@ def decode_inbound(payload: bytes, to_rate: int = 16000) -> NDArray[np.float32]:
     """
     pcm = ulaw_decode(payload).astype(np.float32) / np.float32(32768.0)
     return resample(pcm, TWILIO_SAMPLE_RATE, to_rate)
+
+
+async def phone_speech(
+    tts: TTSEngine, text: str, voice: VoiceSpec
+) -> AsyncGenerator[tuple[AudioChunk, list[bytes]]]:
+    """`text` spoken by `tts` in `voice`, chunk by chunk, each with its 20 ms μ-law frames: the
+    one way from a TTS engine to a phone (a call's replies and a voice preview both take it).
+
+    An encoder per utterance: each chunk is a whole clause or sentence and is flushed whole, so
+    nothing waits in the resampler for audio that may be a sentence away, and nothing carries
+    over between utterances. Closing this generator (a barge-in, a timeout) closes the
+    synthesis, so a queued GPU job stops with it.
+    """
+    synthesis = tts.synthesize(text, voice=voice.voice_profile, emotion=voice.emotion_default)
+    encoder = TwilioAudioEncoder()
+    try:
+        async for chunk in synthesis:
+            yield chunk, encoder.push(chunk.samples, chunk.sample_rate) + encoder.flush()
+    finally:
+        # Interfaces promise only AsyncIterator, hence not `aclosing`.
+        close = getattr(synthesis, "aclose", None)
+        if close is not None:
+            await close()

@@ -37,7 +37,7 @@ from core.agents.voice_preview import WAV_MEDIA_TYPE, VoicePreviewRequest
 from core.calls.token_uses import TokenUses
 from core.calls.tokens import InvalidPreviewToken, verify_preview_token
 from core.calls.types import CallInput
-from realtime.audio import TWILIO_SAMPLE_RATE, TwilioAudioEncoder, ulaw_decode
+from realtime.audio import TWILIO_SAMPLE_RATE, phone_speech, ulaw_decode
 from realtime.engines.base import TTSEngine
 from realtime.metrics import REGISTRY
 from realtime.stream_guard import LogLimiter
@@ -77,22 +77,14 @@ def preview_call(voice: VoiceSpec) -> CallInput:
 
 
 async def phone_audio(tts: TTSEngine, text: str, voice: VoiceSpec) -> bytes:
-    """`text` spoken by `tts` in `voice` as 8 kHz μ-law, the bytes a call's frames carry
-    (the same steps as `CallSession._speak`)."""
-    encoder = TwilioAudioEncoder()
+    """`text` spoken by `tts` in `voice` as 8 kHz μ-law, the bytes a call's frames carry."""
     frames: list[bytes] = []
-    synthesis = tts.synthesize(text, voice=voice.voice_profile, emotion=voice.emotion_default)
+    speech = phone_speech(tts, text, voice)
     try:
-        async for chunk in synthesis:
-            frames += encoder.push(chunk.samples, chunk.sample_rate)
-            # Each chunk is a whole clause or sentence, flushed as a call flushes it.
-            frames += encoder.flush()
+        async for _chunk, chunk_frames in speech:
+            frames += chunk_frames
     finally:
-        # Closed on a timeout too, so a queued GPU job stops with the request (interfaces
-        # promise only AsyncIterator, hence not `aclosing`).
-        close = getattr(synthesis, "aclose", None)
-        if close is not None:
-            await close()
+        await speech.aclose()  # on a timeout too: the synthesis stops with the request
     return b"".join(frames)
 
 

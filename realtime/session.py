@@ -56,7 +56,7 @@ from core.calls.types import (
 )
 from core.context import ContextManager
 from core.instructions.engine import InstructionEngine
-from realtime.audio import TwilioAudioEncoder, decode_inbound, resample
+from realtime.audio import decode_inbound, phone_speech, resample
 from realtime.brains.base import Brain, CallerTurn, Captured, EndCall, FirstToken, Rejected, Say
 from realtime.brains.guided import GuidedBrain
 from realtime.engines.base import Audio, STTEngine, TTSEngine
@@ -491,21 +491,13 @@ class CallSession:
         await self._finish_reply(text, None, reply, [], EndCall(end_reason) if end_reason else None)
 
     async def _speak(self, text: str, speech_end: float | None, reply: _Reply) -> None:
-        voice = self.call.agent.voice
-        synthesis = self.tts.synthesize(
-            text, voice=voice.voice_profile, emotion=voice.emotion_default
-        )
-        # An encoder per utterance: each TTS chunk is flushed whole, so nothing carries over,
-        # and a speculative reply never shares state with one being spoken.
-        encoder = TwilioAudioEncoder()
-        async with _closing(synthesis) as chunks:
-            async for chunk in chunks:
+        # A speculative reply never shares encoder state with one being spoken: each utterance
+        # has its own (`phone_speech`).
+        speech = phone_speech(self.tts, text, self.call.agent.voice)
+        async with _closing(speech) as chunks:
+            async for chunk, frames in chunks:
                 if speech_end is not None and "tts_first_audio" not in reply.stamps:
                     reply.stamps["tts_first_audio"] = _ms_since(speech_end)
-                frames = encoder.push(chunk.samples, chunk.sample_rate)
-                # Each chunk is a whole clause or sentence: flush so nothing waits in the
-                # resampler for audio that may be a sentence away.
-                frames += encoder.flush()
                 reply.do(functools.partial(self.playout.speak, frames, chunk.text or text))
 
     async def _finish_reply(

@@ -174,7 +174,9 @@ export function VoiceConfigurator({ voice, onChange, error }: VoiceConfiguratorP
           />
           <FieldError error={shown} path="voice.pitch" />
           <small>
-            Semitones, {PITCH_RANGE[0]} to +{PITCH_RANGE[1]}; 0 keeps the voice's own pitch.
+            Semitones, {PITCH_RANGE[0]} to +{PITCH_RANGE[1]}; 0 keeps the voice's own pitch. Kept
+            with the agent, not yet heard: neither voice engine shifts pitch (a voice profile's
+            reference recording sets it).
           </small>
         </div>
       </div>
