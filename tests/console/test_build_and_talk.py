@@ -163,6 +163,11 @@ async def test_a_wrong_value_shows_the_apis_message_next_to_its_field(
     await expect(message).to_contain_text("between 0.5 and 2.0")
     await expect(speed).to_have_attribute("aria-invalid", "true")
     await look(page, "builder-error")
+    # The voice at its settings, as a caller hears it, from a realtime node.
+    await speed.fill("1.2")
+    await page.get_by_role("button", name="Play test phrase").click()
+    await expect(page.get_by_text("Playing, as a caller hears it.")).to_be_visible(timeout=30_000)
+    await speed.fill("9")
     # Saving anyway is refused by the API, with its message at the same place.
     await page.get_by_role("button", name="Create agent").click()
     await expect(page.get_by_text("Please fix the fields marked below.")).to_be_visible()
