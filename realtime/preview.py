@@ -63,11 +63,8 @@ _REFUSALS_LOG: Final = LogLimiter(per_s=1.0, burst=10.0)
 
 
 def _warn(message: str, *args: object) -> None:
-    held = _REFUSALS_LOG.allow()
-    if held:
-        _LOGGER.warning(message + " (%d similar lines held back)", *args, held)
-    elif held is not None:
-        _LOGGER.warning(message, *args)
+    """A refusal, rate-limited process-wide."""
+    _REFUSALS_LOG.warning(_LOGGER, message, *args)
 
 
 def preview_call(voice: VoiceSpec) -> CallInput:

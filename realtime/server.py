@@ -104,11 +104,7 @@ _REFUSALS_LOG: Final = LogLimiter(per_s=2.0, burst=20.0)
 
 def _warn(message: str, *args: object) -> None:
     """A warning about a socket that misbehaves, rate-limited process-wide."""
-    held = _REFUSALS_LOG.allow()
-    if held:
-        _LOGGER.warning(message + " (%d similar lines held back)", *args, held)
-    elif held is not None:
-        _LOGGER.warning(message, *args)
+    _REFUSALS_LOG.warning(_LOGGER, message, *args)
 
 
 def _short(value: str) -> str:

@@ -25,6 +25,7 @@ not be able to cost the process more than a call's worth. In order:
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Final
 
@@ -95,6 +96,14 @@ class LogLimiter:
         self._tokens -= 1
         held, self.suppressed = self.suppressed, 0
         return held
+
+    def warning(self, logger: logging.Logger, message: str, *args: object) -> None:
+        """`logger.warning(message, *args)` within the limit, saying how many were held back."""
+        held = self.allow()
+        if held:
+            logger.warning(message + " (%d similar lines held back)", *args, held)
+        elif held is not None:
+            logger.warning(message, *args)
 
 
 class RealTimeBudget:
