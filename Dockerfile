@@ -7,12 +7,14 @@
 #     -t callwright:gpu .                                         (realtime, Chatterbox on CUDA)
 
 # The web console: built to static files by Node, served by the API (api/console.py). The agent
-# builder imports the plan's example documents, so examples/ comes along.
+# builder imports the plan's example documents and the TestConsole the eval's scenario sets, so
+# examples/ and tests/eval/scenarios/ come along.
 FROM node:20-slim AS console
 WORKDIR /src/console
 COPY console/package.json console/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY examples /src/examples
+COPY tests/eval/scenarios /src/tests/eval/scenarios
 COPY console ./
 RUN npm run build
 

@@ -31,8 +31,9 @@ $(STAMP): pyproject.toml $(LOCK)
 # refuses a lock without it.
 CONSOLE_DEPS := console/node_modules/.package-lock.json
 CONSOLE_BUILD := console/dist/index.html
-CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html \
-	console/vite.config.ts console/tsconfig.json
+# The console bundles the plan's examples and the eval's scenario sets: they are sources too.
+CONSOLE_SOURCES := $(shell find console/src examples tests/eval/scenarios -type f 2>/dev/null) \
+	console/index.html console/vite.config.ts console/tsconfig.json
 
 $(CONSOLE_DEPS): console/package.json console/package-lock.json
 	cd console && npm ci --no-audit --no-fund --loglevel=error

@@ -51,6 +51,8 @@ async def console(request: Request, path: str = "") -> Response:
     if not index.is_file():
         return HTMLResponse(NOT_BUILT, status_code=503)
     if path:
+        if "\x00" in path:
+            raise HTTPException(404, "not found")  # no file has such a name (resolve() raises)
         wanted = (folder / path).resolve()
         if not wanted.is_relative_to(folder):
             raise HTTPException(404, "not found")

@@ -316,6 +316,11 @@ class CallSession:
         if self.end_reason is not None or not text:
             return
         self._drop_early()
+        # Keys pressed just before belong to no turn now: one reply, to the typed line.
+        if self._dtmf_timer is not None:
+            self._dtmf_timer.cancel()
+            self._dtmf_timer = None
+        self._dtmf.clear()
         answer, self._answer = self._answer, None
         self._idle_since = None
         self._answer = self._spawn(self._typed_turn(answer, text), "typed-turn")
@@ -323,7 +328,9 @@ class CallSession:
     async def _typed_turn(self, interrupted: asyncio.Task[Any] | None, text: str) -> None:
         # In this task, not one of its own (as a barge-in is): the reply below must not start
         # playing before the interrupted one's audio is cleared.
-        await self._interrupt(interrupted, onset=time.monotonic())
+        # No onset: a typed line is not a caller talking over the agent, and stays out of the
+        # phone's barge-in histogram.
+        await self._interrupt(interrupted, onset=None)
         reply = _Reply.now(self.brain)
         reply.typed = True
         await self._answer_text(text, time.monotonic(), reply)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.deps import CurrentKey, IdPath, SessionDep, authorize, get_owned
 from api.schemas.agents import AgentCreate, AgentPublic, AgentSummary, AgentUpdate, CompiledPrompt
@@ -136,8 +137,11 @@ async def validate_agent(
     if not problems:
         try:
             prompt = await builder.preview_prompt(config)
-        except ConflictError as exc:  # a name or number already taken: creating would fail
+        except (ConflictError, NotFoundError) as exc:
+            # A name or number already taken, a goal id that is not there: creating would fail.
             problems = [Problem(path=exc.field or "", message=str(exc))]
+        except IntegrityError:  # the same name created at this moment by someone else
+            problems = [Problem(path="name", message="an agent of this name was just created")]
     return ValidationResult(
         valid=not problems,
         problems=[ProblemPublic(path=p.path, message=p.message) for p in problems],

@@ -376,14 +376,16 @@ class AgentBuilder:
 
     async def preview_prompt(self, config: Mapping[str, Any]) -> str:
         """The system prompt an agent made from `config` would have, with nothing stored: the
-        agent is added in the session's transaction, compiled, and rolled back. So the preview
-        is the real thing (templates, shared goals, domains and their item titles), not a
-        second compiler. Raises what `create_agent` raises."""
+        agent is added inside a savepoint, compiled, and the savepoint rolled back (with the
+        row locks its writes took), so the preview is the real thing (templates, shared goals,
+        domains and their item titles), not a second compiler, and the session's own work is
+        untouched. Raises what `create_agent` raises."""
+        savepoint = await self.session.begin_nested()
         try:
             agent = await self._add_agent(config["template_id"], config)
             return compile_system_prompt(await self.snapshot(agent.id))
         finally:
-            await self.session.rollback()
+            await savepoint.rollback()
 
     async def compile_system_prompt(self, agent_id: int) -> str:
         """The agent's system prompt as it would be compiled for a call now."""

@@ -50,6 +50,19 @@ async def test_an_invalid_draft_has_problems_and_no_prompt(client: httpx.AsyncCl
     assert any(p["path"] == "voice.speed" for p in body["problems"]), body
 
 
+async def test_a_goal_id_that_is_not_there_is_a_problem_at_its_place(
+    client: httpx.AsyncClient,
+) -> None:
+    draft = {**PLAN_AGENT, "goals": [999_999]}
+    answer = await client.post("/api/agents/validate", json=draft)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["valid"] is False and body["compiled_prompt"] is None
+    assert [p["path"] for p in body["problems"]] == ["goals[0]"]
+    # The request's own work is kept: the savepoint alone was rolled back.
+    assert (await client.post("/api/agents", json={**PLAN_AGENT})).status_code == 201
+
+
 async def test_a_sentence_is_tried_against_the_donts(client: httpx.AsyncClient) -> None:
     instructions = PLAN_AGENT["instructions"]
     priced = await client.post(
@@ -101,6 +114,7 @@ async def test_the_console_is_served_with_its_routes(
         assert "immutable" in asset.headers["cache-control"]
         assert (await anon.get("/console/assets/gone.js")).status_code == 404
         assert (await anon.get("/console/..%2Fsecret.txt")).status_code == 404
+        assert (await anon.get("/console/a%00b")).status_code == 404
 
     missing = settings.model_copy(update={"console_dir": str(tmp_path / "nowhere")})
     async with app_client(missing, engine) as anon:

@@ -89,7 +89,15 @@ export function VoiceConfigurator({ voice, onChange, error }: VoiceConfiguratorP
     URL.revokeObjectURL(current.url);
     playing.current = null;
   };
-  useEffect(() => stop, []);
+  // Gone from the page: a preview still on its way must not start playing after.
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+      stop();
+    };
+  }, []);
 
   const change = (next: VoiceDraft) => {
     setPreviewError(null); // about settings that have just changed
@@ -102,6 +110,7 @@ export function VoiceConfigurator({ voice, onChange, error }: VoiceConfiguratorP
     setState("loading");
     try {
       const wav = await fetchVoicePreview(phrase, voice);
+      if (!mounted.current) return;
       const url = URL.createObjectURL(wav);
       const audio = new Audio(url);
       playing.current = { audio, url };

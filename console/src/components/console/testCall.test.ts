@@ -80,8 +80,32 @@ describe("TestCall", () => {
     expect(socket.sentJson().at(-1)).toEqual({ type: "mark", name: "m1" });
   });
 
+  it("sends no caller audio before the call has started", () => {
+    const { socket, call } = setUp();
+    call.sendAudio(new Float32Array(320));
+    expect(socket.sent.filter((d) => d instanceof Uint8Array)).toHaveLength(0);
+  });
+
+  it("closes a microphone that opens after the call ended, and opens one at a time", async () => {
+    const { socket, call } = setUp();
+    let resolve: (mic: { onSamples: () => void; close: () => void }) => void = () => undefined;
+    const close = vi.fn();
+    const open = vi.fn(
+      () => new Promise<{ onSamples: () => void; close: () => void }>((r) => (resolve = r)),
+    );
+    const first = call.startMicrophone(open);
+    const second = call.startMicrophone(open);
+    expect(open).toHaveBeenCalledTimes(1);
+    socket.json({ type: "ended", reason: "completed" });
+    resolve({ onSamples: () => undefined, close });
+    await Promise.all([first, second]);
+    expect(close).toHaveBeenCalled();
+    expect(call.microphoneOn).toBe(false);
+  });
+
   it("sends typed turns and whole 20 ms frames of microphone audio", () => {
     const { socket, call } = setUp();
+    socket.json({ type: "call", call_sid: "CA1", workflow_id: "call-CA1", temporal_ui_url: null });
     call.say("I'd like a cleaning on Friday");
     expect(socket.sentJson().at(-1)).toEqual({ type: "say", text: "I'd like a cleaning on Friday" });
     call.sendAudio(new Float32Array(250)); // one frame now, 90 samples wait

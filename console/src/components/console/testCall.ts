@@ -46,7 +46,11 @@ export class TestCall {
   private framer = new Framer();
   private agentSeconds = 0;
   private ended = false;
+  /** The call has started: caller audio goes out only from then on (earlier frames would reach
+   * the node in one burst, ahead of its clock, and be refused as too fast). */
+  private live = false;
   private mic: Microphone | null = null;
+  private opening: Promise<void> | null = null;
 
   constructor(
     url: string,
@@ -81,8 +85,21 @@ export class TestCall {
   /** Caller audio from the microphone, as 20 ms μ-law frames. */
   async startMicrophone(open: () => Promise<Microphone> = openMicrophone): Promise<void> {
     if (this.mic) return;
-    this.mic = await open();
-    this.mic.onSamples = (samples) => this.sendAudio(samples);
+    // One at a time: a second click while the browser asks for permission waits for the first.
+    this.opening ??= (async () => {
+      try {
+        const mic = await open();
+        if (this.ended) {
+          mic.close(); // the call ended (or the page closed it) while the person was asked
+          return;
+        }
+        mic.onSamples = (samples) => this.sendAudio(samples);
+        this.mic = mic;
+      } finally {
+        this.opening = null;
+      }
+    })();
+    return this.opening;
   }
 
   stopMicrophone(): void {
@@ -96,11 +113,12 @@ export class TestCall {
 
   /** Send caller samples (8 kHz floats): whole frames go now, the rest with the next block. */
   sendAudio(samples: Float32Array): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
+    if (!this.live || this.socket.readyState !== WebSocket.OPEN) return;
     for (const frame of this.framer.push(encodeMulaw(samples))) this.socket.send(frame);
   }
 
   close(): void {
+    this.ended = true; // a microphone still being opened is closed when it arrives
     this.stopMicrophone();
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       this.socket.close(1000, "closed by the page");
@@ -125,6 +143,7 @@ export class TestCall {
     }
     switch (message.type) {
       case "call":
+        this.live = true;
         this.events.onCall(message as unknown as CallInfo);
         break;
       case "mark": {
