@@ -9,6 +9,7 @@ does). Each key is rate-limited per minute (429 with `Retry-After`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, status
@@ -40,6 +41,34 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+@dataclass(frozen=True)
+class OverLimit:
+    """A limit reached: what to tell the caller, and how long until a try is allowed."""
+
+    message: str
+    wait_s: float
+
+    @property
+    def retry_after(self) -> str:
+        """The wait as a `Retry-After` header value."""
+        return retry_after(self.wait_s)
+
+
+async def hit_request_limit(
+    limiter: Limiter, key: ApiKey, organization: Organization
+) -> OverLimit | None:
+    """Count one request by `key`; None within its organization's requests per minute. The
+    HTTP API and the console's test-call socket count against the same limit."""
+    wait = await limiter.hit(
+        f"key:{key.id}", limit=organization.rate_limit_per_minute, window_s=RATE_WINDOW_S
+    )
+    if wait is None:
+        return None
+    return OverLimit(
+        f"this key may make {organization.rate_limit_per_minute} requests per minute", wait
+    )
+
+
 async def get_current_key(
     request: Request,
     session: SessionDep,
@@ -64,15 +93,12 @@ async def get_current_key(
     session.expunge(key)
     organization = await session.get(Organization, key.organization_id)
     assert organization is not None  # a key goes with its organization (ON DELETE CASCADE)
-    limiter: Limiter = request.app.state.limiter
-    wait = await limiter.hit(
-        f"key:{key.id}", limit=organization.rate_limit_per_minute, window_s=RATE_WINDOW_S
-    )
-    if wait is not None:
+    over = await hit_request_limit(request.app.state.limiter, key, organization)
+    if over is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"this key may make {organization.rate_limit_per_minute} requests per minute",
-            headers={"Retry-After": retry_after(wait)},
+            over.message,
+            headers={"Retry-After": over.retry_after},
         )
     request.state.api_key = key  # for the audit log (api.middleware.AuditLog)
     return key

@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.base.exceptions import TwilioRestException
 
-from api.deps import CurrentKey, SessionDep, authorize
+from api.deps import CurrentKey, OverLimit, SessionDep, authorize
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
 from core.agents.builder import AgentBuilder
 from core.auth import Scope
@@ -24,7 +24,7 @@ from core.calls.types import CallEnded, CallInput, Direction, EndSource, call_wo
 from core.db.models import Call, CallTurn, Organization
 from core.errors import NotFoundError
 from core.organizations import CallNotAllowedError, check_outbound_number
-from core.ratelimit import Limiter, retry_after
+from core.ratelimit import Limiter
 from core.search_attributes import call_start_attributes
 from core.settings import Settings
 from core.twilio_rest import create_outbound_call
@@ -35,6 +35,7 @@ router = APIRouter(
 
 CallKey = Annotated[str, Path(min_length=1, max_length=64, description="call id or CallSid")]
 LIST_LIMIT = 200
+CALLS_WINDOW_S = 3600.0
 PROGRESS_TIMEOUT = timedelta(seconds=2)  # no worker running must not stall the API
 
 
@@ -62,6 +63,19 @@ async def start_call_workflow(
         },
     )
     return handle.id
+
+
+async def hit_call_quota(limiter: Limiter, organization: Organization) -> OverLimit | None:
+    """Count one call the organization places (an outbound call, a console test call); None
+    within its calls per hour, the toll-fraud limit."""
+    wait = await limiter.hit(
+        f"calls:{organization.id}", limit=organization.calls_per_hour, window_s=CALLS_WINDOW_S
+    )
+    if wait is None:
+        return None
+    return OverLimit(
+        f"this organization may place {organization.calls_per_hour} calls per hour", wait
+    )
 
 
 def temporal_ui_url(settings: Settings, workflow_id: str) -> str | None:
@@ -102,15 +116,12 @@ async def create_call(
             status.HTTP_403_FORBIDDEN,
             [{"loc": ["body", exc.field], "msg": str(exc), "type": "call_not_allowed"}],
         ) from exc
-    limiter: Limiter = request.app.state.limiter
-    wait = await limiter.hit(
-        f"calls:{organization.id}", limit=organization.calls_per_hour, window_s=3600.0
-    )
-    if wait is not None:
+    over = await hit_call_quota(request.app.state.limiter, organization)
+    if over is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"this organization may place {organization.calls_per_hour} outbound calls per hour",
-            headers={"Retry-After": retry_after(wait)},
+            over.message,
+            headers={"Retry-After": over.retry_after},
         )
     settings: Settings = request.app.state.settings
     twilio = request.app.state.twilio

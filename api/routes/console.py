@@ -11,7 +11,9 @@ Browser → API. First, within START_TIMEOUT_S, a text frame
 `{"type": "start", "key": "<API key>", "agent_id": <int>}` (the key never goes in the URL).
 The key must hold `calls:write` (or `admin`) and the agent belong to its organization; else
 `{"type": "error", "field": "key" | "agent_id" | null, "message": …}` and a close with 4401
-(bad key), 4403 (scope), 4404 (no such agent), 4400 (malformed first message) or 4503 (no
+(bad key), 4403 (scope), 4404 (no such agent), 4400 (malformed first message), 4429 (the key's
+requests per minute, or the organization's calls per hour, are used up: the same limits as the
+HTTP API and `POST /api/calls`, a console call counting as one request and one call) or 4503 (no
 realtime node has room, or Temporal, the database or the node did not answer). Then:
 - binary frames: caller audio, μ-law 8 kHz mono, a multiple of 160 bytes (20 ms each, sent on
   as one `media` message each); any other length is logged and dropped;
@@ -51,7 +53,8 @@ from temporalio.service import RPCError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from api.routes.calls import start_call_workflow, temporal_ui_url
+from api.deps import OverLimit, hit_request_limit
+from api.routes.calls import hit_call_quota, start_call_workflow, temporal_ui_url
 from api.routes.twilio import call_state, choose_node, end_call
 from core.agents.builder import AgentBuilder
 from core.agents.spec import ROW_ID_MAX
@@ -74,6 +77,7 @@ from core.calls.twilio_peer import (
     text_message,
 )
 from core.calls.types import CallInput, Direction
+from core.db.models import Organization
 from core.errors import NotFoundError
 from core.settings import Settings
 from core.twilio_signature import twilio_signature
@@ -103,6 +107,7 @@ BAD_REQUEST: Final = 4400
 BAD_KEY: Final = 4401
 NO_SCOPE: Final = 4403
 NO_AGENT: Final = 4404
+OVER_LIMIT: Final = 4429
 UNAVAILABLE: Final = 4503
 
 
@@ -231,6 +236,9 @@ async def _place_call(websocket: WebSocket, start: ConsoleStart) -> _PlacedCall:
             key = await authenticate(session, start.key)
             if key is None:
                 raise _Refused(BAD_KEY, "key", "unknown, revoked or expired API key")
+            organization = await session.get(Organization, key.organization_id)
+            assert organization is not None  # a key goes with its organization
+            _within(await hit_request_limit(state.limiter, key, organization))
             if not allows(key.scopes, Scope.CALLS_WRITE):
                 raise _Refused(NO_SCOPE, "key", "this API key lacks the `calls:write` scope")
             builder = AgentBuilder(session, key.organization_id, cache=state.cache)
@@ -239,6 +247,8 @@ async def _place_call(websocket: WebSocket, start: ConsoleStart) -> _PlacedCall:
                 await builder.load_agent(start.agent_id)
             except NotFoundError:
                 raise _Refused(NO_AGENT, "agent_id", f"no agent {start.agent_id}") from None
+            # Counted once the call could start, as `POST /api/calls` counts it.
+            _within(await hit_call_quota(state.limiter, organization))
             call = await builder.call_input(
                 start.agent_id, call_sid=call_sid, direction=Direction.INBOUND
             )
@@ -274,6 +284,12 @@ async def _place_call(websocket: WebSocket, start: ConsoleStart) -> _PlacedCall:
     )
     logger.info("console call %s: agent %s on node %s", call_sid, start.agent_id, node.node_id)
     return _PlacedCall(call, workflow_id, node.media_url, token, client)
+
+
+def _within(over: OverLimit | None) -> None:
+    """Refuse the call when a limit is used up (the message names it and when to try again)."""
+    if over is not None:
+        raise _Refused(OVER_LIMIT, None, f"{over.message}; try again in {over.retry_after} s")
 
 
 async def _open_stream(websocket: WebSocket, placed: _PlacedCall) -> ClientConnection:

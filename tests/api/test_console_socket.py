@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from api.app import create_app
+from api.routes.calls import hit_call_quota
 from core.auth import Scope, create_api_key
 from core.db.session import make_sessionmaker
 from core.organizations import ensure_organization
@@ -281,3 +282,43 @@ async def test_calls_are_refused_before_they_start(
         error, closed = await refusal(api_url, first)
         assert (error["type"], error["field"], closed) == ("error", field, code), (first, error)
         assert error["message"]
+
+
+async def test_calls_past_the_organizations_limits_are_refused(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    async with make_sessionmaker(engine)() as session:
+        organization = await ensure_organization(session, "Limited Clinic")
+        organization.rate_limit_per_minute = 2
+        organization.calls_per_hour = 3
+        await session.commit()
+        key = await create_api_key(
+            session,
+            name="limited",
+            organization_id=organization.id,
+            scopes=(Scope.CALLS_WRITE, Scope.AGENTS_WRITE),
+        )
+    app = create_app(settings, engine=engine)
+    async with serve(app) as url:
+        document = json.loads((scenarios.EXAMPLES_DIR / scenarios.AGENT_FILE).read_text())
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            created = await http.post("/api/agents", json=document)  # one request of two
+            assert created.status_code == 201, created.text
+        agent_id = created.json()["id"]
+        # The organization's calls this hour are used up (by phone or console alike).
+        for _ in range(organization.calls_per_hour):
+            assert await hit_call_quota(app.state.limiter, organization) is None
+        error, closed = await refusal(url, start(key, agent_id))
+        assert closed == 4429, error
+        assert "3 calls per hour" in error["message"], error
+        # The socket counted against the key's requests per minute as the HTTP API does: that
+        # was the second; the third is refused, on the socket and over HTTP.
+        error, closed = await refusal(url, start(key, agent_id))
+        assert closed == 4429, error
+        assert "2 requests per minute" in error["message"], error
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            assert (await http.get("/api/agents")).status_code == 429
