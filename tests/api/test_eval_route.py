@@ -25,6 +25,7 @@ from core.db.session import make_sessionmaker
 from core.evals import RUN_AGENT_EVAL_ACTIVITY, AgentEvalRequest, AgentEvalResult
 from core.settings import BrainName, Settings
 from tests.conftest import EXAMPLES_DIR, PAYLOAD_KEYS, app_client
+from tests.eval.test_scenario import alias_bomb
 from tests.workflows.calls import running_worker
 from workers.eval.cases import load_cases
 from workers.eval.suite import run_text_eval
@@ -135,6 +136,23 @@ async def test_a_scenario_that_cannot_run_is_a_422_at_its_index(
     assert "service" in detail[1]["msg"]  # the fields the agent does have
     assert detail[2]["msg"].startswith("expect.complete: ")
     assert all(error["type"] == "invalid_scenario" for error in detail)
+
+
+async def test_a_scenario_with_yaml_aliases_is_refused_before_they_are_followed(
+    api: httpx.AsyncClient, worker: Any
+) -> None:
+    agent_id = await create_scheduler(api)
+    started = time.monotonic()
+
+    response = await api.post(
+        f"/api/agents/{agent_id}/eval", json={"scenarios": [alias_bomb(), FIRST.read_text()]}
+    )
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "scenarios", 0]
+    assert error["msg"].startswith("YAML aliases (*l0) are not allowed"), error
+    assert time.monotonic() - started < 30  # nothing was expanded, and nothing ran
 
 
 @pytest.mark.parametrize("count", [0, 61])

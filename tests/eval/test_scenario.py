@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,7 @@ def test_a_scenario_reads_as_written(tmp_path: Path) -> None:
         (("on: start", "on: later"), "script[0].on", "pattern"),
         (('time: "19:00"', "time: 19:00"), "facts.time", "quoted"),
         (("party_size: 4\n", "party_size: four\n"), "facts.party_size", "a number"),
+        (("party_size: 4\n", "party_size: [[4, 5]]\n"), "facts.party_size", "not a list"),
         (("id: rest-plain", "id: other"), "id", "stem"),
         (("description:", "notes:"), "notes", "Extra inputs"),
     ],
@@ -118,6 +120,31 @@ def test_a_scenario_sent_as_text_reads_as_its_file_does(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(write(tmp_path, "facts: {date: [unclosed\n", "broken"))
     assert str(caught.value).startswith(f"{tmp_path / 'broken.yaml'}: while parsing")
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """A "billion laughs" scenario: each level is nine aliases of the one before (9**9 values
+    once followed, in under 1 kB of YAML)."""
+    lines = ["id: bomb", "agent: restaurant_reservations", "l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    lines.append(f"facts: {{party_size: *l{levels}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_aliases_are_refused_before_they_are_followed(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ScenarioError, match=r"^scenario: YAML aliases \(\*l0\) are not allowed"):
+        parse_scenario(alias_bomb())
+    assert time.monotonic() - started < 1
+    # A file too, and an alias anywhere (a merge key is one).
+    merged = GOOD.replace(
+        "expect:\n  complete: false", "base: &base {complete: true}\nexpect: {<<: *base}"
+    )
+    path = write(tmp_path, merged)
+    with pytest.raises(ScenarioError, match=r"YAML aliases \(\*base\) are not allowed") as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(str(path))
 
 
 def test_a_script_move_checks_the_answer_to_it() -> None:

@@ -16,13 +16,16 @@ Scenarios are YAML files, `tests/eval/scenarios/<agent>/<id>.yaml`:
     expect: {complete: true}
 
 `load_scenario` reads a file and `parse_scenario` YAML text (a scenario posted to the API, or
-a file's contents); both check the shape. `Scenario.truths` checks every field name and fact
-against the agent the scenario runs with, each error naming the file and the key.
+a file's contents); both check the shape. Aliases (`*name`) are refused: a few kilobytes of
+nested aliases expand to billions of nodes, and scenarios reach the worker from the API.
+`Scenario.truths` checks every field name and fact against the agent the scenario runs with,
+each error naming the file and the key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -200,7 +203,9 @@ def parse_scenario(text: str, path: Path | None = None) -> Scenario:
     where: Path | str = POSTED if path is None else path
     yaml = _yaml()
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_loader())
+    except _AliasRefused as exc:
+        raise ScenarioError(where, "", str(exc)) from None
     except yaml.YAMLError as exc:
         # A file's error shows its name and PyYAML's position; text sent to the API is told
         # what kind of error it has.
@@ -228,6 +233,31 @@ def find_scenarios(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)
     return list(dict.fromkeys(found))
+
+
+class _AliasRefused(Exception):
+    """An alias in a scenario (see `_loader`)."""
+
+
+@functools.cache
+def _loader() -> Any:
+    """PyYAML's safe loader, refusing aliases before it follows one (PyYAML is imported late:
+    a dev dependency, so the class is made on first use)."""
+    yaml = _yaml()
+    safe_loader: Any = yaml.SafeLoader
+
+    class NoAliasLoader(safe_loader):  # type: ignore[misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                mark = event.start_mark
+                raise _AliasRefused(
+                    f"YAML aliases (*{event.anchor}) are not allowed "
+                    f"(line {mark.line + 1}, column {mark.column + 1}): write the value out"
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
 
 
 def _yaml() -> Any:

@@ -36,6 +36,9 @@ def parse_truth(data_field: DataField, raw: object) -> Truth:
             raise TruthError("a list of alternatives is for text and number fields only")
         if not raw:
             raise TruthError("an empty list of alternatives")
+        if any(isinstance(item, list) for item in raw):
+            # One level only: alternatives are values, and the recursion stays shallow.
+            raise TruthError("each alternative is one value, not a list")
         items = [parse_truth(data_field, item) for item in raw]
         if data_field.type is FieldType.NUMBER:
             return [float(item) for item in items if isinstance(item, float)]
