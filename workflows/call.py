@@ -186,6 +186,7 @@ class CallWorkflow:
         payload = {
             "call_sid": call.call_sid,
             "agent": {"id": call.agent.id, "name": call.agent.name},
+            "test": call.test,
             "direction": call.direction.value,
             "from": call.from_number,
             "to": call.to_number,
@@ -299,6 +300,7 @@ class CallWorkflow:
                 {
                     "call_sid": self.call.call_sid,
                     "agent": {"id": self.call.agent.id, "name": self.call.agent.name},
+                    "test": self.call.test,
                     "goal": name,
                     "data": fields,
                 },

@@ -358,8 +358,10 @@ class AgentBuilder:
         from_number: str = "",
         to_number: str = "",
         webhook_retry: WebhookRetry | None = None,
+        test: bool = False,
     ) -> CallInput:
-        """The frozen start of a call with this agent as it is configured now."""
+        """The frozen start of a call with this agent as it is configured now (`test`: the web
+        console's test call)."""
         compiled = await self.compiled(agent_id)
         return CallInput(
             call_sid=call_sid,
@@ -372,6 +374,7 @@ class AgentBuilder:
             max_call_seconds=compiled.max_call_seconds,
             inactivity_seconds=compiled.inactivity_seconds,
             webhook_retry=webhook_retry or WebhookRetry(),
+            test=test,
         )
 
     async def preview_prompt(self, config: Mapping[str, Any]) -> str:

@@ -64,6 +64,9 @@ class CallInput:
     max_call_seconds: float = 1800.0
     inactivity_seconds: float = 120.0
     webhook_retry: WebhookRetry = field(default_factory=WebhookRetry)
+    test: bool = False
+    """A test call from the web console, not a caller: its webhooks say `"test": true`, so a
+    business system can tell a trial booking from a real one."""
 
 
 @dataclass

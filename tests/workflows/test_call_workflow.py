@@ -64,6 +64,7 @@ async def test_booking_completes_the_goal_and_sends_signed_webhooks_once(
     call_event = verify(await endpoint_secret(engine, f"{receiver.url}/call"), call_requests[0])
     assert call_event["type"] == "call.completed"
     assert call_event["data"]["outcome"] == "goals_met"
+    assert call_event["data"]["test"] is False  # a phone call, not the console's test call
     assert [t["text"] for t in call_event["data"]["transcript"]][1].startswith("I'd like")
     await asyncio.sleep(0.5)  # anything sent twice would have arrived by now
     assert len(receiver.on("/goal")) == 1 and len(receiver.on("/call")) == 1
