@@ -29,6 +29,22 @@ type Phase = "idle" | "connecting" | "live" | "ended";
 // analysis): the list is read again this often while the page is open.
 const DELIVERIES_POLL_MS = 2000;
 
+/** What to tell a person whose microphone did not open, and what to do instead. */
+export function microphoneProblem(caught: unknown): string {
+  const name = caught instanceof DOMException ? caught.name : "";
+  if (name === "NotAllowedError") {
+    return "The microphone is blocked for this page: allow it in the address bar, or type the caller's lines instead.";
+  }
+  if (name === "NotFoundError") {
+    return "No microphone was found: connect one, or type the caller's lines instead.";
+  }
+  if (name === "NotSupportedError") {
+    // Firefox will not join a microphone to the 8 kHz phone-audio context the call uses.
+    return "This browser cannot feed the microphone to a phone-audio call (use Chrome, Edge or another Chromium browser), or type the caller's lines instead.";
+  }
+  return `The microphone could not be opened (${String(caught)}); type the caller's lines instead.`;
+}
+
 /** Talk to an agent from the browser, by typing or by microphone, through the real call path,
  * and watch the call as ops would: transcript, goals, latency, webhooks, Temporal. */
 export function TestConsolePage() {
@@ -92,7 +108,7 @@ export function TestConsolePage() {
           await test.startMicrophone();
           setMicOn(true);
         } catch (caught) {
-          setError(`the microphone could not be opened: ${String(caught)}`);
+          setError(microphoneProblem(caught));
         }
       }
     },
@@ -111,7 +127,7 @@ export function TestConsolePage() {
       await test.startMicrophone();
       setMicOn(true);
     } catch (caught) {
-      setError(`the microphone could not be opened: ${String(caught)}`);
+      setError(microphoneProblem(caught));
     }
   }
 
