@@ -4,14 +4,17 @@ phrase"; the contract is `core.agents.voice_preview`).
 The phrase goes through exactly what an agent's sentence goes through on a call: the TTS handle
 `Engines.tts_for` gives a call with that voice (Piper at the voice's speed; Chatterbox with its
 voice profile and emotion style), the profile and emotion passed as `CallSession` passes them,
-then the phone-audio path (`TwilioAudioEncoder`, pushed and flushed per chunk as a call's
-speech is) down to μ-law. The μ-law is decoded again into a 16-bit 8 kHz WAV, so the admin
+then the phone-audio path (`realtime.audio.phone_speech`, the one a call's replies take) down
+to μ-law. The μ-law is decoded again into a 16-bit 8 kHz WAV, so the admin
 hears what a caller hears, telephone band and companding included.
 
 Only the API may ask: the request carries a short-lived preview token (its own audience, signed
-with CALL_TOKEN_SECRET), taken once. Previews never crowd out calls: MAX_PARALLEL at a time on a
-node (a busy node answers 503 at once rather than queueing), none while the node drains or is
-full of calls, the text bounded by MAX_TEXT_CHARS and the synthesis by SYNTHESIS_TIMEOUT_S.
+with CALL_TOKEN_SECRET), taken once. Previews are kept small beside calls: MAX_PARALLEL at a
+time on a node (a busy node answers 503 at once rather than queueing), none while the node
+drains or is full of calls, the text bounded by MAX_TEXT_CHARS and the synthesis by
+SYNTHESIS_TIMEOUT_S. On a GPU node a preview's sentences still join Chatterbox's queue at a
+call's priority (the engine interface has no priority yet), so one preview can delay a call's
+later sentences by its own length at most.
 Refusals are logged, rate-limited, and counted in `callwright_voice_previews_total`.
 """
 
