@@ -25,6 +25,8 @@ MAX_SCENARIOS: Final = 60
 MAX_SCENARIO_CHARS: Final = 20_000
 SCENARIOS_UNREADABLE: Final = "ScenariosUnreadable"
 """The error type of an activity that cannot read scenarios at all (PyYAML is not installed)."""
+EVAL_BUSY: Final = "EvalBusy"
+"""The error type of an activity refused because its worker is running another eval."""
 
 EvalSpeaker = Literal["agent", "caller"]
 

@@ -2,7 +2,8 @@
 answer pass/fail with transcripts (the console's test page).
 
 The eval code lives with the worker, so the API starts `AgentEvalWorkflow` (by name, `core.evals`)
-on the worker's task queue and waits for its answer, at most `EVAL_TIMEOUT` (120 s).
+on the worker's task queue and waits for its answer, at most `EVAL_TIMEOUT` (120 s). A worker
+runs one eval at a time: another sent meanwhile is a 503 at once ("try again in a moment").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.agents.builder import AgentBuilder
 from core.auth import Scope
 from core.evals import (
     AGENT_EVAL_WORKFLOW,
+    EVAL_BUSY,
     EVAL_TIMEOUT,
     SCENARIOS_UNREADABLE,
     AgentEvalRequest,
@@ -58,8 +60,8 @@ TIMED_OUT: Final = (
         404: {"description": "No such agent"},
         422: {"description": "A scenario cannot be read or run (`loc`: its index)"},
         503: {
-            "description": "Temporal cannot be reached, no worker is running, or the worker "
-            "cannot read scenarios"
+            "description": "Temporal cannot be reached, no worker is running, the worker "
+            "cannot read scenarios, or it is running another eval"
         },
         504: {"description": "The scenarios did not finish within 120 s"},
     },
@@ -174,7 +176,7 @@ def _failed(agent_id: int, exc: WorkflowFailureError) -> HTTPException:
     while cause is not None:
         if isinstance(cause, TemporalTimeout):
             return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, TIMED_OUT)
-        if isinstance(cause, ApplicationError) and cause.type == SCENARIOS_UNREADABLE:
+        if isinstance(cause, ApplicationError) and cause.type in (SCENARIOS_UNREADABLE, EVAL_BUSY):
             return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, cause.message)
         cause = cause.__cause__
     logger.error("agent %s: the eval failed in the worker: %s", agent_id, exc.cause)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from core.settings import BrainName, Settings
 from tests.conftest import EXAMPLES_DIR, PAYLOAD_KEYS, app_client
 from tests.eval.test_scenario import alias_bomb
 from tests.workflows.calls import running_worker
+from workers.eval import activity as eval_activity
 from workers.eval.cases import load_cases
 from workers.eval.suite import run_text_eval
 from workers.services import EmbeddedTemporal
@@ -153,6 +155,39 @@ async def test_a_scenario_with_yaml_aliases_is_refused_before_they_are_followed(
     assert error["loc"] == ["body", "scenarios", 0]
     assert error["msg"].startswith("YAML aliases (*l0) are not allowed"), error
     assert time.monotonic() - started < 30  # nothing was expanded, and nothing ran
+
+
+async def test_a_second_eval_while_one_runs_is_a_503_at_once(
+    api: httpx.AsyncClient, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_id = await create_scheduler(api)
+    release = threading.Event()
+    real = eval_activity.run_agent_eval
+
+    async def held(request: AgentEvalRequest, *args: Any, **kwargs: Any) -> AgentEvalResult:
+        release.wait(60)  # the eval's own thread: a long run, until the test lets it go on
+        return await real(request, *args, **kwargs)
+
+    monkeypatch.setattr(eval_activity, "run_agent_eval", held)
+    body = {"scenarios": [FIRST.read_text()]}
+    runs = [
+        asyncio.create_task(api.post(f"/api/agents/{agent_id}/eval", json=body)) for _ in range(2)
+    ]
+    try:
+        done, _ = await asyncio.wait(runs, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        [refused] = [task.result() for task in done]
+    finally:
+        release.set()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["detail"] == (
+        "another scenario run is in progress on the worker; try again in a moment"
+    )
+    [ran] = [await task for task in runs if task not in done]
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["passed"] == 1
+    # The worker is free again once the first has finished.
+    again = await api.post(f"/api/agents/{agent_id}/eval", json=body)
+    assert again.status_code == 200, again.text
 
 
 @pytest.mark.parametrize("count", [0, 61])

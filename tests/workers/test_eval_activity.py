@@ -3,21 +3,27 @@ against the stored agent, and played with the agent's own knowledge from the dat
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from core.agents.builder import AgentBuilder
 from core.agents.snapshot import AgentSnapshot
 from core.db.session import make_sessionmaker
-from core.evals import AgentEvalRequest
+from core.evals import EVAL_BUSY, AgentEvalRequest, AgentEvalResult
 from core.goals.manager import GoalManager
 from core.organizations import default_organization
 from core.settings import Settings
 from tests.conftest import EXAMPLES_DIR
-from workers.eval.activity import read_cases, run_agent_eval
+from workers.eval import activity as eval_activity
+from workers.eval.activity import AgentEvalActivities, read_cases, run_agent_eval
 from workers.eval.agents import load_agent
 from workers.eval.knowledge import knowledge_path, load_domain_file
 
@@ -98,3 +104,44 @@ def test_every_scenario_that_cannot_run_is_named_with_its_key() -> None:
     assert "is also the id of scenario 0" in invalid[1].message
     assert "no such field 'budget'" in invalid[3].message
     assert all(not problem.message.startswith(".") for problem in invalid)
+
+
+async def test_a_worker_runs_one_eval_at_a_time_until_its_thread_has_finished(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    async def held(request: AgentEvalRequest, *args: Any, **kwargs: Any) -> AgentEvalResult:
+        started.set()
+        release.wait(30)  # its own thread and loop: blocking is what a long eval does
+        return AgentEvalResult(passed=len(request.scenarios))
+
+    monkeypatch.setattr(eval_activity, "run_agent_eval", held)
+    activities = AgentEvalActivities(settings, async_sessionmaker())
+    request = AgentEvalRequest(load_agent(EXAMPLES_DIR / "appointment_scheduler.json"), ["x"])
+    first_env = ActivityEnvironment()
+    first = asyncio.create_task(first_env.run(activities.run_agent_eval, request))
+    assert await asyncio.to_thread(started.wait, 10)
+
+    with pytest.raises(ApplicationError) as busy:
+        await ActivityEnvironment().run(activities.run_agent_eval, request)
+    assert busy.value.type == EVAL_BUSY and busy.value.non_retryable
+    assert "another scenario run is in progress" in busy.value.message
+
+    # Cancelled, the activity ends, but its thread runs on: the worker is still busy.
+    first_env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    with pytest.raises(ApplicationError, match="in progress"):
+        await ActivityEnvironment().run(activities.run_agent_eval, request)
+
+    release.set()
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                result = await ActivityEnvironment().run(activities.run_agent_eval, request)
+                break
+            except ApplicationError:
+                await asyncio.sleep(0.05)  # the thread is finishing
+    assert result.passed == 1

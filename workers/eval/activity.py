@@ -10,7 +10,10 @@ database as on a phone call, not from an example file loaded into a private Post
 
 The calls run in a thread with an event loop of its own: the guided brain reads each line on the
 CPU (and loads its models on a cold worker, seconds), which must not stall the worker's loop and
-the call workflows it serves. One eval runs at a time per worker.
+the call workflows it serves. One eval runs at a time per worker: another one arriving
+meanwhile fails at once (`EVAL_BUSY`, not retried; the API answers 503) rather than waiting
+without heartbeats, and the worker counts as busy until the thread has really finished, even
+when the activity was cancelled (the thread then stops before its next scenario).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from core.agents.snapshot import AgentSnapshot
 from core.context import ContextManager, KnowledgeSearch
 from core.db.session import make_async_engine, make_sessionmaker
 from core.evals import (
+    EVAL_BUSY,
     RUN_AGENT_EVAL_ACTIVITY,
     SCENARIOS_UNREADABLE,
     AgentEvalRequest,
@@ -56,6 +60,7 @@ HEARTBEAT_EVERY_S: Final = 5.0
 KNOWLEDGE_TIMEOUT_S: Final = 5.0
 """What a turn waits for its knowledge lookup: the CLI's figure, not a live call's 0.3 s, so a
 busy worker does not turn a question into an unanswered one."""
+BUSY_MESSAGE: Final = "another scenario run is in progress on the worker; try again in a moment"
 STORED_AGENT: Final = Path("<stored agent>")
 """`EvalCase.agent_file` for a stored agent (only audio runs read that file)."""
 
@@ -70,30 +75,45 @@ class AgentEvalActivities:
         self.database_url: str | None = (
             bind.url.render_as_string(hide_password=False) if bind is not None else None
         )
-        self._one_at_a_time = asyncio.Lock()
+        self._running: asyncio.Future[AgentEvalResult] | None = None
+        """The eval thread's future while it runs (cleared when it has finished)."""
 
     @activity.defn(name=RUN_AGENT_EVAL_ACTIVITY)
     async def run_agent_eval(self, request: AgentEvalRequest) -> AgentEvalResult:
         """Every scenario's call and verdict, with the run's figures; or the scenarios that
-        cannot run, with none run."""
+        cannot run, with none run. EVAL_BUSY at once while another eval runs here."""
+        if self._running is not None:
+            raise ApplicationError(BUSY_MESSAGE, type=EVAL_BUSY, non_retryable=True)
         stop = threading.Event()
-        async with self._one_at_a_time:
-            run = asyncio.ensure_future(
-                asyncio.to_thread(
-                    lambda: asyncio.run(
-                        run_agent_eval(request, self.settings, self.database_url, stop=stop)
-                    )
+        run = asyncio.ensure_future(
+            asyncio.to_thread(
+                lambda: asyncio.run(
+                    run_agent_eval(request, self.settings, self.database_url, stop=stop)
                 )
             )
-            try:
-                while True:
-                    done, _ = await asyncio.wait({run}, timeout=HEARTBEAT_EVERY_S)
-                    if done:
-                        return run.result()
-                    activity.heartbeat()
-            except asyncio.CancelledError:
-                stop.set()  # the thread stops before its next scenario
-                raise
+        )
+        self._running = run
+        run.add_done_callback(self._finished)
+        try:
+            while True:
+                done, _ = await asyncio.wait({run}, timeout=HEARTBEAT_EVERY_S)
+                if done:
+                    return run.result()
+                activity.heartbeat()
+        except asyncio.CancelledError:
+            stop.set()  # the thread stops before its next scenario; the worker is busy till then
+            run.add_done_callback(_report_abandoned)
+            raise
+
+    def _finished(self, _run: asyncio.Future[AgentEvalResult]) -> None:
+        """The thread is done: the worker may take another eval."""
+        self._running = None
+
+
+def _report_abandoned(run: asyncio.Future[AgentEvalResult]) -> None:
+    """A cancelled eval's thread has ended: its failure, if any, has nobody else to tell."""
+    if not run.cancelled() and (exc := run.exception()) is not None:
+        logger.warning("a cancelled eval's thread failed: %r", exc)
 
 
 async def run_agent_eval(
