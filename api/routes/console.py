@@ -250,7 +250,7 @@ async def _place_call(websocket: WebSocket, start: ConsoleStart) -> _PlacedCall:
             # Counted once the call could start, as `POST /api/calls` counts it.
             _within(await hit_call_quota(state.limiter, organization))
             call = await builder.call_input(
-                start.agent_id, call_sid=call_sid, direction=Direction.INBOUND
+                start.agent_id, call_sid=call_sid, direction=Direction.INBOUND, test=True
             )
     except (SQLAlchemyError, OSError) as exc:
         logger.error("console call: the database did not answer: %s", exc)

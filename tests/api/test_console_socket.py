@@ -177,6 +177,7 @@ async def test_a_typed_booking_completes_the_goal_and_its_webhooks_show(
 
     deliveries = await wait_for(goal_delivery)
     assert deliveries[0]["payload"]["data"]["call_sid"] == call_sid, deliveries[0]["payload"]
+    assert deliveries[0]["payload"]["data"]["test"] is True  # receivers can tell a trial call
     # By the call's id too; another call's deliveries are not listed.
     by_id = await world.api.get("/api/webhooks/deliveries", params={"call": record["id"]})
     assert {d["id"] for d in by_id.json()} >= {deliveries[0]["id"]}
