@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketState
@@ -62,6 +62,9 @@ from core.auth import Scope, allows, authenticate
 from core.calls.nodes import NO_CAPACITY
 from core.calls.tokens import issue_call_token
 from core.calls.twilio_peer import (
+    DTMF_KEYS,
+    FRAME_BYTES,
+    FRAME_MS,
     MAX_TEXT_CHARS,
     ServerMark,
     ServerMedia,
@@ -87,9 +90,6 @@ router = APIRouter(tags=["console"])
 
 PATH: Final = "/api/console/call"
 START_TIMEOUT_S: Final = 10.0
-FRAME_BYTES: Final = 160
-"""20 ms of μ-law at 8 kHz: the unit of caller audio, as Twilio sends it."""
-FRAME_MS: Final = 20
 MAX_AUDIO_BYTES: Final = 100 * FRAME_BYTES
 """Two seconds in one binary frame: the realtime node drops audio further ahead of the clock."""
 MAX_CONTROL_BYTES: Final = 4096
@@ -141,7 +141,14 @@ class ConsoleDtmf(BaseModel):
     """A key pressed on the console's keypad."""
 
     type: Literal["dtmf"]
-    digit: str = Field(pattern="^[0-9*#A-D]$")
+    digit: str = Field(min_length=1, max_length=1)
+
+    @field_validator("digit")
+    @classmethod
+    def _a_key(cls, digit: str) -> str:
+        if digit not in DTMF_KEYS:
+            raise ValueError(f"a keypad key: one of {''.join(sorted(DTMF_KEYS))}")
+        return digit
 
 
 class ConsoleMark(BaseModel):

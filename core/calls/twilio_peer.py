@@ -40,6 +40,9 @@ __all__ = [
 
 MEDIA_ENCODING: Final = "audio/x-mulaw"
 MEDIA_SAMPLE_RATE: Final = 8000
+FRAME_MS: Final = 20
+FRAME_BYTES: Final = MEDIA_SAMPLE_RATE * FRAME_MS // 1000
+"""20 ms of μ-law: the unit of caller audio, as Twilio sends it (160 bytes)."""
 # Twilio labels the caller's audio "inbound" in `start.tracks` and `media.track`, but DTMF
 # arrives on "inbound_track": both spellings are what Twilio really sends.
 INBOUND_TRACK: Final = "inbound"
