@@ -15,6 +15,7 @@ caller's last words (the plan's Phase 5.2, `ContextManager`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -200,8 +201,14 @@ def spoken_answer(
     texts = [sentence for _, _, sentence in candidates]
     asked = (asks_for_information(question) or questions_in(question) or [question])[:2]
     chosen: list[tuple[float, int, int, str]] = []
+    stored = _stored_vectors(relevant) if similarity is embeddings.similarity else None
     for clause in asked:
-        meaning = similarity(clause, texts) if similarity is not None else [0.0] * len(texts)
+        if stored is not None:
+            meaning = [float(x) for x in stored @ embeddings.embed_query(clause)]
+        elif similarity is not None:
+            meaning = similarity(clause, texts)
+        else:
+            meaning = [0.0] * len(texts)
         words = _words(clause)
         scored = sorted(
             (
@@ -238,12 +245,51 @@ def spoken_answer(
     return [s[3] for s in ordered]
 
 
+def _plain(hit: Hit) -> dict[str, Any]:
+    """`hit`'s fields as JSON-ready data, without its sentence vectors."""
+    return {
+        f.name: getattr(hit, f.name)
+        for f in dataclasses.fields(hit)
+        if f.name != "sentence_vectors"
+    }
+
+
+def _stored_vectors(hits: Sequence[Hit]) -> np.ndarray[Any, Any] | None:
+    """The indexed vectors of every sentence of `hits`, in order, when each hit has them: the
+    bundled MiniLM's, so they stand in for `embeddings.similarity` without embedding the
+    sentences again on the caller's turn."""
+    vectors = [hit.sentence_vectors for hit in hits]
+    if any(v is None for v in vectors):
+        return None
+    return np.concatenate([v for v in vectors if v is not None])
+
+
 def _hits_to_json(hits: Sequence[Hit]) -> bytes:
-    return json.dumps([dataclasses.asdict(h) for h in hits]).encode()
+    """Hits for the Redis cache; sentence vectors as float32 bytes in base64 (a quarter of
+    their size as JSON numbers, and read back exactly)."""
+    rows = []
+    for hit in hits:
+        row = _plain(hit)
+        if hit.sentence_vectors is not None:
+            vectors = np.ascontiguousarray(hit.sentence_vectors, dtype=np.float32)
+            row["sentence_vectors"] = {
+                "rows": int(vectors.shape[0]),
+                "float32": base64.b64encode(vectors.tobytes()).decode(),
+            }
+        rows.append(row)
+    return json.dumps(rows).encode()
 
 
 def _hits_from_json(raw: bytes) -> list[Hit]:
-    return [Hit(**item) for item in json.loads(raw)]
+    hits = []
+    for row in json.loads(raw):
+        stored = row.pop("sentence_vectors", None)
+        vectors = None
+        if stored is not None:
+            data = np.frombuffer(base64.b64decode(stored["float32"]), dtype=np.float32)
+            vectors = data.reshape(stored["rows"], -1)
+        hits.append(Hit(**row, sentence_vectors=vectors))
+    return hits
 
 
 class KnowledgeSearch:
@@ -399,4 +445,4 @@ class ContextManager:
 
 def as_json(hits: Sequence[Hit]) -> list[dict[str, Any]]:
     """Hits as plain data with why each matched (for the API and logs at DEBUG)."""
-    return [{**dataclasses.asdict(h), "why": h.why} for h in hits]
+    return [{**_plain(h), "why": h.why} for h in hits]

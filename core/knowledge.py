@@ -17,16 +17,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import embeddings
 from core.db.models import KnowledgeItem, KnowledgeSentence, content_hash
+from core.embeddings import Vectors
 
 # Pieces this long are a few spoken sentences: enough context, still one topic. MiniLM reads at
 # most 256 word pieces (~1,000 characters of English); longer pieces would be cut unseen.
@@ -106,6 +108,10 @@ class Hit:
     """How well it shares the question's words (`ts_rank_cd`, normalized to 0..1)."""
     sentence_similarity: float | None = None
     """Cosine similarity of its closest sentence (None: its sentences have no vectors yet)."""
+    sentence_vectors: Vectors | None = field(default=None, repr=False, compare=False)
+    """The stored MiniLM vector of each of `sentences(content)`, in order (None: not fetched,
+    or not indexed yet). A brain picks the sentence to speak with them instead of embedding the
+    item's sentences again on the caller's turn (about 30 ms of one core for three items)."""
 
     @property
     def relevant(self) -> bool:
@@ -357,9 +363,18 @@ class KnowledgeBase:
                 sentence_similarity=(
                     None if r.sentence_similarity is None else float(r.sentence_similarity)
                 ),
+                sentence_vectors=_sentence_vectors(r.sentence_vectors, r.content),
             )
             for r in rows
         ]
+
+
+def _sentence_vectors(stored: Sequence[Sequence[float]] | None, content: str) -> Vectors | None:
+    """The stored sentence vectors as one array, when there is one for each of the content's
+    sentences (an item indexed by an older release may have been split differently)."""
+    if not stored or len(stored) != len(sentences(content)):
+        return None
+    return np.asarray(stored, dtype=np.float32)
 
 
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -437,9 +452,14 @@ _HYBRID: Final = text(
                similarity + coalesce(sentence_similarity, similarity)
                    + :keyword_weight * keyword_score AS score
         FROM scored
+    ),
+    top AS (
+        SELECT * FROM ranked ORDER BY score DESC, id LIMIT :k
     )
-    SELECT * FROM ranked
+    SELECT top.*,
+           (SELECT array_agg(s.embedding::real[] ORDER BY s.position)
+            FROM knowledge_sentences s WHERE s.item_id = top.id) AS sentence_vectors
+    FROM top
     ORDER BY score DESC, id
-    LIMIT :k
     """
 )

@@ -6,11 +6,14 @@ the turn its context, never its answer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from openai import AsyncOpenAI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,9 +22,15 @@ from core import embeddings
 from core.agents.prompt import compile_system_prompt
 from core.agents.snapshot import AgentSnapshot
 from core.cache import Cache
-from core.context import ContextManager, KnowledgeSearch, asks_for_information, questions_in
+from core.context import (
+    ContextManager,
+    KnowledgeSearch,
+    asks_for_information,
+    questions_in,
+    spoken_answer,
+)
 from core.db.session import make_sessionmaker
-from core.knowledge import Hit
+from core.knowledge import Hit, sentences
 from realtime.brains.base import CallerTurn, Say
 from realtime.brains.guided import NO_ANSWER, GuidedBrain
 from realtime.brains.openai_chat import OpenAIChatBrain
@@ -228,8 +237,12 @@ async def test_with_redis_stopped_lookups_go_on_and_say_once_that_the_cache_is_o
     domain_ids = [d.id for d in scheduler.domains if d.id is not None]
     try:
         first = await search.search("are you open on saturdays?", domain_ids)
-        assert await search.search("are you open on saturdays?", domain_ids) == first
+        cached = await search.search("are you open on saturdays?", domain_ids)
+        assert cached == first
         assert cache.hits >= 1  # the second lookup came from Redis
+        for fresh, again in zip(first, cached, strict=True):  # with their sentences' vectors
+            assert fresh.sentence_vectors is not None and again.sentence_vectors is not None
+            assert (fresh.sentence_vectors == again.sentence_vectors).all()
         redis.stop()
         with caplog.at_level(logging.INFO, logger="core.cache"):
             for question in ("is there parking?", "do you take delta?", "are you open sunday?"):
@@ -239,6 +252,34 @@ async def test_with_redis_stopped_lookups_go_on_and_say_once_that_the_cache_is_o
     finally:
         redis.stop()
         await cache.close()
+
+
+async def test_the_answer_is_chosen_with_the_indexed_sentence_vectors_not_new_embeddings(
+    search: KnowledgeSearch, scheduler: AgentSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    domain_ids = [d.id for d in scheduler.domains if d.id is not None]
+    question = "what's the latest appointment you have in the day?"
+    hits = await search.search(question, domain_ids)
+    for hit in hits:  # MiniLM's vectors of the item's sentences, as indexed
+        assert hit.sentence_vectors is not None
+        assert hit.sentence_vectors.shape == (len(sentences(hit.content)), 384)
+        fresh = embeddings.embed(sentences(hit.content))
+        assert np.allclose(hit.sentence_vectors, fresh, atol=1e-4)
+    without = [dataclasses.replace(hit, sentence_vectors=None) for hit in hits]
+    expected = spoken_answer(question, without, embeddings.similarity)
+    assert "5:15 pm" in " ".join(expected)
+
+    embedded: list[str] = []
+    real_embed = embeddings.embed
+
+    def counting(texts: Sequence[str]) -> embeddings.Vectors:
+        embedded.extend(texts)
+        return real_embed(texts)
+
+    monkeypatch.setattr(embeddings, "embed", counting)
+    monkeypatch.setattr(embeddings, "_phrases", OrderedDict())  # nothing cached in the process
+    assert spoken_answer(question, hits, embeddings.similarity) == expected
+    assert not set(embedded) & {s for hit in hits for s in sentences(hit.content)}
 
 
 async def test_the_context_a_brain_sees_holds_the_prompt_goal_state_and_cited_items(
