@@ -1,10 +1,11 @@
 """The knowledge indexing contract: names and payloads of `IndexKnowledgeWorkflow`, its
 signal and its activity, and `request_indexing`, which whoever stores new items calls.
 
-One workflow per domain (`knowledge-index-<domain_id>`) embeds the domain's pending items a
-batch at a time until none is left. A new import signals the running one (signal-with-start),
-so two imports never race two indexers over the same rows, and items stored while the last
-batch ran are never left behind: the signal makes the workflow look again before it ends.
+One workflow per domain (`knowledge-index-<task queue>-<domain_id>`) embeds the domain's pending
+items a batch at a time until none is left. A new import signals the running one
+(signal-with-start), so two imports never race two indexers over the same rows, and items
+stored while the last batch ran are never left behind: the signal makes the workflow look
+again before it ends.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ INDEX_BATCH: Final = 256
 START_TIMEOUT: Final = timedelta(seconds=5)
 
 
-def index_workflow_id(domain_id: int) -> str:
-    """The id of a domain's indexing workflow."""
-    return f"knowledge-index-{domain_id}"
+def index_workflow_id(domain_id: int, task_queue: str) -> str:
+    """The id of a domain's indexing workflow. The task queue is in it because a domain id is
+    only unique within one database: two deployments sharing a Temporal namespace (each with
+    its own queue, as they must) would otherwise signal each other's indexers, and a domain's
+    items would wait for a worker of the other database."""
+    return f"knowledge-index-{task_queue}-{domain_id}"
 
 
 @dataclass
@@ -69,7 +73,7 @@ async def request_indexing(
     await client.start_workflow(
         INDEX_KNOWLEDGE_WORKFLOW,
         IndexKnowledge(domain_id=domain_id),
-        id=index_workflow_id(domain_id),
+        id=index_workflow_id(domain_id, task_queue),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal=KNOWLEDGE_ADDED_SIGNAL,

@@ -1,5 +1,6 @@
-"""`IndexKnowledgeWorkflow` (`knowledge-index-<domain_id>`): give a domain's new knowledge
-items their embeddings, a batch per activity, until none is pending (`core.knowledge_indexing`).
+"""`IndexKnowledgeWorkflow` (`knowledge-index-<task queue>-<domain_id>`): give a domain's new
+knowledge items their embeddings, a batch per activity, until none is pending
+(`core.knowledge_indexing`).
 """
 
 from __future__ import annotations

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowExecutionStatus
 from typer.testing import CliRunner
 
 from api.app import create_app
 from core import embeddings
-from core.knowledge_indexing import IndexProgress, index_workflow_id
+from core.knowledge_indexing import IndexProgress, index_workflow_id, request_indexing
 from core.settings import Settings
 from tests.conftest import EXAMPLES_DIR
 from tests.local_server import serve
@@ -34,16 +33,6 @@ DENTAL = json.loads((KNOWLEDGE / "dental_clinic.json").read_text())
 INDEX_WAIT_S = 180
 
 
-@pytest.fixture(autouse=True)
-async def unshared_domain_ids(engine: AsyncEngine) -> None:
-    """Domain ids no other test's database uses: the tests share one Temporal server, where an
-    indexer of another test's domain 1 (on a queue no worker serves) would be signalled
-    instead of ours being started."""
-    async with engine.begin() as conn:
-        start = random.randint(1_000_000, 2_000_000_000)
-        await conn.execute(text(f"ALTER SEQUENCE domains_id_seq RESTART WITH {start}"))
-
-
 async def indexed(client: httpx.AsyncClient, domain_id: int) -> dict[str, int]:
     deadline = time.monotonic() + INDEX_WAIT_S
     while True:
@@ -55,7 +44,7 @@ async def indexed(client: httpx.AsyncClient, domain_id: int) -> dict[str, int]:
 
 
 async def test_an_import_is_indexed_and_search_finds_the_answer(
-    client: httpx.AsyncClient, worker: Any, temporal_client: Client
+    client: httpx.AsyncClient, worker: Any, temporal_client: Client, task_queue: str
 ) -> None:
     domain_id = (await client.post("/api/domains", json=DENTAL["domain"])).json()["id"]
     url = f"/api/domains/{domain_id}/knowledge"
@@ -69,7 +58,7 @@ async def test_an_import_is_indexed_and_search_finds_the_answer(
 
     assert await indexed(client, domain_id) == {"pending": 0, "indexed": total}
     handle = temporal_client.get_workflow_handle(
-        index_workflow_id(domain_id), result_type=IndexProgress
+        index_workflow_id(domain_id, task_queue), result_type=IndexProgress
     )
     result = await handle.result()
     assert result.pending == 0 and result.indexed == total
@@ -88,6 +77,23 @@ async def test_an_import_is_indexed_and_search_finds_the_answer(
     # The answer: the lot on Elm Street (the JSON's "Parking", or the handbook's "Finding us").
     assert len(parking) == 3 and any("Elm" in h["content"] for h in parking), parking
     assert all(h["knowledge_type"] == "fact" for h in parking)
+
+
+async def test_another_deployments_indexer_of_the_same_domain_id_is_left_alone(
+    client: httpx.AsyncClient, worker: Any, temporal_client: Client, task_queue: str
+) -> None:
+    """Two deployments share a Temporal namespace, each with its own database and queue; both
+    have a domain 1. The other's indexer waits on a queue no worker here serves: ours must be
+    started on our queue, not signalled there."""
+    domain_id = (await client.post("/api/domains", json={"name": "Front desk"})).json()["id"]
+    other = f"other-deployment-{uuid.uuid4().hex[:8]}"
+    await request_indexing(temporal_client, domain_id, task_queue=other)
+    url = f"/api/domains/{domain_id}/knowledge"
+    await client.post(url, json={"title": "Wi-Fi", "content": "Guest Wi-Fi: Smile"})
+    assert await indexed(client, domain_id) == {"pending": 0, "indexed": 1}
+    theirs = temporal_client.get_workflow_handle(index_workflow_id(domain_id, other))
+    assert (await theirs.describe()).status == WorkflowExecutionStatus.RUNNING  # still waiting
+    await theirs.terminate("test over")
 
 
 async def test_a_single_item_and_an_edit_are_indexed(
