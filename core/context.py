@@ -66,8 +66,14 @@ _INVERTED: Final = (
     r"isn't|aren't|can't|don't|doesn't|won't)\s+(?:i|you|we|they|he|she|it|there|that|this|"
     r"somebody|someone|anybody|anyone|y'all|ya|u|my|your|the|their)"
 )
+# Asked without its first word, as people do: "you guys open saturdays?", "you take Visa?"
+# (a verb a business does, and something after it: "you see, my tooth" is no question).
+_DROPPED_AUXILIARY: Final = (
+    r"(?:you|ya|y'all|u)(?:\s+(?:guys|all|folks))?\s+(?:gonna|going to|still|open|closed|take|"
+    r"accept|offer|sell|fix|work on|treat|carry|see|do|charge|allow|deliver|need)\b(?=\s+\w)"
+)
 _ASKING: Final = re.compile(
-    rf"^(?:{_LEAD_WORDS}[\s,]+)*{_QUESTION_WORD}\b"
+    rf"^(?:{_LEAD_WORDS}[\s,]+)*(?:{_QUESTION_WORD}\b|{_DROPPED_AUXILIARY})"
     rf"|\b{_INVERTED}\b"
     r"|\b(?:wondering|wonder|curious|want(?:ed)? to know|need to know|tell me)\s+"
     r"(?:if|whether|about|how|what|when|where|who|why)\b"
@@ -85,16 +91,28 @@ _REQUEST: Final = re.compile(
     r"appointment)|room|space)\b|\bany chance (?:i|we) could\b"
     r"|\b(?:does|would|will|can) (?:that|it|this|\w+day|the \w+) work\b|\bcan we (?:do|make|move)\b"
 )
+# "Can I get…", "can I have…", "can I bring…" ask for a booking only when a value or a booking
+# word follows ("can I get a cleaning Friday?", "can I get an appointment?", "can I bring it
+# in?"); else they ask whether something is allowed or possible ("can I bring my guide dog?",
+# "can I have my coffee?", "can I get to you on the bus?").
+_VAGUE_REQUEST: Final = re.compile(r"\b(?:can|could|may) (?:i|we) (?:get|have|bring|do|grab)\b")
+_BOOKING_WORD: Final = re.compile(
+    r"\b(?:appointments?|appt|slots?|spots?|openings?|availability|booking|reservations?|visit|"
+    r"time|seen|checked|looked at|fitted|squeezed)\b"
+    r"|\bin(?=$|\s+(?:for|on|at|this|next|today|tomorrow|soon|sometime|early|later|asap)\b)"
+)
 
 
 # Words that only say when: a "question" made of nothing else ("what's do next Tuesday?", as
 # a recogniser wrote "let's do next Tuesday") gives a day or time, it asks for nothing.
-_WHEN_OR_FILLER: Final = frozenset(
+_WHEN: Final = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight morning "
-    "afternoon evening night noon midnight next this last week weekend am pm o'clock half past "
-    "quarter one two three four five six seven eight nine ten eleven twelve at on in the a an "
-    "or and of do does did is are can could would will should what what's whats how about it "
-    "that i you we then maybe around ish".split()
+    "afternoon evening night noon midnight week weekend am pm o'clock half past quarter one two "
+    "three four five six seven eight nine ten eleven twelve".split()
+)
+_FILLER: Final = frozenset(
+    "next this last at on in the a an or and of do does did is are can could would will should "
+    "what what's whats how about it that i you we then maybe around ish".split()
 )
 
 
@@ -107,17 +125,33 @@ def questions_in(text: str) -> list[str]:
     return [c for c in clauses if c and _ASKING.search(c)]
 
 
-def asks_for_information(text: str) -> list[str]:
+def asks_for_information(text: str, *, values_given: bool = True) -> list[str]:
     """The questions in `text` that ask for information, not for a booking ("can I get a
-    cleaning Friday?", "does Thursday work?", "what's do next Tuesday?")."""
-    return [
-        q
-        for q in questions_in(text)
-        if not _REQUEST.search(q)
-        and not all(
-            word in _WHEN_OR_FILLER or _NUMBER.match(word) for word in re.findall(r"[a-z0-9':]+", q)
-        )
-    ]
+    cleaning Friday?", "does Thursday work?", "what's do next Tuesday?"). `values_given`: the
+    words gave the call values; when they gave none, "can I get…" without a booking word asks
+    for information ("can I bring my guide dog in with me?")."""
+    return [q for q in questions_in(text) if not _books(q, values_given) and not _only_when(q)]
+
+
+def _books(question: str, values_given: bool) -> bool:
+    """Whether `question` is the caller's own request for a booking."""
+    request = _REQUEST.search(question)
+    if request is None:
+        return False
+    vague = _VAGUE_REQUEST.search(question)
+    if values_given or vague is None or vague.start() != request.start():
+        return True
+    return _BOOKING_WORD.search(question, vague.end()) is not None
+
+
+def _only_when(question: str) -> bool:
+    """Whether `question` says only a day or time ("what's do next Tuesday?"), not "what do I
+    do?"."""
+    words = re.findall(r"[a-z0-9':]+", question)
+    said_when = any(word in _WHEN or _NUMBER.match(word) for word in words)
+    return said_when and all(
+        word in _WHEN or word in _FILLER or _NUMBER.match(word) for word in words
+    )
 
 
 @dataclass(frozen=True)
@@ -383,7 +417,8 @@ class ContextManager:
         daughter's three, is she too young"), the whole words bury a name under the rest ("I
         was going to book a cleaning, but first, do you take Humana?")."""
         assert self.search is not None
-        questions = [q for q in asks_for_information(topic)[:2] if q != topic.lower()]
+        asked = asks_for_information(topic, values_given=False)  # "can I get to you by bus?"
+        questions = [q for q in asked[:2] if q != topic.lower()]
         queries = [topic, *questions]
         found = await asyncio.gather(
             *(self.search.search(q, self.domain_ids, k=self.k) for q in queries)

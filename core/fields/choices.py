@@ -76,7 +76,10 @@ _WANT_CUE: Final = re.compile(
     r"our )?(?P<v>[a-z' -]+?)(?=$|[,.]| (?:on|at|for|this|next|tomorrow|today|please|around|"
     r"and|in the|some ?time|if|with|because|as|sometime|asap|soon)\b)"
 )
-_PRONOUNS: Final = frozenset("it that this them those these him her us one".split())
+# Words that name no service: "get it looked at", "can I get to you on the bus", "get there".
+_PRONOUNS: Final = frozenset(
+    "it that this them those these him her us one you me there here".split()
+)
 _RELATIVE: Final = re.compile(
     r"^(?:daughter|son|kids?|children|child|wife|husband|partner|mom|mum|dad|mother|father|"
     r"baby|boy|girl|family|friend|grandma|grandpa|grandmother|grandfather|sister|brother|"

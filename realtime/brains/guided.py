@@ -33,7 +33,7 @@ from rapidfuzz import fuzz
 from core import embeddings
 from core.agents.snapshot import AgentSnapshot
 from core.calls.types import TurnEvent
-from core.context import asks_for_information, spoken_answer
+from core.context import asks_for_information, questions_in, spoken_answer
 from core.fields import DataField, FieldScalar, FieldType
 from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
 from core.fields.entities import entities
@@ -401,7 +401,9 @@ class GuidedBrain(Brain):
             return self._respond_to_read_back(action, text, intent, turn, answer)
         if turn.captured:
             return self._reply(turn)
-        if opening and intent is not Intent.QUESTION:
+        # "Can I get an appointment?" is a question that asks for what this call is for.
+        books = bool(questions_in(text)) and not asks_for_information(text, values_given=False)
+        if (opening and intent is not Intent.QUESTION) or (intent is Intent.QUESTION and books):
             return self._reply(turn, lead="Sure, I can help with that.")
         if intent is Intent.QUESTION:
             return self._reply(turn, lead=NO_ANSWER)
@@ -419,7 +421,8 @@ class GuidedBrain(Brain):
         discuss pricing"); that the answer isn't known when nothing relevant was found and the
         turn gave nothing else. None when the turn asks for no information ("can I come in
         Friday?" asks for a booking, which its values answer)."""
-        if not asks_for_information(text) or not self._answers_questions():
+        asked = asks_for_information(text, values_given=bool(turn.captured))
+        if not asked or not self._answers_questions():
             return None
         sentences = spoken_answer(text, self._knowledge, self.similarity)
         if not sentences:

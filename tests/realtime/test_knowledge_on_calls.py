@@ -32,7 +32,7 @@ from core.context import (
 from core.db.session import make_sessionmaker
 from core.knowledge import Hit, sentences
 from realtime.brains.base import CallerTurn, Say
-from realtime.brains.guided import NO_ANSWER, GuidedBrain
+from realtime.brains.guided import ANSWER_LEADS, NO_ANSWER, GuidedBrain
 from realtime.brains.openai_chat import OpenAIChatBrain
 from tests.fake_llm import FakeLLM, Reply, run_fake_llm
 from workers.eval.agents import agent_path, load_agent
@@ -145,6 +145,18 @@ def test_questions_are_found_inside_what_callers_say() -> None:
     assert asks_for_information("what time do you close on tuesday?") == [
         "what time do you close on tuesday"
     ]
+    assert asks_for_information("my tooth is killing me, what do I do") == ["what do i do"]
+    # Asked without its first word; "you see, ..." asks nothing.
+    assert asks_for_information("you guys open saturdays") == ["you guys open saturdays"]
+    assert asks_for_information("you take visa?") == ["you take visa"]
+    assert questions_in("you see, my tooth broke") == []
+    # "Can I get/have/bring…" asks for a booking when a value or a booking word is in it.
+    assert asks_for_information("can I bring my guide dog", values_given=False) == [
+        "can i bring my guide dog"
+    ]
+    assert asks_for_information("can I get an appointment", values_given=False) == []
+    assert asks_for_information("can I bring it in", values_given=False) == []
+    assert asks_for_information("can I get a cleaning", values_given=True) == []
 
 
 async def test_a_booking_request_is_not_taken_for_a_question() -> None:
@@ -153,6 +165,44 @@ async def test_a_booking_request_is_not_taken_for_a_question() -> None:
     brain.greeting()
     answer = brain.respond("can I get a cleaning on friday at three?").text
     assert answer.startswith("Got it")
+
+
+# How callers ask, and what the agent must do with it: (said, words one of which the answer
+# must hold, or () for no answer from knowledge; what must be booked, None: not checked).
+# Requests are asked as questions too.
+ASKED_ON_THE_PHONE = [
+    ("can I get an appointment?", (), {}),
+    ("could I get in tomorrow", (), {"date": "2026-12-02"}),
+    ("can I get a cleaning friday", (), {"date": "2026-12-04", "service": "cleaning"}),
+    ("can I bring my guide dog in with me", ("service animals are welcome",), {}),
+    ("um so I just had the whitening done can I have my coffee this morning", ("coffee",), {}),
+    # Answered, and "you" is no service ("Getting here without a car" is found, 4th, but
+    # MiniLM does not hear a bus in "SMTD routes 4 and 10": the driving directions are said).
+    ("I don't drive, can I get to you on the bus", ANSWER_LEADS, {}),
+    ("my tooth is killing me, what do I do", ("emergency", "on-call dentist"), None),
+    ("you guys open saturdays", ("9:00 am to 1:00 pm",), {}),
+]
+
+
+@pytest.mark.parametrize(("said", "answer_holds", "booked"), ASKED_ON_THE_PHONE)
+async def test_questions_asked_as_requests_and_requests_asked_as_questions(
+    scheduler: AgentSnapshot,
+    search: KnowledgeSearch,
+    said: str,
+    answer_holds: tuple[str, ...],
+    booked: dict[str, str] | None,
+) -> None:
+    brain = GuidedBrain(scheduler, today=TODAY)
+    context = ContextManager(scheduler, search=search, timeout_s=5.0)
+    brain.greeting()
+    answer = await say(brain, context, said)
+    assert not answer.startswith(NO_ANSWER), answer
+    if not answer_holds:
+        assert not answer.startswith(ANSWER_LEADS), answer  # a request, not a question
+    else:
+        assert any(words.lower() in answer.lower() for words in answer_holds), answer
+    assert booked is None or dict(brain.manager.captured) == booked, answer
+    assert answer.rstrip().endswith("?")  # and the call goes on
 
 
 class SlowSearch(KnowledgeSearch):
