@@ -20,6 +20,9 @@ Measured on 2026-11-30 and 2026-12-01. Issue 11 asks for 95 %.
   the top hit is relevant for 54/54 answerable dental questions and 51/52 car-service ones; 2
   of 4 unanswerable ones fall below it in each set.
 
+- Other offline models (multilingual-e5-small, all-mpnet-base-v2) and query tricks were tried
+  against the same questions and did no better: BENCHMARKS.md, "Knowledge retrieval".
+
 BARs guard what is reached, not the goal: raise them as retrieval improves (a reranker),
 never lower them."""
 
