@@ -98,7 +98,8 @@ _REQUEST: Final = re.compile(
 _VAGUE_REQUEST: Final = re.compile(r"\b(?:can|could|may) (?:i|we) (?:get|have|bring|do|grab)\b")
 _BOOKING_WORD: Final = re.compile(
     r"\b(?:appointments?|appt|slots?|spots?|openings?|availability|booking|reservations?|visit|"
-    r"time|seen|checked|looked at|fitted|squeezed)\b"
+    r"time|tables?|seats?|rooms?|demo|consult(?:ation)?|meeting|seen|checked|looked at|fitted|"
+    r"squeezed)\b"
     r"|\bin(?=$|\s+(?:for|on|at|this|next|today|tomorrow|soon|sometime|early|later|asap)\b)"
 )
 

@@ -155,6 +155,7 @@ def test_questions_are_found_inside_what_callers_say() -> None:
         "can i bring my guide dog"
     ]
     assert asks_for_information("can I get an appointment", values_given=False) == []
+    assert asks_for_information("hi, can I get a table for tonight", values_given=False) == []
     assert asks_for_information("can I bring it in", values_given=False) == []
     assert asks_for_information("can I get a cleaning", values_given=True) == []
 
