@@ -54,18 +54,26 @@ class OverLimit:
         return retry_after(self.wait_s)
 
 
+async def count_against(
+    limiter: Limiter, name: str, *, limit: int, window_s: float, message: str
+) -> OverLimit | None:
+    """Count one hit on the limit `name`; None within it, else `message` and the wait."""
+    wait = await limiter.hit(name, limit=limit, window_s=window_s)
+    return None if wait is None else OverLimit(message, wait)
+
+
 async def hit_request_limit(
     limiter: Limiter, key: ApiKey, organization: Organization
 ) -> OverLimit | None:
     """Count one request by `key`; None within its organization's requests per minute. The
     HTTP API and the console's test-call socket count against the same limit."""
-    wait = await limiter.hit(
-        f"key:{key.id}", limit=organization.rate_limit_per_minute, window_s=RATE_WINDOW_S
-    )
-    if wait is None:
-        return None
-    return OverLimit(
-        f"this key may make {organization.rate_limit_per_minute} requests per minute", wait
+    limit = organization.rate_limit_per_minute
+    return await count_against(
+        limiter,
+        f"key:{key.id}",
+        limit=limit,
+        window_s=RATE_WINDOW_S,
+        message=f"this key may make {limit} requests per minute",
     )
 
 

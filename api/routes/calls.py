@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 from twilio.base.exceptions import TwilioRestException
 
-from api.deps import CurrentKey, OverLimit, SessionDep, authorize
+from api.deps import CurrentKey, OverLimit, SessionDep, authorize, count_against
 from api.schemas.calls import CallCreate, CallDetail, CallEnd, CallPublic, CallStarted, TurnPublic
 from core.agents.builder import AgentBuilder
 from core.auth import Scope
@@ -68,13 +68,13 @@ async def start_call_workflow(
 async def hit_call_quota(limiter: Limiter, organization: Organization) -> OverLimit | None:
     """Count one call the organization places (an outbound call, a console test call); None
     within its calls per hour, the toll-fraud limit."""
-    wait = await limiter.hit(
-        f"calls:{organization.id}", limit=organization.calls_per_hour, window_s=CALLS_WINDOW_S
-    )
-    if wait is None:
-        return None
-    return OverLimit(
-        f"this organization may place {organization.calls_per_hour} calls per hour", wait
+    limit = organization.calls_per_hour
+    return await count_against(
+        limiter,
+        f"calls:{organization.id}",
+        limit=limit,
+        window_s=CALLS_WINDOW_S,
+        message=f"this organization may place {limit} calls per hour",
     )
 
 
