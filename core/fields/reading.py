@@ -131,6 +131,9 @@ class ReadContext:
     """The hour the business opens: a clock time said with no part of the day is taken within
     opening hours ("at seven" is 7 AM at a clinic that opens at 7, 7 PM at a restaurant that
     opens at 11)."""
+    part_of_day: str | None = None
+    """A part of the day the caller named for the time ("sometime in the afternoon"): a clock
+    said later with none of its own falls in it ("about two" is 2 PM)."""
 
 
 def read_value(data_field: DataField, text: str, context: ReadContext) -> Reading | None:
@@ -209,6 +212,19 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
     return _innermost(found)
 
 
+_PART_NAMED: Final = re.compile(r"\b(?P<part>morning|afternoon|evening|night|tonight)s?\b")
+
+
+def part_of_day_named(text: str) -> str | None:
+    """The part of the day `text` names ("sometime in the afternoon", "mornings are better"):
+    morning, afternoon or evening (a night is an evening to a business); None if it names none."""
+    match = _PART_NAMED.search(text)
+    if match is None:
+        return None
+    part = match["part"]
+    return "evening" if part in ("night", "tonight") else part
+
+
 def week_mentioned(text: str, today: dt.date) -> dt.date | None:
     """The first day of a week `text` names ("next week", "the week of the 14th"), or None."""
     for entity in _time_entities(text, today, latent=False):
@@ -246,12 +262,17 @@ def _innermost(found: list[tuple[str, Entity]]) -> Reading | None:
     return Reading(value, entity.start, entity.end)
 
 
-def _clock(moment: dt.datetime, body: str, opens_at: int) -> str:
+def _clock(moment: dt.datetime, body: str, opens_at: int, part_of_day: str | None = None) -> str:
     hour, minute = moment.hour, moment.minute
     said_hour = re.search(r"\d{1,2}", body)
     if said_hour and int(said_hour[0]) > 12:
         return f"{hour:02d}:{minute:02d}"  # a 24-hour clock ("19:00") says its half of the day
     part = _PART_OF_DAY.search(body)
+    if part is None and part_of_day is not None:
+        # "Sometime in the afternoon." ... "About two.": the part of the day named before.
+        twelve = hour % 12 or 12
+        later = part_of_day in _LATER_PARTS and twelve != 12  # "twelve" in the afternoon: noon
+        return f"{twelve + 12 if later else twelve:02d}:{minute:02d}"
     if part is not None and hour < 12 and part[0] in _LATER_PARTS:
         return f"{hour + 12:02d}:{minute:02d}"  # "seven o'clock at night": Duckling said 07:00
     if not part:
@@ -283,15 +304,49 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
             continue  # "a table for 6 tonight": six people, not six o'clock
         # "seven o'clock at night": the part of the day may trail the entity Duckling found.
         said = text[entity.start : entity.end + len(" in the afternoon")]
-        clocks.append((_clock(moment, said, context.opens_at), entity))
+        clocks.append((_clock(moment, said, context.opens_at, context.part_of_day), entity))
     reading = _innermost(clocks)
     if context.asked:
         # Asked the time, a caller says "eight forty-five" and the recogniser writes "845",
         # "8-45" or "8, 45": Duckling reads no clock there, or only the "8" of it.
-        digits = _digit_clock(text, context.opens_at)
+        digits = _digit_clock(text, context.opens_at, context.part_of_day)
         if digits is not None and (reading is None or digits.start <= reading.start < digits.end):
             return digits
+        if reading is None:
+            return _sound_alike_hour(_field, text, context)
     return reading
+
+
+# Asked the time, a caller says "four in the afternoon" and the recogniser writes "for in the
+# afternoon" (measured with Whisper on Piper's voice over the phone path: "four" came back "for"
+# in 4 of 6 syntheses, "two" "to" in 4 of 6, "ten" "then" in 9 of 20). Such a word is the hour
+# only where it starts the answer, right before a part of the day, "o'clock" or AM/PM; anywhere
+# else it is the word ("a table for tonight", "monday then in the morning").
+_SOUND_ALIKE_HOURS: Final = {
+    "then": "ten", "for": "four", "fore": "four", "to": "two", "too": "two", "won": "one",
+    "ate": "eight",
+}  # fmt: skip
+_SOUND_ALIKE_HOUR: Final = re.compile(
+    r"^(?:(?:maybe|around|about|say|like|at) )*"
+    rf"(?P<word>{'|'.join(_SOUND_ALIKE_HOURS)}) "
+    r"(?=in the (?:morning|afternoon|evening)\b|at night\b|o'?clock\b|[ap]\.? ?m\b)"
+)
+
+
+def _sound_alike_hour(data_field: DataField, text: str, context: ReadContext) -> Reading | None:
+    match = _SOUND_ALIKE_HOUR.match(text)
+    if match is None:
+        return None
+    start, end = match.span("word")
+    hour = _SOUND_ALIKE_HOURS[match["word"]]
+    # Not as an answer: the words now say their clock outright, and nothing is repaired twice.
+    repaired = f"{text[:start]}{hour}{text[end:]}"
+    reading = read_time(data_field, repaired, dataclasses.replace(context, asked=False))
+    if reading is None:
+        return None
+    # Back to the words as heard: the hour's length differs from the word's.
+    shift = len(hour) - (end - start)
+    return Reading(reading.value, min(reading.start, start), max(end, reading.end - shift))
 
 
 # An hour and its minutes written as one group of digits ("845", "1030"), or with a dash or a
@@ -300,13 +355,13 @@ def read_time(_field: DataField, text: str, context: ReadContext) -> Reading | N
 _DIGIT_CLOCK = re.compile(r"(?<![\d:./-])([01]?\d|2[0-3])(?:-|, ?)?([0-5]\d)(?![\d:/])")
 
 
-def _digit_clock(text: str, opens_at: int) -> Reading | None:
+def _digit_clock(text: str, opens_at: int, part_of_day: str | None) -> Reading | None:
     for match in _DIGIT_CLOCK.finditer(text):
         hour, minute = int(match[1]), int(match[2])
         moment = dt.datetime.combine(dt.date(2000, 1, 1), dt.time(hour, minute))
         # As `_clock` reads a said clock: the hour as written, then any part of the day.
         said = f"{match[1]}:{match[2]}" + text[match.end() : match.end() + len(" in the evening")]
-        return Reading(_clock(moment, said, opens_at), match.start(), match.end())
+        return Reading(_clock(moment, said, opens_at, part_of_day), match.start(), match.end())
     return None
 
 

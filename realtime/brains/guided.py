@@ -38,7 +38,7 @@ from core.fields import DataField, FieldScalar, FieldType
 from core.fields.choices import SimilarityFunction, clean_answer, is_want_field
 from core.fields.entities import entities
 from core.fields.phrasing import acknowledge, label, question, read_back, recap, rephrase
-from core.fields.reading import is_name_field, read_value, week_mentioned
+from core.fields.reading import is_name_field, part_of_day_named, read_value, week_mentioned
 from core.fields.speech import normalise
 from core.goals.manager import GoalManager, NextAction
 from core.instructions.engine import InstructionEngine
@@ -257,6 +257,7 @@ class GuidedBrain(Brain):
         clone = copy.copy(self)
         clone.manager = copy.deepcopy(self.manager)
         clone._fields = clone.manager.fields
+        clone.reader = copy.copy(self.reader)  # the week and the part of the day heard so far
         clone._failures = dict(self._failures)
         clone._given_up = set(self._given_up)
         clone._deferred = set(self._deferred)
@@ -408,7 +409,7 @@ class GuidedBrain(Brain):
         if intent is Intent.QUESTION:
             return self._reply(turn, lead=NO_ANSWER)
         assert action.field is not None
-        return self._try_again(action.field, turn)
+        return self._narrow(action.field, text) or self._try_again(action.field, turn)
 
     def _answers_questions(self) -> bool:
         """Whether this agent answers questions from knowledge: it has a domain a call can
@@ -553,6 +554,18 @@ class GuidedBrain(Brain):
             turn.captured,
             turn.rejected,
         )
+
+    def _narrow(self, name: str, text: str) -> BrainReply | None:
+        """Asked the time, "sometime in the afternoon" is half an answer: the question again,
+        within that part of the day (whose clock the next answer is read in). The same part
+        said again is no answer; a different one narrows again."""
+        if self._fields[name].type is not FieldType.TIME:
+            return None
+        part = part_of_day_named(text)
+        if part is None or part == self.reader.part_of_day:
+            return None
+        self.reader.part_of_day = part
+        return BrainReply(f"Sure. What time in the {part} works for you?")
 
     def _try_again(self, name: str, turn: _Turn) -> BrainReply:
         count = self._failures.get(name, 0) + 1

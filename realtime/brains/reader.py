@@ -123,6 +123,9 @@ class UtteranceReader:
         self.similarity = similarity
         self.week_of: dt.date | None = None
         """The first day of a week the caller named ("next week"), for a bare weekday."""
+        self.part_of_day: str | None = None
+        """The part of the day the caller gave for the time ("in the afternoon"), for a clock
+        said next with none of its own."""
 
     def read(
         self,
@@ -181,6 +184,7 @@ class UtteranceReader:
             similarity=similarity,
             opens_at=self.opens_at,
             week_of=self.week_of,
+            part_of_day=self.part_of_day,
         )
 
     def _labelled(self, text: str, names: list[str]) -> tuple[str, int] | None:

@@ -180,6 +180,53 @@ def test_a_restaurant_hears_a_bare_seven_as_evening_and_a_clinic_as_morning() ->
     assert clinic.respond("around seven").captured == {"time": "07:00"}
 
 
+@pytest.mark.parametrize(
+    ("vague", "part", "then", "expected"),
+    [
+        ("sometime in the afternoon, if you can", "afternoon", "maybe around two", "14:00"),
+        ("mornings are better for me", "morning", "six", "06:00"),  # a clinic's bare six: 18:00
+        ("Evening, ideally.", "evening", "half past seven", "19:30"),
+    ],
+)
+def test_a_part_of_the_day_for_the_time_narrows_the_question_and_the_clock_falls_in_it(
+    vague: str, part: str, then: str, expected: str
+) -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    narrowed = agent.respond(vague)
+    assert narrowed.captured == {} and narrowed.rejected == {}
+    assert narrowed.text == f"Sure. What time in the {part} works for you?"
+    assert agent.respond(then).captured == {"time": expected}
+
+
+def test_a_part_of_the_day_said_again_is_no_answer_the_second_time() -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    assert "What time in the morning" in agent.respond("in the morning").text
+    again = agent.respond("just the morning, whenever")
+    assert again.rejected == {"time": "not understood"}
+    assert "didn't catch that" in again.text
+
+
+def test_a_speculative_reply_that_is_dropped_leaves_no_part_of_the_day_behind() -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    agent.fork().respond("in the afternoon")  # answered at the pause; the caller went on
+    assert "What time in the afternoon" in agent.respond("in the afternoon, please").text
+
+
+def test_a_part_of_the_day_with_its_clock_is_the_time_at_once() -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    assert agent.respond("in the morning, at ten").captured == {"time": "10:00"}
+
+
+def test_an_hour_the_recogniser_wrote_as_a_sound_alike_word_is_taken() -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    assert agent.respond("For in the afternoon.").captured == {"time": "16:00"}
+
+
 def test_keypad_digits_answer_a_phone_question() -> None:
     phone = DataField(name="phone", type=FieldType.PHONE)
     agent = brain(booking_agent(phone))

@@ -184,8 +184,13 @@ async def assert_booked(
     """The call met its goal with every field of the booking recorded; its record."""
     assert report is not None, result.record.failure
     said = [f"{t.speaker.value}: {t.text}" for t in report.transcript]
-    assert result.passed, "\n".join([result.why_failed, *said])
     record = (await world.api.get(f"/api/calls/{report.call_sid}")).json()
+    # What the caller's ear heard and what the platform heard (its recogniser's words, which
+    # the caller's report cannot show) are both needed to tell a mishearing from a misreading.
+    heard = [f"{t['speaker']}: {t['text']}" for t in record.get("transcript") or []]
+    assert result.passed, "\n".join(
+        [result.why_failed, "the caller's side:", *said, "the platform's record:", *heard]
+    )
     extracted = {k for k, v in record["extracted_data"].items() if v not in (None, "")}
     assert BOOKING_FIELDS <= extracted, (record["extracted_data"], said)
     assert record["status"] == "completed" and record["outcome"] == "goals_met"

@@ -58,3 +58,58 @@ def test_people_are_counted_as_a_host_would(said: str, count: float) -> None:
 def test_digits_are_read_in_any_count() -> None:
     assert read_digits("it ends in six one") == "61"
     assert read_digits("double five, oh two") == "5502"
+
+
+# What the recogniser writes for a short time answer (measured: Piper's "four in the afternoon"
+# came back "for in the afternoon" in 4 of 6 syntheses, "two in the afternoon" "to in the
+# afternoon" in 4 of 6, "ten in the morning" "Then in the morning" in 9 of 20).
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        ("Then in the morning.", "10:00"),
+        ("for in the afternoon.", "16:00"),
+        ("To in the afternoon.", "14:00"),
+        ("um, won o'clock", "13:00"),
+        ("maybe ate in the evening", "20:00"),
+        ("around too pm", "14:00"),
+    ],
+)
+def test_a_number_heard_as_its_sound_alike_before_a_part_of_the_day_is_the_hour(
+    heard: str, expected: str
+) -> None:
+    assert read(TIME, heard, asked=True) == expected
+
+
+def test_a_sound_alike_is_an_hour_only_when_the_time_was_asked() -> None:
+    assert read(TIME, "for in the afternoon") is None
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "a table for tonight",
+        "monday then in the morning",
+        "I'd like to come in for this afternoon",
+        "just for in the",
+        "then, in the morning",
+    ],
+)
+def test_words_that_only_sound_like_an_hour_stay_words(said: str) -> None:
+    assert read(TIME, said, asked=True) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "part", "opens_at", "expected"),
+    [
+        ("about two", "afternoon", 7, "14:00"),
+        ("six", "morning", 7, "06:00"),  # without the morning: 18:00 at a clinic
+        ("half past eleven", "morning", 11, "11:30"),
+        ("seven thirty", "evening", 7, "19:30"),
+        ("twelve", "afternoon", 7, "12:00"),
+        ("three in the afternoon", "morning", 7, "15:00"),  # what is said now wins
+    ],
+)
+def test_a_clock_said_after_a_part_of_the_day_falls_in_it(
+    said: str, part: str, opens_at: int, expected: str
+) -> None:
+    assert read(TIME, said, asked=True, opens_at=opens_at, part_of_day=part) == expected
