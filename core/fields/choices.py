@@ -121,6 +121,13 @@ _DECIDER_CUE: Final = re.compile(
 _WANT_FIELDS: Final = frozenset(
     "service reason need needs issue problem purpose treatment request visit procedure".split()
 )
+# The recogniser writes a short answer's article before a consonant as "at" (Whisper wrote
+# Piper's "a cleaning" as "at cleaning" in 7 of 8 syntheses): what a caller needs never starts
+# with "at" and a bare noun, where "at the moment" or "at home" may start a real answer.
+_HEARD_AS_AT: Final = re.compile(
+    r"^at (?!(?:the|a|an|my|our|your|his|her|their|this|that|home|work|least|all|once|some|"
+    r"any|first|last)\b)"
+)
 _TIMELINE_FIELDS: Final = frozenset("timeline timeframe deadline horizon".split())
 _DECIDER_FIELDS: Final = frozenset("decision decider authority approver".split())
 
@@ -376,6 +383,8 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
         for match in _every_match(cue, text):
             group = next(g for g in ("v", "v2", "v3") if g in match.re.groupindex and match[g])
             value = clean_answer(match[group] or "")
+            if kinds & _WANT_FIELDS:
+                value = _HEARD_AS_AT.sub("", value)
             if not value or set(value.split()) <= _GENERIC_REQUEST:
                 continue
             if value.split()[0] in _PRONOUNS or _RELATIVE.match(value):
@@ -388,6 +397,8 @@ def _read_text(data_field: DataField, text: str, *, asked: bool) -> Reading | No
     if not flat or flat.endswith("?") or _NOT_AN_ANSWER.match(flat) or _UNSURE.search(flat):
         return None
     answer = clean_answer(flat)
+    if kinds & _WANT_FIELDS:
+        answer = _HEARD_AS_AT.sub("", answer)
     if set(answer.split()) <= _GENERIC_REQUEST:
         return None
     if _SELF.match(flat) and kinds & _DECIDER_FIELDS:
