@@ -126,7 +126,7 @@ _WANT_FIELDS: Final = frozenset(
 # with "at" and a bare noun, where "at the moment" or "at home" may start a real answer.
 _HEARD_AS_AT: Final = re.compile(
     r"^at (?!(?:the|a|an|my|our|your|his|her|their|this|that|home|work|least|all|once|some|"
-    r"any|first|last)\b)"
+    r"any|first|last|night)\b)"
 )
 _TIMELINE_FIELDS: Final = frozenset("timeline timeframe deadline horizon".split())
 _DECIDER_FIELDS: Final = frozenset("decision decider authority approver".split())

@@ -213,13 +213,15 @@ def read_date(_field: DataField, text: str, context: ReadContext) -> Reading | N
 
 
 _PART_NAMED: Final = re.compile(r"\b(?P<part>morning|afternoon|evening|night|tonight)s?\b")
+_NOT: Final = re.compile(r"\b(?:not|no|can't|cannot|don't|won't|isn't|never|neither|nor)\b")
 
 
 def part_of_day_named(text: str) -> str | None:
     """The part of the day `text` names ("sometime in the afternoon", "mornings are better"):
-    morning, afternoon or evening (a night is an evening to a business); None if it names none."""
+    morning, afternoon or evening (a night is an evening to a business); None if it names none,
+    or says one that does not suit ("not the morning", "mornings are no good")."""
     match = _PART_NAMED.search(text)
-    if match is None:
+    if match is None or _NOT.search(text):
         return None
     part = match["part"]
     return "evening" if part in ("night", "tonight") else part

@@ -409,7 +409,8 @@ class GuidedBrain(Brain):
         if intent is Intent.QUESTION:
             return self._reply(turn, lead=NO_ANSWER)
         assert action.field is not None
-        return self._narrow(action.field, text) or self._try_again(action.field, turn)
+        narrowed = self._narrow(action.field, text) if intent is Intent.NONE else None
+        return narrowed or self._try_again(action.field, turn)
 
     def _answers_questions(self) -> bool:
         """Whether this agent answers questions from knowledge: it has a domain a call can
@@ -694,6 +695,8 @@ class GuidedBrain(Brain):
         result = self.manager.track_progress(name, raw)
         if result.accepted and result.value is not None:
             turn.captured[name] = result.value
+            if self._fields[name].type is FieldType.TIME:
+                self.reader.part_of_day = None  # it was for this answer; a change is its own
             if name == self._asking:
                 self._asking = None
             self._failures.pop(name, None)

@@ -199,6 +199,14 @@ def test_a_part_of_the_day_for_the_time_narrows_the_question_and_the_clock_falls
     assert agent.respond(then).captured == {"time": expected}
 
 
+def test_a_part_of_the_day_holds_for_its_answer_only() -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    agent.respond("in the afternoon")
+    assert agent.respond("two").captured == {"time": "14:00"}
+    assert agent.respond("no, make it nine").captured == {"time": "09:00"}
+
+
 def test_a_part_of_the_day_said_again_is_no_answer_the_second_time() -> None:
     agent = brain()
     agent.respond("a cleaning on Friday")
@@ -213,6 +221,17 @@ def test_a_speculative_reply_that_is_dropped_leaves_no_part_of_the_day_behind() 
     agent.respond("a cleaning on Friday")
     agent.fork().respond("in the afternoon")  # answered at the pause; the caller went on
     assert "What time in the afternoon" in agent.respond("in the afternoon, please").text
+
+
+@pytest.mark.parametrize(
+    "unsuitable", ["mornings are no good for me", "not in the morning", "I can't do evenings"]
+)
+def test_a_part_of_the_day_that_does_not_suit_narrows_nothing(unsuitable: str) -> None:
+    agent = brain()
+    agent.respond("a cleaning on Friday")
+    reply = agent.respond(unsuitable)
+    assert "What time in the" not in reply.text and reply.captured == {}
+    assert agent.reader.part_of_day is None
 
 
 def test_a_part_of_the_day_with_its_clock_is_the_time_at_once() -> None:
